@@ -1,0 +1,99 @@
+"""Instructor-only side of the Homework 1 checks: references and hidden cases.
+
+Never shipped to students. The nbgrader hidden test cells and the Otter test files
+call `check_hidden(question, env)`; it runs the public and the hidden cases through
+a private copy of `hw1_checks`, so a submission that patched the copy it imported
+(or redefined `check`) changes nothing here.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping
+
+from . import planar_mlp
+
+REFERENCES: dict[str, ModuleType] = {"planar_mlp": planar_mlp}
+_PRIVATE_NAME = "_hw1_checks_private"
+
+
+def checks_directory() -> Path:
+    """Where the trusted `hw1_checks` lives: beside this package (Otter archive) or in source/."""
+    here = Path(__file__).resolve().parent
+    candidates = [os.environ.get("HW1_CHECKS_DIR"), here.parent / "hw1_checks",
+                  here.parents[1] / "source" / "hw1" / "hw1_checks"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "__init__.py").is_file():
+            return Path(candidate)
+    raise FileNotFoundError("hw1_checks not found beside hw1_hidden or in source/hw1")
+
+
+def fresh_checks() -> ModuleType:
+    """A private, freshly loaded copy of `hw1_checks` that student code has not touched."""
+    for name in [n for n in sys.modules if n == _PRIVATE_NAME or n.startswith(_PRIVATE_NAME + ".")]:
+        del sys.modules[name]
+    directory = checks_directory()
+    spec = importlib.util.spec_from_file_location(
+        _PRIVATE_NAME, directory / "__init__.py", submodule_search_locations=[str(directory)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_PRIVATE_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _refuse_reference_reuse(env: Mapping[str, Any]) -> None:
+    """A submission that imports the instructor's reference instead of writing its own fails."""
+    for name, value in list(env.items()):
+        origin = getattr(value, "__module__", None) or ""
+        if callable(value) and origin.startswith(__name__ + "."):
+            raise AssertionError(f"`{name}` comes from the grader's reference code, not from the submission.")
+
+
+def cases(question: str) -> list[dict]:
+    """Every case of `question`: the public ones first, then the hidden ones."""
+    checks = fresh_checks()
+    module = checks.checker_module(question)
+    reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
+    return list(module.PUBLIC_CASES[question]) + list(reference.HIDDEN_CASES[question])
+
+
+def check_hidden(question: str, env: Mapping[str, Any]) -> str:
+    """Run every case (public and hidden) of `question` against `env`; raise on the first failure."""
+    checks = fresh_checks()
+    checks.assert_environment_untouched()
+    _refuse_reference_reuse(env)
+    module = checks.checker_module(question)
+    reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
+    all_cases = list(module.PUBLIC_CASES[question]) + list(reference.HIDDEN_CASES[question])
+    for number, case in enumerate(all_cases, start=1):
+        try:
+            with checks.quiet():  # warnings raised while checking must not reach stderr
+                inputs = reference.special_inputs(case) or module.make_inputs(case)
+                module.CHECKERS[question](env, inputs, reference.expected(question, inputs))
+        except checks.CheckFailure as failure:
+            raise AssertionError(f"{question}, case {number} of {len(all_cases)}: {failure}") from None
+    return f"{question}: all {len(all_cases)} cases passed."
+
+
+def public_expected() -> dict[str, list[dict]]:
+    """Expected values of every public case from the reference (what `hwkit build` writes)."""
+    checks = fresh_checks()
+    result: dict[str, list[dict]] = {}
+    for question, module in checks.QUESTIONS.items():
+        reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
+        result[question] = [_jsonable(reference.expected(question, module.make_inputs(case)))
+                            for case in module.PUBLIC_CASES[question]]
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

@@ -1,0 +1,23 @@
+"""nbgrader configuration for the course (run nbgrader and hwkit from this folder)."""
+import os
+from pathlib import Path
+
+COURSE_ROOT = Path(__file__).resolve().parent
+GRADER_TESTS = COURSE_ROOT / "grader_tests"
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+c.CourseDirectory.root = str(COURSE_ROOT)
+c.CourseDirectory.course_id = "cie6032"
+# Generated or scratch files never go to students or into grading folders.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".OTTER_LOG"]
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# Test cells restored from the gradebook even when a student deleted them.
+c.OverwriteCells.add_missing_cells = True
+# A looping cell costs its own points, not minutes of grading (nbgrader's default is 30 s).
+c.ExecutePreprocessor.timeout = 20
+c.Execute.timeout = 20
+c.ClearOutputPreprocessor.enabled = True
+# The hidden test cells import the instructor-only hw1_hidden package from grader_tests/.
+if str(GRADER_TESTS) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(GRADER_TESTS), os.environ.get("PYTHONPATH")) if p)
