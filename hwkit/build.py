@@ -1,0 +1,137 @@
+"""`hwkit build`: regenerate the student release from source/ and verify it.
+
+Verification fails loudly when: an autograded test fails on the instructor solution,
+an autograded test passes on the untouched release, solution code, hidden tests or a
+mark scheme reach release/, or a release notebook carries outputs.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .course import Course, nbgrader
+from .execute import execute_many
+from .notebooks import autograde_scores, error_messages, grade_cells, has_outputs
+
+FORBIDDEN_IN_RELEASE = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                        "MARK SCHEME", "hw1_hidden", "check_hidden")
+REGION = re.compile(r"(?:### BEGIN (SOLUTION|HIDDEN TESTS)|=== BEGIN MARK SCHEME ===)(.*?)"
+                    r"(?:### END (?:SOLUTION|HIDDEN TESTS)|=== END MARK SCHEME ===)", re.S)
+
+
+class BuildError(Exception):
+    """The release could not be built or failed verification; the message lists every problem."""
+
+
+def write_public_expected(course: Course) -> None:
+    """Regenerate the public cases' expected values from the instructor's reference."""
+    script = ("import json, hw1_hidden; "
+              "print(json.dumps(hw1_hidden.public_expected(), indent=1, sort_keys=True))")
+    env = course.env()
+    env["PYTHONPATH"] = f"{course.source}:{env['PYTHONPATH']}"
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise BuildError(f"computing the public expected values failed:\n{done.stderr}")
+    (course.source / "hw1_checks" / "public_expected.json").write_text(done.stdout)
+
+
+def generate_release(course: Course) -> None:
+    """nbgrader generate_assignment: solutions stubbed, hidden tests removed, cells locked."""
+    shutil.rmtree(course.release, ignore_errors=True)
+    done = nbgrader(course.root, "generate_assignment", course.assignment, "--force", env=course.env())
+    if done.returncode:
+        raise BuildError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
+    for pycache in course.release.rglob("__pycache__"):
+        shutil.rmtree(pycache)
+
+
+def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
+    """Distinctive lines of solutions, hidden tests and mark schemes in a source notebook
+    (lines that also stand in its public parts, like a loop header, do not count)."""
+    lines, public = set(), set()
+    for cell in source_nb.cells:
+        if not (cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")):
+            public.update(line.strip() for line in REGION.sub("", cell.source).splitlines())
+        meta = cell.metadata.get("nbgrader", {})
+        texts = [m.group(2) for m in REGION.finditer(cell.source)]
+        if cell.cell_type == "markdown" and meta.get("solution") and not texts:
+            texts = [cell.source]  # a written answer cell is replaced as a whole
+        for text in texts:
+            lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 20)
+    return lines - public
+
+
+def check_leaks(course: Course) -> list[str]:
+    """Everything under release/ that students must not see."""
+    problems = []
+    for path in sorted(course.release.rglob("*")):
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        for marker in FORBIDDEN_IN_RELEASE:
+            if marker in text:
+                problems.append(f"{path.relative_to(course.root)} contains {marker!r}")
+    for name in course.notebook_names():
+        release_path = course.release / name
+        if not release_path.exists():
+            problems.append(f"release notebook {name} is missing")
+            continue
+        release_nb = nbformat.read(release_path, as_version=4)
+        if has_outputs(release_nb):
+            problems.append(f"release notebook {name} carries outputs")
+        release_text = "\n".join(cell.source for cell in release_nb.cells)
+        for line in secret_lines(nbformat.read(course.source / name, as_version=4)):
+            if line in release_text:
+                problems.append(f"release notebook {name} shows a solution/hidden line: {line[:70]!r}")
+    return problems
+
+
+def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
+    """Every autograded test passes on the instructor solution and fails on the untouched release."""
+    problems = []
+    names = course.notebook_names()
+    with tempfile.TemporaryDirectory(prefix="hwkit-verify-") as tmp:
+        copies = {kind: Path(tmp) / kind for kind in ("source", "release")}
+        shutil.copytree(course.source, copies["source"], ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(course.release, copies["release"], ignore=shutil.ignore_patterns("__pycache__"))
+        paths = [copies[kind] / name for kind in ("source", "release") for name in names]
+        executed = execute_many(paths, course.env(), jobs=jobs)
+    for name, source_nb, release_nb in zip(names, executed[: len(names)], executed[len(names):]):
+        source_scores, release_scores = autograde_scores(source_nb), autograde_scores(release_nb)
+        for cell in grade_cells(source_nb):
+            if not cell.auto:
+                continue
+            if source_scores.get(cell.grade_id) != cell.points:
+                why = "; ".join(error_messages(source_nb, cell.grade_id)) or "stderr output"
+                problems.append(f"{name}: test {cell.grade_id} fails on the instructor solution ({why})")
+            if release_scores.get(cell.grade_id, 0) != 0:
+                problems.append(f"{name}: test {cell.grade_id} passes on the untouched release")
+        for cell in source_nb.cells:
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors and not cell.metadata.get("nbgrader", {}).get("grade"):
+                problems.append(f"{name}: cell {cell.get('id')} raises on the instructor solution: "
+                                f"{errors[0].ename}: {errors[0].evalue}")
+    return problems
+
+
+def build(course: Course, verify: bool = True, jobs: int = 2) -> list[str]:
+    """Regenerate release/ (and the Otter archive) from source/; return what was checked."""
+    write_public_expected(course)
+    generate_release(course)
+    from .otter import write_otter_artifacts  # the Otter route is built from the same checks
+
+    written = write_otter_artifacts(course)
+    report = [f"release written to {course.release.relative_to(course.root)}"] + written
+    if verify:
+        problems = check_leaks(course) + check_tests_decide(course, jobs=jobs)
+        if problems:
+            raise BuildError("verification failed:\n  - " + "\n  - ".join(problems))
+        report.append("verified: solutions pass every autograded test, the untouched release fails "
+                      "every one, nothing secret in release/, no outputs")
+    return report

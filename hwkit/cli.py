@@ -1,0 +1,92 @@
+"""Command line: `hwkit build`, `hwkit grade`, `hwkit demo`, `hwkit otter-grade`."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .build import BuildError, build
+from .course import Course
+
+
+def _grade_and_report(course: Course, timeout: int) -> int:
+    from .grade import grade
+    from .report import console_table, write_grades_csv, write_summaries
+
+    started = time.time()
+    run = grade(course, timeout=timeout)
+    write_grades_csv(run, course.root / "grades.csv")
+    write_summaries(run, course)
+    print(console_table(run))
+    print(f"\n{len(run.students())} student(s) graded in {time.time() - started:.0f} s; "
+          f"scores in {course.root / 'grades.csv'}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    course = Course.at(args.course)
+    try:
+        for line in build(course, verify=not args.no_verify):
+            print(line)
+    except BuildError as error:
+        print(f"hwkit build: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    return _grade_and_report(Course.at(args.course), args.timeout)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import make_demo_course
+
+    course = Course.at(args.course)
+    if cmd_build(args):
+        return 1
+    demo = make_demo_course(course, course.root / "demo-course")
+    print(f"\nGrading example submissions in {demo.root} ...")
+    return _grade_and_report(demo, args.timeout)
+
+
+def cmd_otter_grade(args: argparse.Namespace) -> int:
+    from .otter import archive_name, otter_grade
+
+    course = Course.at(args.course)
+    notebook = Path(args.notebook)
+    archive = course.dist / archive_name(course, notebook.name)
+    result = otter_grade(archive, notebook, course.env(), timeout=args.timeout)
+    if result.problem:
+        print(f"{notebook}: 0 points: {result.problem}")
+        return 0
+    for question, score in result.scores.items():
+        print(f"{question:<32} {score:g} / {result.possible[question]:g}")
+    print(f"{'total':<32} {result.total:g} / {sum(result.possible.values()):g}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hwkit", description=__doc__)
+    parser.add_argument("--course", default=".", help="course folder (default: current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build", help="regenerate release/ and dist/ from source/ and verify them")
+    p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
+    p.set_defaults(func=cmd_build)
+    p = sub.add_parser("grade", help="autograde submitted/*/hw1 into autograded/, feedback/, grades.csv")
+    p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run (default 20)")
+    p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("demo", help="build, grade example submissions in demo-course/, print the scores")
+    p.add_argument("--timeout", type=int, default=20)
+    p.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("otter-grade", help="grade one notebook through the Otter archive in dist/")
+    p.add_argument("notebook")
+    p.add_argument("--timeout", type=float, default=300, help="seconds for the whole notebook (default 300)")
+    p.set_defaults(func=cmd_otter_grade)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Where things live in a course folder, and the environment nbgrader and kernels need."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ASSIGNMENT = "hw1"
+
+
+@dataclass(frozen=True)
+class Course:
+    """An nbgrader course folder: source/, release/, submitted/, autograded/, feedback/."""
+
+    root: Path
+    assignment: str = ASSIGNMENT
+
+    @classmethod
+    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> "Course":
+        return cls(Path(root).resolve(), assignment)
+
+    def folder(self, kind: str) -> Path:
+        """`kind`/<assignment>, for kind in source, release."""
+        return self.root / kind / self.assignment
+
+    @property
+    def source(self) -> Path:
+        return self.folder("source")
+
+    @property
+    def release(self) -> Path:
+        return self.folder("release")
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / "submitted"
+
+    @property
+    def autograded(self) -> Path:
+        return self.root / "autograded"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "feedback"
+
+    @property
+    def grader_tests(self) -> Path:
+        return self.root / "grader_tests"
+
+    @property
+    def dist(self) -> Path:
+        return self.root / "dist"
+
+    @property
+    def gradebook(self) -> Path:
+        return self.root / "gradebook.db"
+
+    def notebook_names(self) -> list[str]:
+        """The assignment's notebooks, e.g. ["Planar_MLP.ipynb", ...], in a stable order."""
+        return sorted(p.name for p in self.source.glob("*.ipynb"))
+
+    def env(self) -> dict[str, str]:
+        """Environment for nbgrader and kernels: the venv's bin on PATH (nbgrader runs alembic),
+        grader_tests/ and source/<assignment>/ importable (hidden tests and checks)."""
+        env = dict(os.environ)
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+        paths = [str(self.grader_tests), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env.setdefault("MPLBACKEND", "Agg")
+        env["PYTHONWARNINGS"] = "ignore"
+        return env
+
+
+def nbgrader(course_root: Path, *args: str, env: dict[str, str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in `course_root` (where its nbgrader_config.py is)."""
+    exe = shutil.which("nbgrader", path=env["PATH"]) or "nbgrader"
+    return subprocess.run([exe, *args], cwd=course_root, env=env, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,79 @@
+"""Grade reports: grades.csv, a per-student summary page, and a console table."""
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+from .course import Course
+from .grade import GradeRun, NotebookGrade
+
+
+def _by_student(run: GradeRun) -> dict[str, list[NotebookGrade]]:
+    table: dict[str, list[NotebookGrade]] = {}
+    for grade in run.grades:
+        table.setdefault(grade.student, []).append(grade)
+    return table
+
+
+def write_grades_csv(run: GradeRun, path: Path) -> None:
+    """One row per student: points per question and per notebook, total and maximum."""
+    students = _by_student(run)
+    if not students:
+        path.write_text("student_id,total,max_total\n")
+        return
+    first = next(iter(students.values()))
+    questions = [q for g in first for q in g.max_scores]
+    notebooks = [Path(g.notebook).stem for g in first]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", *questions, *notebooks, "total", "max_total"])
+        for student, grades in students.items():
+            scores = {q: s for g in grades for q, s in g.scores.items()}
+            writer.writerow([student, *(_fmt(scores.get(q)) for q in questions),
+                             *(_fmt(g.total) for g in grades), _fmt(sum(g.total for g in grades)),
+                             _fmt(sum(g.max_total for g in grades))])
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def write_summaries(run: GradeRun, course: Course) -> None:
+    """feedback/<student>/<assignment>/index.html: scores and every reason points were lost."""
+    for student, grades in _by_student(run).items():
+        folder = course.feedback / student / course.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for grade in grades:
+            link = f'<a href="{html.escape(Path(grade.notebook).stem)}.html">{html.escape(grade.notebook)}</a>' \
+                if (folder / f"{Path(grade.notebook).stem}.html").exists() else html.escape(grade.notebook)
+            problems = "".join(f"<li>{html.escape(p)}</li>" for p in grade.problems) or "<li>no problems</li>"
+            rows.append(f"<tr><td>{link}</td><td>{grade.total:g} / {grade.max_total:g}</td><td><ul>{problems}</ul></td></tr>")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in run.notes.get(student, []))
+        total = sum(g.total for g in grades)
+        maximum = sum(g.max_total for g in grades)
+        (folder / "index.html").write_text(
+            f"<!doctype html><meta charset='utf-8'><title>{html.escape(course.assignment)} feedback: {html.escape(student)}</title>"
+            f"<h1>{html.escape(course.assignment)}: {html.escape(student)}</h1><p>Total: {total:g} / {maximum:g}"
+            " (written answers are added when they have been graded by hand)</p>"
+            f"<table border=1 cellpadding=4><tr><th>notebook</th><th>points</th><th>why points were lost</th></tr>{''.join(rows)}</table>"
+            + (f"<h2>Other notes</h2><ul>{notes}</ul>" if notes else ""))
+
+
+def console_table(run: GradeRun) -> str:
+    """The score table `hwkit grade` and `hwkit demo` print."""
+    students = _by_student(run)
+    if not students:
+        return "no submissions found"
+    notebooks = [Path(g.notebook).stem for g in next(iter(students.values()))]
+    width = max(12, *(len(s) for s in students))
+    header = f"{'student':<{width}} " + " ".join(f"{n[:18]:>18}" for n in notebooks) + f" {'total':>12}"
+    lines = [header, "-" * len(header)]
+    for student, grades in students.items():
+        cells = " ".join(f"{f'{g.total:g}/{g.max_total:g}':>18}" for g in grades)
+        total = f"{sum(g.total for g in grades):g}/{sum(g.max_total for g in grades):g}"
+        lines.append(f"{student:<{width}} {cells} {total:>12}")
+        for grade in grades:
+            lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:4])
+    return "\n".join(lines)
