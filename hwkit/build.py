@@ -63,7 +63,7 @@ def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
         if cell.cell_type == "markdown" and meta.get("solution") and not texts:
             texts = [cell.source]  # a written answer cell is replaced as a whole
         for text in texts:
-            lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 20)
+            lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 16)
     return lines - public
 
 

@@ -1,0 +1,67 @@
+"""Shared fixtures: scratch copies of the course, built once per test session.
+
+Grading tests run real nbgrader and Otter on real notebooks; to stay fast they grade a
+whole corpus of submissions in one run and check each student's result afterwards.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+for path in (REPO / "source" / "hw1", REPO / "grader_tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from hwkit.course import Course  # noqa: E402
+
+COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
+
+
+def copy_course(target: Path) -> Course:
+    """A scratch course with the repository's source, release and grader tests."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in COURSE_FILES:
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(path, target / name)
+    return Course.at(target)
+
+
+@pytest.fixture(scope="session")
+def built_course(tmp_path_factory) -> Course:
+    """The course rebuilt (and verified) by `hwkit build` in a scratch folder."""
+    from hwkit.build import build
+
+    course = copy_course(tmp_path_factory.mktemp("built") / "course")
+    build(course)
+    return course
+
+
+@pytest.fixture(scope="session")
+def repo_course() -> Course:
+    return Course.at(REPO)
+
+
+def solution_namespace(notebook: str, edit=None) -> dict:
+    """The instructor's solution functions of a source notebook, run in a fresh namespace.
+
+    `edit(grade_id, source)` may rewrite a solution cell first (to plant a mistake).
+    Only the setup cell and the solution cells run: no training, no plots.
+    """
+    nb = __import__("nbformat").read(REPO / "source" / "hw1" / notebook, as_version=4)
+    namespace: dict = {"__name__": "__main__"}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not (meta.get("solution") or meta.get("grade_id") == "setup"):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        if edit is not None:
+            source = edit(meta["grade_id"], source)
+        exec(compile(source, f"<{meta['grade_id']}>", "exec"), namespace)
+    return namespace

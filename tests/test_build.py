@@ -1,0 +1,102 @@
+"""`hwkit build`: the committed release is the build's output, and verification can fail."""
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO
+from hwkit.build import check_leaks, check_tests_decide
+from hwkit.course import Course
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_committed_release_is_exactly_the_build_output(built_course: Course) -> None:
+    assert _files(REPO / "release" / "hw1") == _files(built_course.release)
+
+
+def test_committed_generated_files_match_the_build(built_course: Course) -> None:
+    assert _files(REPO / "grader_tests" / "hw1") == _files(built_course.grader_tests / "hw1")
+    expected = "source/hw1/hw1_checks/public_expected.json"
+    assert (REPO / expected).read_text() == (built_course.root / expected).read_text()
+
+
+def test_release_notebooks_are_clean_and_stubbed(built_course: Course) -> None:
+    for name in built_course.notebook_names():
+        nb = nbformat.read(built_course.release / name, as_version=4)
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+        assert any("raise NotImplementedError()" in c.source for c in nb.cells)
+        assert not any("BEGIN HIDDEN TESTS" in c.source for c in nb.cells)
+
+
+def _copy(course: Course, target: Path) -> Course:
+    shutil.copytree(course.root, target, ignore=shutil.ignore_patterns("__pycache__", "autograded"))
+    return Course.at(target)
+
+
+def test_leak_check_finds_solution_hidden_tests_and_outputs(built_course: Course, tmp_path: Path) -> None:
+    course = _copy(built_course, tmp_path / "course")
+    assert check_leaks(course) == []
+    path = course.release / "Planar_MLP.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("dW1 = dZ1 @ X.T / m"))
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="hi")]
+    nbformat.write(nb, path)
+    (course.release / "notes.py").write_text("from hw1_hidden import check_hidden\n")
+    problems = "\n".join(check_leaks(course))
+    assert "dW1 = dZ1 @ X.T / m" in problems
+    assert "carries outputs" in problems
+    assert "notes.py contains 'hw1_hidden'" in problems
+
+
+def test_verification_fails_when_a_test_fails_on_the_solution(built_course: Course, tmp_path: Path) -> None:
+    course = _copy(built_course, tmp_path / "course")
+    for name in course.notebook_names():
+        if name != "Planar_MLP.ipynb":
+            (course.source / name).unlink()
+            (course.release / name).unlink()
+    path = course.source / "Planar_MLP.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == "layer_sizes")
+    cell.source = cell.source.replace("n_h = 4", "n_h = 5")
+    nbformat.write(nb, path)
+    problems = check_tests_decide(course)
+    assert any("q4_layer_sizes fails on the instructor solution" in p for p in problems), problems
+    assert not any("passes on the untouched release" in p for p in problems), problems
+
+
+def test_otter_archive_holds_everything_a_grading_container_needs(built_course: Course) -> None:
+    with zipfile.ZipFile(built_course.dist / "hw1-autograder.zip") as archive:
+        names = set(archive.namelist())
+        requirements = archive.read("environment.yml").decode()  # Otter folds requirements.txt in here
+    for required in ("run_autograder", "setup.sh", "otter_config.json", "tests/q4_backward_propagation.py",
+                     "files/planar_utils.py", "files/hw1_checks/__init__.py", "files/hw1_checks/public_expected.json",
+                     "files/hw1_hidden/__init__.py", "files/hw1_hidden/planar_mlp.py"):
+        assert required in names, required
+    assert "torch==2.13.0" in requirements and "otter-grader==7.0.0" in requirements
+    assert not any(n.endswith(".ipynb") for n in names)
+
+
+def test_only_public_cases_reach_students(built_course: Course) -> None:
+    public = sorted((built_course.release / "tests").glob("*.py"))
+    assert public, "release/hw1/tests/ holds the Otter self-check files"
+    for path in public:
+        text = path.read_text()
+        assert "hidden=False" in text and "hidden=True" not in text and "hw1_hidden" not in text
+    full = (built_course.grader_tests / "hw1" / "q4_backward_propagation.py").read_text()
+    assert "hidden=True" in full and "all_or_nothing = True" in full
+
+
+@pytest.mark.parametrize("marker", ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
+def test_nothing_secret_anywhere_in_the_committed_release(marker: str) -> None:
+    for path in (REPO / "release").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert marker not in path.read_text(errors="replace"), path
