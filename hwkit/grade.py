@@ -101,8 +101,8 @@ def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, exe
         grade.problems.append(f"{grade.notebook} has no grades in the gradebook: 0 points")
         return
     for cell_grade in notebook.grades:
-        manual = cell_grade.cell.cell_type == "markdown"
-        grade.scores[cell_grade.name] = cell_grade.score if cell_grade.score is not None or not manual else None
+        # Written answers wait for a TA (None) until graded in formgrader.
+        grade.scores[cell_grade.name] = None if cell_grade.needs_manual_grade else float(cell_grade.score or 0)
     executed_nb = nbformat.read(executed, as_version=4)
     for grade_id, score in grade.scores.items():
         if score is not None and score < grade.max_scores[grade_id]:

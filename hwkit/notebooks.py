@@ -45,12 +45,12 @@ class GradeCell:
 
 
 def grade_cells(nb: NotebookNode) -> list[GradeCell]:
-    """The graded cells of a notebook, in order."""
+    """The graded cells of a notebook (tests, answers and tasks), in order."""
     cells = []
     for cell in nb.cells:
-        if nbgrader_utils.is_grade(cell):
+        if nbgrader_utils.is_grade(cell) or nbgrader_utils.is_task(cell):
             meta = cell.metadata["nbgrader"]
-            auto = cell.cell_type == "code" and not meta.get("solution", False)
+            auto = cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
             cells.append(GradeCell(meta["grade_id"], float(meta.get("points", 0)), auto))
     return cells
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Mapping
 
-from . import planar_mlp
+from . import planar_mlp, problem1, problem2, problem3
 
-REFERENCES: dict[str, ModuleType] = {"planar_mlp": planar_mlp}
+REFERENCES: dict[str, ModuleType] = {"planar_mlp": planar_mlp, "problem1": problem1, "problem2": problem2, "problem3": problem3}
 _PRIVATE_NAME = "_hw1_checks_private"
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Mapping
 
-from . import planar_mlp
+from . import planar_mlp, problem1, problem2, problem3
 from ._core import CheckFailure, assert_environment_untouched, quiet
 
 __all__ = ["CheckFailure", "QUESTIONS", "assert_environment_untouched", "check", "checker_module", "public_expected", "quiet"]
 
-MODULES: tuple[ModuleType, ...] = (planar_mlp,)
+MODULES: tuple[ModuleType, ...] = (planar_mlp, problem1, problem2, problem3)
 QUESTIONS: dict[str, ModuleType] = {q: module for module in MODULES for q in module.CHECKERS}
 PUBLIC_EXPECTED_FILE = Path(__file__).with_name("public_expected.json")
 

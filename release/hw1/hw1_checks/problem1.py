@@ -1,0 +1,175 @@
+"""Checks for Problem 1 (softmax + cross-entropy): how each case's inputs are made and how
+a student's answer is judged.
+
+Conventions (the notebook states them too): one example per **column**.
+Logits S and probabilities Z are (c, N), one-hot targets T are (c, N), inputs X are
+(d, N), W1 is (h, d) and W2 is (c, h). The objective is the mean cross-entropy over N.
+
+This module is shipped to students, so it never computes a correct answer itself:
+expected values come from `public_expected.json` (public cases) or from the
+instructor's reference (hidden cases). Diagnoses only relate the student's values
+to the expected ones (a factor N, a sign, a transpose).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ._core import as_array, assert_close, assert_float, call, close, expect_shape, fail
+
+PUBLIC_CASES: dict[str, list[dict]] = {
+    "q1_softmax": [dict(seed=1, c=3, N=4)],
+    "q1_cross_entropy": [dict(seed=2, c=3, N=4)],
+    "q1_grad_hidden_to_output": [dict(seed=3, d=3, h=4, c=2, N=5, activation="tanh")],
+    "q1_grad_input_to_hidden": [dict(seed=4, d=3, h=4, c=2, N=5, activation="tanh")],
+    "q1_nll_equivalence": [dict(seed=5, c=3, N=4)],
+}
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+# Hidden activations handed to the gradient functions as (f, f_prime).
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "tanh": (np.tanh, lambda a: 1.0 - np.tanh(a) ** 2),
+    "sigmoid": (_sigmoid, lambda a: _sigmoid(a) * (1.0 - _sigmoid(a))),
+    "relu": (lambda a: np.maximum(a, 0.0), lambda a: (a > 0).astype(float)),
+    "softplus": (lambda a: np.logaddexp(0.0, a), _sigmoid),
+}
+
+
+def make_inputs(case: Mapping[str, Any]) -> dict:
+    """Arrays for one case.
+
+    S: logits (c, N), optionally shifted by case["offset"] (large offsets test overflow);
+    Z: probability columns (c, N); y: labels in 0..c-1 (N,); T: their one-hot (c, N);
+    X, W1, W2 and the activation pair (f, f_prime) for the gradient questions.
+    """
+    inputs = dict(case)
+    rng = np.random.default_rng(case["seed"])
+    c, N = case["c"], case["N"]
+    inputs["S"] = rng.normal(scale=case.get("scale", 2.0), size=(c, N)) + case.get("offset", 0.0)
+    inputs["Z"] = rng.dirichlet(np.ones(c), size=N).T
+    y = rng.integers(0, c, size=N)
+    y[: min(c, N)] = np.arange(min(c, N))  # every class occurs when N >= c
+    inputs["y"] = rng.permutation(y)
+    T = np.zeros((c, N))
+    T[inputs["y"], np.arange(N)] = 1.0
+    inputs["T"] = T
+    if "d" in case:
+        d, h = case["d"], case["h"]
+        for _ in range(1000):  # keep ReLU away from its kink, where the derivative is undefined
+            X = rng.normal(size=(d, N))
+            W1 = rng.normal(scale=0.9, size=(h, d))
+            if case.get("activation") != "relu" or np.min(np.abs(W1 @ X)) > 0.05:
+                break
+        inputs["X"], inputs["W1"] = X, W1
+        inputs["W2"] = rng.normal(scale=0.9, size=(c, h))
+        inputs["f"], inputs["f_prime"] = ACTIVATIONS[case["activation"]]
+    return inputs
+
+
+def _copies(inputs: Mapping[str, Any], *names: str) -> list:
+    return [np.array(inputs[n], copy=True) for n in names]
+
+
+def check_softmax(env: Mapping, inputs: dict, expected: dict) -> None:
+    (S,) = _copies(inputs, "S")
+    Z = call(env, "softmax", S)
+    want = np.asarray(expected["Z"])
+    value = as_array(Z, "softmax(S)")
+    expect_shape(value, want.shape, "softmax(S)")
+    if value.size and (np.any(value != value) or np.any(np.abs(value) == np.inf)):
+        fail("softmax(S) contains nan or inf: exp overflows for large logits. Subtract each column's "
+             "maximum before exponentiating (softmax is unchanged by adding a constant to a column).")
+    sums = np.sum(value, axis=0)
+    if not close(sums, np.ones_like(sums), rtol=1e-9, atol=1e-9):
+        if close(np.sum(value, axis=1), np.ones(value.shape[0]), rtol=1e-9, atol=1e-9):
+            fail("the rows of softmax(S) sum to 1 but each column is one example: normalise over axis 0.")
+        fail("the columns of softmax(S) do not sum to 1: divide by the sum of the exponentials of each column.")
+    assert_close(Z, want, "softmax(S)", rtol=1e-7, atol=1e-12)
+
+
+def check_cross_entropy(env: Mapping, inputs: dict, expected: dict) -> None:
+    Z, T = _copies(inputs, "Z", "T")
+    J = call(env, "cross_entropy", Z, T)
+    if isinstance(J, np.ndarray) and J.size == 1:
+        fail("cross_entropy should return a Python float, not an array: use float(...).")
+    N = T.shape[1]
+    if isinstance(J, float) and N > 1 and abs(J - expected["J"] * N) < 1e-7 * max(1.0, abs(J)):
+        fail(f"the cross-entropy is N = {N} times too large: the objective is the mean over the N examples.")
+    if isinstance(J, float) and np.all((Z > 0) & (Z < 1)):
+        binary = float(-np.sum(T * np.log(Z) + (1 - T) * np.log(1 - Z)) / N)
+        if abs(J - binary) < 1e-7 * max(1.0, abs(binary)) and abs(J - expected["J"]) > 1e-7 * max(1.0, abs(J)):
+            fail("cross_entropy(Z, T) adds (1 - t) log(1 - z) terms: that is the two-class (binary) form. With a "
+                 "softmax over c classes use the multi-class cross-entropy of part (1).")
+    assert_float(J, expected["J"], "cross_entropy(Z, T)", rtol=1e-7)
+
+
+def _check_gradient(env: Mapping, inputs: dict, expected: dict, name: str, key: str, with_prime: bool) -> None:
+    X, T, W1, W2 = _copies(inputs, "X", "T", "W1", "W2")
+    args = (X, T, W1, W2, inputs["f"]) + ((inputs["f_prime"],) if with_prime else ())
+    grad = call(env, name, *args)
+    N = X.shape[1]
+    want = np.asarray(expected[key])
+    what = f"{name}(...) with {inputs['activation']} hidden units"
+
+    def diagnose(actual: np.ndarray, target: np.ndarray) -> str | None:
+        if close(actual, target * N):
+            return f"It is N = {N} times too large: the objective is the mean over N examples, divide by N."
+        if close(actual, target / N):
+            return f"It is N = {N} times too small: divide by N once, not twice."
+        if close(actual, -target):
+            return "It has the wrong sign: the output error is Z - T (prediction minus target)."
+        if with_prime:
+            return ("Backpropagate the output error through W2 (transposed), multiply elementwise by the "
+                    "derivative f_prime evaluated at the hidden pre-activation A = W1 X, then multiply by X "
+                    "transposed. If your softmax fails its test, fix it first.")
+        return ("Multiply the output error by the hidden *outputs* Y = f(W1 X) transposed. If your softmax "
+                "fails its test, fix it first.")
+
+    assert_close(grad, want, what, rtol=1e-6, atol=1e-9, diagnose=diagnose)
+
+
+def check_grad_hidden_to_output(env: Mapping, inputs: dict, expected: dict) -> None:
+    _check_gradient(env, inputs, expected, "grad_hidden_to_output", "dW2", with_prime=False)
+
+
+def check_grad_input_to_hidden(env: Mapping, inputs: dict, expected: dict) -> None:
+    _check_gradient(env, inputs, expected, "grad_input_to_hidden", "dW1", with_prime=True)
+
+
+def check_nll_equivalence(env: Mapping, inputs: dict, expected: dict) -> None:
+    c, N = inputs["c"], inputs["N"]
+    y = np.array(inputs["y"], copy=True)
+    T = call(env, "one_hot", y, c)
+    T = as_array(T, "one_hot(y, c)")
+    expect_shape(T, (c, N), "one_hot(y, c)")
+    want_T = np.asarray(expected["T"])
+    if not close(T, want_T, rtol=0, atol=1e-12):
+        if close(np.roll(T, 1, axis=0), want_T, rtol=0, atol=1e-12) or close(
+                np.roll(T, -1, axis=0), want_T, rtol=0, atol=1e-12):
+            fail("one_hot(y, c) is shifted by one class: labels are 0, ..., c-1 here (Python indexing).")
+        fail("one_hot(y, c) is wrong: column i must hold a single 1, in row y[i].")
+    (Z,) = _copies(inputs, "Z")
+    nll = call(env, "negative_log_likelihood", Z, np.array(inputs["y"], copy=True))
+    if isinstance(nll, np.ndarray) and nll.size == 1:
+        fail("negative_log_likelihood should return a Python float, not an array: use float(...).")
+    if isinstance(nll, float) and (nll != nll or nll in (float("inf"), float("-inf"))):
+        fail(f"negative_log_likelihood is {nll} for N = {N} examples: the product of N probabilities "
+             "underflows to 0. Use log of a product = sum of logs.")
+    if isinstance(nll, float) and N > 1 and abs(nll * N - expected["nll"]) < 1e-7 * max(1.0, abs(expected["nll"])):
+        fail("negative_log_likelihood is N times too small: the likelihood of the training set is the "
+             "product over all N examples, so its negative log is a sum (no 1/N).")
+    assert_float(nll, expected["nll"], "negative_log_likelihood(Z, y)", rtol=1e-7)
+
+
+CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
+    "q1_softmax": check_softmax,
+    "q1_cross_entropy": check_cross_entropy,
+    "q1_grad_hidden_to_output": check_grad_hidden_to_output,
+    "q1_grad_input_to_hidden": check_grad_input_to_hidden,
+    "q1_nll_equivalence": check_nll_equivalence,
+}

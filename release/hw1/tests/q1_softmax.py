@@ -1,0 +1,17 @@
+"""Otter test for q1_softmax (1 point(s)), written by `hwkit build` from source/hw1/Problem1_Softmax_CrossEntropy.ipynb.
+
+Do not edit: change the checks (hw1_checks) and run `hwkit build` again.
+"""
+from otter.test_files import test_case
+
+OK_FORMAT = False
+name = "q1_softmax"
+points = 1
+all_or_nothing = True  # like the nbgrader test cell: every case passes or the question scores 0
+
+
+@test_case(name="public cases", hidden=False)
+def public_cases(env):
+    from hw1_checks import check
+
+    check("q1_softmax", env)

@@ -1,0 +1,158 @@
+"""Checks for Problem 2 (decision regions and depth): how each case's points are made and
+how a student's network is judged.
+
+Networks are built with the layer API of `decision_regions` (Network of Layers with W,
+b and an activation). The checks never trust a network's own methods: they read the
+layers' weights, run their own forward pass and count units and depth themselves.
+
+Points are drawn on a jittered grid over [0, size]^2. Which points lie too close to a
+decision boundary to judge, and the expected labels, come from `public_expected.json`
+(public cases) or from the instructor's reference (hidden cases); nothing here encodes
+where the boundaries are.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ._core import assert_labels, call, fail
+
+PUBLIC_CASES: dict[str, list[dict]] = {
+    "q2_fig1b": [dict(seed=1, size=1, grid=8)],
+    "q2_fig1c": [dict(seed=2, size=2, grid=8)],
+    "q2_region_label": [dict(seed=3, size=2, grid=8)],
+    "q2_deep_network": [dict(seed=4, n=1, size=2, grid=8), dict(kind="growth", ns=[1, 2, 3, 4])],
+    "q2_shallow_network": [dict(seed=5, n=1, size=2, grid=8)],
+}
+
+STEP_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "step": lambda z: (z > 0).astype(float),
+    "relu": lambda z: np.maximum(z, 0.0),
+    "abs": np.abs,
+    "identity": lambda z: z,
+}
+
+
+def make_inputs(case: Mapping[str, Any]) -> dict:
+    """Points X (2, grid^2) on a jittered grid over [0, size]^2: one random point per grid cell."""
+    inputs = dict(case)
+    if "seed" in case:
+        rng = np.random.default_rng(case["seed"])
+        g, size = case["grid"], case["size"]
+        i1, i2 = np.meshgrid(np.arange(g), np.arange(g))
+        cells = np.vstack([i1.ravel(), i2.ravel()]).astype(float)
+        inputs["X"] = (cells + rng.random(cells.shape)) * (size / g)
+    return inputs
+
+
+def network_layers(net: Any, what: str) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """The (W, b, activation) of every layer of `net`, validated; fails with a clear message."""
+    layers = getattr(net, "layers", None)
+    if not isinstance(layers, (list, tuple)) or not layers:
+        fail(f"{what} should return a decision_regions.Network (a list of Layer objects), "
+             f"not a {type(net).__name__}.")
+    result = []
+    previous = 2
+    for number, layer in enumerate(layers, start=1):
+        W, b, act = getattr(layer, "W", None), getattr(layer, "b", None), getattr(layer, "activation", None)
+        try:
+            W = np.array(W, dtype=float, ndmin=2)
+            b = np.array(b, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            fail(f"layer {number} of {what} is not a Layer(W, b, activation) of numbers.")
+        if W.ndim != 2 or b.shape != (W.shape[0],) or act not in STEP_ACTIVATIONS:
+            fail(f"layer {number} of {what} is not a valid Layer(W, b, activation): build it with decision_regions.Layer.")
+        if not np.all(np.isfinite(W)) or not np.all(np.isfinite(b)):
+            fail(f"layer {number} of {what} has nan or inf weights.")
+        if W.shape[1] != previous:
+            fail(f"layer {number} of {what} takes {W.shape[1]} inputs but receives {previous}.")
+        previous = W.shape[0]
+        result.append((W, b, act))
+    if previous != 1:
+        fail(f"the output layer of {what} has {previous} units; it must have exactly 1.")
+    return result
+
+
+def classify(layers: list[tuple[np.ndarray, np.ndarray, str]], X: np.ndarray) -> np.ndarray:
+    """Class labels (N,) of the points X (2, N): output > 0.5 means class 1."""
+    H = np.asarray(X, dtype=float)
+    for W, b, act in layers:
+        H = STEP_ACTIVATIONS[act](W @ H + b[:, None])
+    return (H[0] > 0.5).astype(float)
+
+
+def units(layers: list) -> int:
+    return int(sum(W.shape[0] for W, _, _ in layers))
+
+
+def _build(env: Mapping, name: str, *args) -> list:
+    what = f"{name}({', '.join(map(repr, args))})"
+    return network_layers(call(env, name, *args), what), what
+
+
+def _assert_classes(labels: Any, expected: dict, what: str) -> None:
+    want, ignore = np.asarray(expected["labels"], dtype=float), np.asarray(expected["ignore"], dtype=bool)
+    if isinstance(labels, np.ndarray) and labels.shape == want.shape and np.array_equal(labels[~ignore], 1 - want[~ignore]):
+        fail(f"{what}: class 0 and class 1 are swapped everywhere (class 0 is the lower-left square of Figure 1(b)).")
+    assert_labels(labels, want, what, ignore=ignore)
+
+
+def _labels(layers: list, inputs: dict, expected: dict, what: str) -> None:
+    _assert_classes(classify(layers, inputs["X"]), expected, f"the classes that {what} gives on [0, {inputs['size']}]^2")
+
+
+def check_fig1b(env: Mapping, inputs: dict, expected: dict) -> None:
+    layers, what = _build(env, "net_fig1b")
+    if len(layers) != 2 or layers[0][0].shape[0] != 2:
+        fail(f"{what} must have the structure of Figure 1(a): a first layer of 2 units (h11, h12) and an "
+             f"output layer of 1 unit (y); it has layers of {[W.shape[0] for W, _, _ in layers]} units.")
+    W = layers[0][0]
+    if W[0, 1] != 0 or W[1, 0] != 0:
+        fail(f"in {what}, h11 = f11(x1) must depend on x1 only and h12 = f12(x2) on x2 only: "
+             "the first layer's W must be diagonal.")
+    _labels(layers, inputs, expected, what)
+
+
+def check_fig1c(env: Mapping, inputs: dict, expected: dict) -> None:
+    layers, what = _build(env, "net_fig1c")
+    if len(layers) != 3:
+        fail(f"{what} must have exactly one more layer than Figure 1(a), i.e. 3 layers; it has {len(layers)}.")
+    _labels(layers, inputs, expected, what)
+
+
+def check_region_label(env: Mapping, inputs: dict, expected: dict) -> None:
+    X = np.array(inputs["X"], copy=True)
+    labels = call(env, "region_label", X)
+    if isinstance(labels, np.ndarray) and labels.shape == (1, X.shape[1]):
+        labels = labels[0]
+    _assert_classes(labels, expected, f"region_label(X) on [0, {inputs['size']}]^2")
+
+
+def check_deep_network(env: Mapping, inputs: dict, expected: dict) -> None:
+    if inputs.get("kind") == "growth":
+        ns = list(inputs["ns"])
+        counts = [units(_build(env, "net_deep", n)[0]) for n in ns]
+        steps = {b - a for a, b in zip(counts, counts[1:])}
+        if len(steps) != 1 or min(steps) < 0:
+            fail(f"net_deep(n) for n = {ns} has {counts} units: the number of units must grow linearly in n "
+                 "(the same number of extra units for every extra doubling of the range).")
+        return
+    layers, what = _build(env, "net_deep", inputs["n"])
+    _labels(layers, inputs, expected, what)
+
+
+def check_shallow_network(env: Mapping, inputs: dict, expected: dict) -> None:
+    layers, what = _build(env, "net_shallow", inputs["n"])
+    if len(layers) != 2:
+        fail(f"{what} has {len(layers)} layers; only one hidden layer is allowed (a hidden layer and the output unit).")
+    _labels(layers, inputs, expected, what)
+
+
+CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
+    "q2_fig1b": check_fig1b,
+    "q2_fig1c": check_fig1c,
+    "q2_region_label": check_region_label,
+    "q2_deep_network": check_deep_network,
+    "q2_shallow_network": check_shallow_network,
+}
