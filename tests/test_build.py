@@ -100,3 +100,14 @@ def test_nothing_secret_anywhere_in_the_committed_release(marker: str) -> None:
     for path in (REPO / "release").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             assert marker not in path.read_text(errors="replace"), path
+
+
+def test_points_add_up_to_the_handout() -> None:
+    from hwkit.notebooks import grade_cells, read_notebook
+
+    course = Course.at(REPO)
+    totals = {name: sum(c.points for c in grade_cells(read_notebook(course.source / name)))
+              for name in course.notebook_names()}
+    assert totals == {"Planar_MLP.ipynb": 30, "Problem1_Softmax_CrossEntropy.ipynb": 15,
+                      "Problem2_Decision_Regions.ipynb": 25, "Problem3_Siamese_Nets.ipynb": 30}
+    assert sum(totals.values()) == 100
