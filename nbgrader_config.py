@@ -2,6 +2,10 @@
 import os
 from pathlib import Path
 
+from hwkit.feedback import SanitizeFeedback
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
 COURSE_ROOT = Path(__file__).resolve().parent
 GRADER_TESTS = COURSE_ROOT / "grader_tests"
 
@@ -12,19 +16,15 @@ c.CourseDirectory.course_id = "cie6032"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".OTTER_LOG"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-# Test cells restored from the gradebook even when a student deleted them.
+# Test cells are restored from the gradebook even when a student deleted them.
 c.OverwriteCells.add_missing_cells = True
 # A looping cell costs its own points, not minutes of grading (nbgrader's default is 30 s).
 c.Execute.timeout = 20
-c.ClearOutputPreprocessor.enabled = True
+# No history file; no start-up chatter from the kernel on the terminal.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+# Feedback shows students why they lost points, never hidden tests, mark schemes or grader paths.
+c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+
 # The hidden test cells import the instructor-only hw1_hidden package from grader_tests/.
 if str(GRADER_TESTS) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(GRADER_TESTS), os.environ.get("PYTHONPATH")) if p)
-
-# Feedback shows students why they lost points, never the hidden tests or mark schemes.
-from hwkit.feedback import SanitizeFeedback  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
-
-c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
