@@ -125,11 +125,43 @@ class OtterResult:
         return sum(self.scores.values())
 
 
-def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: float = 300) -> OtterResult:
-    """Grade one notebook with `otter run` (no container) under a wall-clock limit."""
+# `otter run` has no per-cell time limit; this first cell gives every later cell one, inside the
+# kernel, so an endless loop costs what it costs under nbgrader's per-cell timeout.
+CELL_TIMER = """\
+import signal as _hwkit_signal
+def _hwkit_cell_timeout(signum, frame):
+    raise TimeoutError("the cell ran longer than {seconds} s (an endless loop?)")
+_hwkit_signal.signal(_hwkit_signal.SIGALRM, _hwkit_cell_timeout)
+def _hwkit_arm(info):  # Otter's own final cell (it runs the tests) is not a student cell
+    if "otter.execute" not in (info.raw_cell or ""):
+        _hwkit_signal.setitimer(_hwkit_signal.ITIMER_REAL, {seconds})
+get_ipython().events.register("pre_run_cell", _hwkit_arm)
+get_ipython().events.register("post_run_cell", lambda result: _hwkit_signal.setitimer(_hwkit_signal.ITIMER_REAL, 0))
+"""
+
+
+def _with_cell_timer(notebook: Path, target: Path, seconds: float) -> None:
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # not a notebook: let otter report it as it would
+        shutil.copy(notebook, target)
+        return
+    timer = nbformat.v4.new_code_cell(CELL_TIMER.format(seconds=seconds))
+    timer.metadata["tags"] = ["hwkit_cell_timer"]
+    nb.cells.insert(0, timer)
+    nbformat.write(nb, target)
+
+
+def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: float = 300,
+                cell_timeout: float | None = 20) -> OtterResult:
+    """Grade one notebook with `otter run` (no container) under a wall-clock limit for the whole
+    run and, like nbgrader, a per-cell limit (`cell_timeout` seconds; None for none)."""
     with tempfile.TemporaryDirectory(prefix="hwkit-otter-run-") as tmp:
         submission = Path(tmp) / notebook.name
-        shutil.copy(notebook, submission)  # otter never sees the original file
+        if cell_timeout:  # otter only ever sees a copy, never the original file
+            _with_cell_timer(notebook, submission, cell_timeout)
+        else:
+            shutil.copy(notebook, submission)
         cmd = [str(Path(sys.executable).parent / "otter"), "run", "-a", str(archive.resolve()), "-o", tmp,
                "--no-logo", str(submission)]
         proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

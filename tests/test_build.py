@@ -111,3 +111,23 @@ def test_points_add_up_to_the_handout() -> None:
     assert totals == {"Planar_MLP.ipynb": 30, "Problem1_Softmax_CrossEntropy.ipynb": 15,
                       "Problem2_Decision_Regions.ipynb": 25, "Problem3_Siamese_Nets.ipynb": 30}
     assert sum(totals.values()) == 100
+
+
+def test_students_self_check_public_cases_with_otter(built_course: Course, tmp_path: Path) -> None:
+    """In the release folder, otter.Notebook(...).check(q) runs the public cases and says what failed."""
+    from nbclient import NotebookClient
+
+    from hwkit.demo import filled_release
+
+    folder = tmp_path / "student"
+    shutil.copytree(built_course.release, folder)
+    wrong = lambda grade_id, text: text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+    nb = filled_release(built_course, "Planar_MLP.ipynb", wrong)
+    nb.cells = [c for c in nb.cells if c.get("id") in ("setup", "layer_sizes", "initialize_parameters")]
+    nb.cells.append(nbformat.v4.new_code_cell(
+        'import otter\ngrader = otter.Notebook("Planar_MLP.ipynb")\n'
+        'print(grader.check("q4_layer_sizes"))\nprint(grader.check("q4_initialize_parameters"))'))
+    NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    assert "layer_sizes returned (5, 5, 2)" in text and "expected (5, 4, 2)" in text
+    assert "q4_initialize_parameters passed!" in text or "All test cases passed" in text, text
