@@ -47,21 +47,20 @@ def _with_edited_test(course: Course) -> nbformat.NotebookNode:
 CORPUS = {
     "reference": (lambda c: filled_release(c, PLANAR), {}),
     "untouched": (lambda c: nbformat.read(c.release / PLANAR, 4), "all zero"),
-    "forgot_average": (lambda c: filled_release(c, PLANAR, forgot_average),
-                       {"q4_backward_propagation": 0, "q4_nn_model": 0}),
+    "forgot_average": (lambda c: filled_release(c, PLANAR, forgot_average), {"q4_backward_propagation": 0}),
     "raises_in_forward": (lambda c: filled_release(c, PLANAR, _replace(
         "forward_propagation", 'W1, b1, W2, b2 = parameters["W1"]', 'W1, b1, W2, b2 = parameters["W3"]')),
-        {"q4_forward_propagation": 0, "q4_nn_model": 0, "q4_predict": 0}),
+        {"q4_forward_propagation": 0}),  # questions are isolated: nn_model, predict keep their points
     "endless_loop": (lambda c: filled_release(c, PLANAR, _replace("layer_sizes", "def layer_sizes", "while True:\n    pass\ndef layer_sizes")),
-                     {"q4_layer_sizes": 0, "q4_nn_model": 0}),
+                     {"q4_layer_sizes": 0}),
     "deleted_test_cell": (lambda c: _without_test_cell(c, "q4_layer_sizes"), {}),
     "edited_test_cell": (_with_edited_test, {"q4_layer_sizes": 0}),  # nn_model only reads n_x, n_y
     "wrong_init_scale": (lambda c: filled_release(c, PLANAR, _replace("initialize_parameters", "* 0.01", "* 0.1")),
-                         {"q4_initialize_parameters": 0, "q4_nn_model": 0}),
+                         {"q4_initialize_parameters": 0}),
     "logits_not_probabilities": (lambda c: filled_release(c, PLANAR, _replace(
         "TorchMLP", "return torch.sigmoid(self.output(torch.tanh(self.hidden(X))))",
         "return self.output(torch.tanh(self.hidden(X)))")),
-        {"q4_torch_mlp": 0, "q4_train_torch": 0, "q4_torch_predict": 0}),
+        {"q4_torch_mlp": 0}),
 }
 BROKEN_FILES = {"invalid_json": b'{"cells": [ not json', "empty_file": b""}
 RENAMED = "renamed_notebook"

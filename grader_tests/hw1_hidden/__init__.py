@@ -67,6 +67,8 @@ def check_hidden(question: str, env: Mapping[str, Any]) -> str:
     _refuse_reference_reuse(env)
     module = checks.checker_module(question)
     reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
+    if hasattr(reference, "prepare_checks"):  # e.g. the instructor's model for composed questions
+        reference.prepare_checks(module)
     all_cases = list(module.PUBLIC_CASES[question]) + list(reference.HIDDEN_CASES[question])
     for number, case in enumerate(all_cases, start=1):
         try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import operator
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
 import numpy as np
 
@@ -59,7 +60,61 @@ def call(env: Mapping[str, Any], name: str, *args, **kwargs) -> Any:
     except CheckFailure:
         raise
     except (Exception, SystemExit) as exc:  # SystemExit: a submission must not end the test
-        fail(f"`{name}` raised {type(exc).__name__}: {exc}".rstrip(": "))
+        hint = ""
+        if any(word in str(exc) for word in ("broadcast", "shapes", "size mismatch", "must match the size", "dimension")):
+            hint = " Print the shapes of the arrays on that line: the sizes do not fit together."
+        fail(f"`{name}` raised {type(exc).__name__}: {exc}".rstrip(": ") + hint)
+
+
+TRUSTED_BUILTINS = ("len", "isinstance", "abs", "max", "min", "getattr", "hasattr", "callable", "sorted",
+                    "iter", "next", "repr", "id", "setattr", "delattr", "print", "round")
+TRUSTED_TYPES = ("zip", "float", "int", "bool", "tuple", "list", "dict", "set", "str", "type", "range", "enumerate",
+                 "AssertionError", "Exception", "BaseException", "SystemExit", "TypeError", "ValueError")
+# Python-level functions of libraries that checks call (directly or through torch): they must
+# still be the library's own code, not a replacement planted by the submission.
+TRUSTED_LIBRARY_FUNCTIONS = (
+    # numpy: what the checks and the instructor's reference compute with (np.allclose and friends
+    # are not used, so replacing them changes nothing and is allowed)
+    ("numpy", ("tanh", "exp", "log", "abs", "maximum", "sum", "mean", "zeros", "zeros_like", "ones_like", "shape",
+               "size", "ndindex")),
+    ("numpy.random", ("seed", "randn", "rand", "default_rng")),
+    ("torch", ("as_tensor", "tensor", "tanh", "sigmoid", "no_grad", "is_tensor")),
+    ("torch.nn.functional", ("binary_cross_entropy", "softsign", "linear")),
+)
+TRUSTED_METHODS = (("torch", "Tensor", ("backward", "register_hook", "detach", "numpy", "__array__")),
+                   ("torch.nn", "Module", ("__call__", "_call_impl", "parameters", "zero_grad", "double")))
+
+
+_LIBRARY_DIRS: dict[str, str] = {}
+
+
+def _library_dir(module_name: str) -> str:
+    import importlib
+    import os
+
+    root = module_name.split(".")[0]
+    if root not in _LIBRARY_DIRS:
+        _LIBRARY_DIRS[root] = os.path.dirname(os.path.abspath(importlib.import_module(root).__file__))
+    return _LIBRARY_DIRS[root]
+
+
+def _genuine(obj: Any, package: str) -> bool:
+    """Whether `obj` is a library's own function: compiled, or Python code from the package's folder."""
+    if type(obj) in (BuiltinFunction, np.ufunc) or type(obj).__name__ in (
+            "builtin_function_or_method", "method_descriptor", "wrapper_descriptor", "_ArrayFunctionDispatcher",
+            "getset_descriptor", "classmethod", "staticmethod", "ufunc", "cython_function_or_method",
+            "fused_cython_function"):
+        return True
+    if type(obj).__name__ == "method":  # e.g. np.random.randn, a method of numpy's global RandomState
+        return type(obj.__self__).__module__.split(".")[0] == package.split(".")[0] and _genuine(obj.__func__, package)
+    if isinstance(obj, type):  # e.g. torch.no_grad
+        return (getattr(obj, "__module__", "") or "").split(".")[0] == package.split(".")[0]
+    code = getattr(obj, "__code__", None) or getattr(getattr(obj, "__wrapped__", None), "__code__", None)
+    if code is None:
+        return False
+    import os
+
+    return os.path.abspath(code.co_filename).startswith(_library_dir(package))
 
 
 def assert_environment_untouched() -> None:
@@ -68,9 +123,63 @@ def assert_environment_untouched() -> None:
         fn = getattr(np, name)
         if type(fn) is not BuiltinFunction or getattr(fn, "__module__", None) != "numpy":
             fail(f"numpy.{name} was replaced by the submission; the tests cannot trust it.")
-    for name in ("len", "isinstance", "abs", "max", "getattr"):
-        if type(getattr(builtins, name)) is not BuiltinFunction:
+    for name in TRUSTED_BUILTINS:
+        if type(getattr(builtins, name, None)) is not BuiltinFunction:
             fail(f"the built-in `{name}` was replaced by the submission; the tests cannot trust it.")
+    for name in TRUSTED_TYPES:
+        if not isinstance(getattr(builtins, name, None), type) or getattr(builtins, name).__module__ != "builtins":
+            fail(f"the built-in `{name}` was replaced by the submission; the tests cannot trust it.")
+    import importlib
+    import sys
+
+    for module_name, names in TRUSTED_LIBRARY_FUNCTIONS:
+        if module_name.split(".")[0] != "numpy" and module_name.split(".")[0] not in sys.modules:
+            continue  # torch not imported yet: nothing of it can have been replaced
+        module = importlib.import_module(module_name)
+        for name in names:
+            if not _genuine(getattr(module, name, None), module_name):
+                fail(f"{module_name}.{name} was replaced by the submission; the tests cannot trust it.")
+    for module_name, cls_name, names in TRUSTED_METHODS:
+        if module_name.split(".")[0] not in sys.modules:
+            continue
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        for name in names:
+            if name in vars(cls) and not _genuine(vars(cls)[name], module_name):
+                fail(f"{module_name}.{cls_name}.{name} was replaced by the submission; the tests cannot trust it.")
+
+
+@contextlib.contextmanager
+def substituted(namespaces: Iterable[Any], replacements: Mapping[str, Any]):
+    """Temporarily put `replacements` into every namespace (the notebook's globals), restoring
+    them afterwards whatever happens, so a composed function is judged on its own code."""
+    targets: list[MutableMapping] = []
+    for ns in namespaces:
+        if isinstance(ns, MutableMapping) and all(ns is not t for t in targets):
+            targets.append(ns)
+    missing = object()
+    saved = [{name: ns.get(name, missing) for name in replacements} for ns in targets]
+    try:
+        for ns in targets:
+            ns.update(replacements)
+        yield
+    finally:
+        for ns, old in zip(targets, saved):
+            for name, value in old.items():
+                if value is missing:
+                    ns.pop(name, None)
+                else:
+                    ns[name] = value
+
+
+def same(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 1e-10) -> bool:
+    """Fast tolerant equality of two arrays (ndarray operators only, which no submission can patch)."""
+    if not isinstance(actual, np.ndarray) or not isinstance(expected, np.ndarray):
+        return False
+    if actual.shape != expected.shape:
+        return False
+    a = np.ndarray.view(actual, np.ndarray).astype(np.float64)
+    e = np.ndarray.view(expected, np.ndarray).astype(np.float64)
+    return bool(((a - e).__abs__() <= atol + rtol * e.__abs__()).all())
 
 
 def as_array(value: Any, what: str) -> np.ndarray:
@@ -83,18 +192,21 @@ def as_array(value: Any, what: str) -> np.ndarray:
         fail(f"{what} should hold numbers but has dtype {value.dtype}.")
 
 
-def expect_shape(value: np.ndarray, shape: Sequence[int], what: str) -> None:
+def expect_shape(value: np.ndarray, shape: Sequence[int], what: str, hint: str | None = None) -> None:
+    """Fail unless `value` has `shape`; `hint` replaces the generic advice for a 1-D result."""
     shape = tuple(shape)
     if value.shape == shape:
         return
-    hint = ""
+    advice = ""
     if value.shape == shape[::-1] and len(shape) == 2:
-        hint = " It is transposed: check the order of the factors in your matrix product."
+        advice = " It is transposed: check the order of the factors in your matrix product."
     elif value.size == 1 and len(shape) == 0:
-        hint = " Return a plain number: use float(...)."
+        advice = " Return a plain number: use float(...)."
     elif len(value.shape) == 1 and len(shape) == 2 and value.shape[0] in shape:
-        hint = " Keep the column/row dimension: use keepdims=True when you sum."
-    fail(f"{what} has shape {value.shape}, expected {shape}.{hint}")
+        advice = " " + (hint or "Keep the column/row dimension: use keepdims=True when you sum.")
+    elif hint and len(shape) == 2 and len(value.shape) == 2:
+        advice = " " + hint
+    fail(f"{what} has shape {value.shape}, expected {shape}.{advice}")
 
 
 def max_error(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> float:
@@ -119,16 +231,35 @@ def assert_close(
     rtol: float = 1e-5,
     atol: float = 1e-8,
     diagnose: Callable[[np.ndarray, np.ndarray], str | None] | None = None,
+    mistakes: Sequence[Sequence[Any]] | None = None,
+    shape_hint: str | None = None,
 ) -> None:
-    """Check that `actual` is an array of `expected`'s shape equal to it within tolerance."""
+    """Check that `actual` is an array of `expected`'s shape equal to it within tolerance.
+
+    `mistakes` lists known wrong answers as (explanation, value) pairs, computed by the
+    instructor's reference; the first that `actual` equals explains the failure.
+    """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what)
-    expect_shape(actual, expected.shape, what)
+    expect_shape(actual, expected.shape, what, shape_hint)
     if max_error(actual, expected, rtol, atol) <= 1.0:
         return
-    hint = diagnose(actual, expected) if diagnose else None
+    hint = known_mistake(actual, mistakes)
+    hint = hint or (diagnose(actual, expected) if diagnose else None)
     hint = hint or diagnose_common(actual, expected)
     fail(f"{what} has the right shape but wrong values.{' ' + hint if hint else ''}")
+
+
+def known_mistake(actual: Any, mistakes: Sequence[Sequence[Any]] | None, rtol: float = 1e-6,
+                  atol: float = 1e-9) -> str | None:
+    """The explanation of the first known wrong answer that `actual` matches, if any."""
+    for explanation, value in mistakes or ():
+        value = np.asarray(value, dtype=np.float64)
+        candidate = np.asarray([actual], dtype=np.float64) if isinstance(actual, float) else actual
+        if isinstance(candidate, np.ndarray) and candidate.size == value.size and \
+                close(candidate.reshape(value.shape), value, rtol, atol):
+            return explanation
+    return None
 
 
 def close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -159,27 +290,32 @@ def _constant_ratio(actual: np.ndarray, expected: np.ndarray) -> float | None:
     return None
 
 
-def assert_labels(actual: Any, expected: np.ndarray, what: str, ignore: np.ndarray | None = None) -> None:
+def assert_labels(actual: Any, expected: np.ndarray, what: str, ignore: np.ndarray | None = None,
+                  shape_hint: str | None = None, hint: str = "") -> None:
     """Check 0/1 labels: an array of the right shape holding only 0 and 1, equal to `expected`.
 
     `ignore` marks points too close to the decision boundary to judge.
     """
-    expected = np.asarray(expected)
+    expected = np.asarray(expected, dtype=np.float64)
     labels = as_array(actual, what)
-    expect_shape(labels, expected.shape, what)
-    values = set(np.ndarray.tolist(np.unique(labels)))
-    if not values <= {0.0, 1.0}:
-        fail(f"{what} should hold only 0 and 1 labels, not probabilities; found {sorted(values)[:5]}.")
-    keep = np.ones(expected.shape, dtype=bool) if ignore is None else ~ignore
-    wrong = int(np.sum((labels != expected) & keep))
+    expect_shape(labels, expected.shape, what, shape_hint)
+    got = np.ndarray.tolist(labels.ravel())  # plain Python from here on: nothing a submission can patch
+    want = np.ndarray.tolist(expected.ravel())
+    keep = [True] * len(want) if ignore is None else [not v for v in np.ndarray.tolist(np.asarray(ignore, bool).ravel())]
+    values = sorted(set(got))
+    if not set(values) <= {0.0, 1.0}:
+        fail(f"{what} should hold only 0 and 1 labels, not probabilities; found {values[:5]}.")
+    judged = [(g, w) for g, w, k in zip(got, want, keep) if k]
+    wrong = len([1 for g, w in judged if g != w])
     if wrong == 0:
         return
-    if int(np.sum((labels == expected) & keep)) == 0:
+    if wrong == len(judged):
         fail(f"{what}: every label is flipped; a probability above 0.5 means class 1.")
-    fail(f"{what}: {wrong} of {int(keep.sum())} labels are wrong.")
+    fail(f"{what}: {wrong} of {len(judged)} labels are wrong.{' ' + hint if hint else ''}")
 
 
-def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, atol: float = 1e-9,
+                 mistakes: Sequence[Sequence[Any]] | None = None) -> None:
     """Check a scalar result that must be a Python float (np.float64 counts)."""
     if not isinstance(value, float):
         if isinstance(value, np.ndarray):
@@ -187,5 +323,5 @@ def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, ato
         fail(f"{what} should be a Python float, not a {type(value).__name__}.")
     actual, target = np.asarray([value], dtype=float), np.asarray([expected], dtype=float)
     if max_error(actual, target, rtol, atol) > 1.0:
-        hint = diagnose_common(actual, target)
-        fail(f"{what} is {value:.6g}, expected {expected:.6g}.{' ' + hint if hint else ''}")
+        hint = known_mistake(actual, mistakes) or diagnose_common(actual, target)
+        fail(f"{what} is {float(value):.6g}, expected {expected:.6g}.{' ' + hint if hint else ''}")

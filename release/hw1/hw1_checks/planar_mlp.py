@@ -4,6 +4,13 @@ A case is a small dict (seed and sizes). `make_inputs` turns it into arrays; a c
 calls the student's function on them and compares with the expected values, which
 come from `public_expected.json` for the public cases and from the instructor's
 reference for the hidden ones.
+
+Each question is judged on its own code only. Functions that call other answers
+(`nn_model`, `predict`) run with the helpers they call replaced, for the duration of the
+check, by stand-ins that replay the reference's numbers for this case and check the call
+protocol (which X, which parameters, which learning rate); `train_torch` and
+`torch_predict` get a grader-made model instead of the student's `TorchMLP`. A mistake in
+one answer therefore costs that answer's points and no others.
 """
 from __future__ import annotations
 
@@ -19,10 +26,14 @@ from ._core import (
     assert_labels,
     call,
     close,
+    diagnose_common,
     expect_shape,
     fail,
+    known_mistake,
     quiet,
+    same,
     student_function,
+    substituted,
 )
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -37,8 +48,8 @@ PUBLIC_CASES: dict[str, list[dict]] = {
     "q4_nn_model": [dict(seed=2, n_x=2, n_h=4, n_y=1, m=5, num_iterations=10)],
     "q4_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
     "q4_torch_mlp": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2)],
-    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
+    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2, model="probe")],
+    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8, model="probe")],
 }
 
 
@@ -64,14 +75,43 @@ def _params_copy(inputs: Mapping[str, Any]) -> dict:
     return copy.deepcopy(inputs["parameters"])
 
 
+def _mistakes(expected: Mapping, key: str) -> list:
+    """Known wrong answers for `key` (explanation, value), computed by the reference."""
+    return list(expected.get("mistakes", {}).get(key, []))
+
+
+def _global_data(env: Mapping, X: Any) -> bool:
+    """Whether `X` is the notebook's global data set rather than the array the test passed."""
+    data = env.get("X") if hasattr(env, "get") else None
+    return isinstance(data, np.ndarray) and isinstance(X, np.ndarray) and (X is data or same(X, data, 0, 0))
+
+
+GLOBAL_DATA = ("{name} used the notebook's global data set instead of the {arg} passed in: "
+               "inside a function, use its arguments, never the global X and Y.")
+
+
 def check_layer_sizes(env: Mapping, inputs: dict, expected: dict) -> None:
     sizes = call(env, "layer_sizes", inputs["X"], inputs["Y"])
     if not isinstance(sizes, tuple) or len(sizes) != 3:
         fail(f"layer_sizes should return a tuple (n_x, n_h, n_y), got {sizes!r}.")
-    want = tuple(expected["sizes"])
-    if tuple(sizes) != want:
-        hint = " n_x and n_y are the number of rows of X and Y (X.shape[0])." if sizes[0] != want[0] else ""
-        fail(f"layer_sizes returned {tuple(sizes)} for X of shape {inputs['X'].shape} and Y of shape {inputs['Y'].shape}, expected {want}.{hint}")
+    try:
+        sizes = tuple(int(v) for v in sizes)  # plain ints: no object with a home-made == counts
+    except (TypeError, ValueError):
+        fail(f"layer_sizes should return three integers, got {sizes!r}.")
+    want = tuple(int(v) for v in expected["sizes"])
+    if sizes != want:
+        X, Y, data, labels = inputs["X"], inputs["Y"], env.get("X"), env.get("Y")
+        hint = ""
+        if isinstance(data, np.ndarray) and isinstance(labels, np.ndarray) and data.shape != X.shape \
+                and (sizes[0], sizes[2]) == (data.shape[0], labels.shape[0]):
+            hint = " " + GLOBAL_DATA.format(name="layer_sizes", arg="X and Y")
+        elif sizes[0] == X.shape[1] or sizes[2] == Y.shape[1]:
+            hint = " n_x and n_y are the numbers of rows (X.shape[0], Y.shape[0]); the columns are the m examples."
+        elif sizes[1] != want[1]:
+            hint = " The hidden layer has n_h = 4 units."
+        elif sizes[0] != want[0] or sizes[2] != want[2]:
+            hint = " Read n_x and n_y from the shapes of the X and Y passed in; do not type in numbers."
+        fail(f"layer_sizes returned {sizes} for X of shape {X.shape} and Y of shape {Y.shape}, expected {want}.{hint}")
 
 
 def check_initialize_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
@@ -82,16 +122,20 @@ def check_initialize_parameters(env: Mapping, inputs: dict, expected: dict) -> N
         if key not in params:
             fail(f"initialize_parameters is missing {key}.")
         value = as_array(params[key], key)
-        expect_shape(value, np.shape(expected[key]), key)
+        rows = "n_h" if key in ("W1", "b1") else "n_y"
+        expect_shape(value, np.shape(expected[key]), key,
+                     f"{key} must be a column of shape ({rows}, 1): np.zeros(({rows}, 1))." if key[0] == "b" else
+                     f"{key} has {rows} rows: use the sizes passed in, in the order (rows, columns).")
     for key in ("b1", "b2"):
-        if np.any(as_array(params[key], key) != 0):
-            fail(f"{key} should start at zeros.")
+        if np.ndarray.tolist(as_array(params[key], key).ravel()) != [0.0] * int(np.size(expected[key])):
+            fail(f"{key} should start at zeros (np.zeros), not random values.")
     for key in ("W1", "W2"):
         value = as_array(params[key], key)
         if close(value, np.asarray(expected[key]) * 100):
             fail(f"{key} is 100 times too large: multiply the random values by 0.01.")
-        assert_close(value, expected[key], key, rtol=1e-6, atol=1e-10,
-                     diagnose=lambda a, e: "Seed NumPy with np.random.seed(2) inside the function and draw W1 before W2 with np.random.randn.")
+        assert_close(value, expected[key], key, rtol=1e-6, atol=1e-10, mistakes=_mistakes(expected, key),
+                     diagnose=lambda a, e: diagnose_common(a, e) or "Seed NumPy with np.random.seed(2) inside the "
+                                                                 "function and draw W1 before W2 with np.random.randn.")
 
 
 def check_forward_propagation(env: Mapping, inputs: dict, expected: dict) -> None:
@@ -104,16 +148,12 @@ def check_forward_propagation(env: Mapping, inputs: dict, expected: dict) -> Non
     for key in ("Z1", "A1", "Z2", "A2"):
         if key not in cache:
             fail(f"the cache is missing {key}.")
-    assert_close(cache["Z1"], expected["Z1"], "Z1", diagnose=_diagnose_affine)
-    Z1 = np.asarray(expected["Z1"])
-    if close(as_array(cache["A1"], "A1"), 1 / (1 + np.exp(-Z1))):
-        fail("A1 is sigmoid(Z1): the hidden layer uses tanh.")
-    assert_close(cache["A1"], expected["A1"], "A1")
-    assert_close(cache["Z2"], expected["Z2"], "Z2", diagnose=_diagnose_affine)
-    if close(as_array(A2, "A2"), np.tanh(np.asarray(expected["Z2"]))):
-        fail("A2 is tanh(Z2): the output layer uses the sigmoid.")
-    assert_close(A2, expected["A2"], "A2")
-    assert_close(cache["A2"], expected["A2"], "cache['A2']")
+    for key in ("Z1", "A1", "Z2"):
+        assert_close(cache[key], expected[key], key, rtol=1e-5, atol=1e-7, mistakes=_mistakes(expected, key),
+                     diagnose=_diagnose_affine if key[0] == "Z" else None,
+                     shape_hint=f"{key} has one row per unit and one column per example: W @ X, not X @ W.")
+    assert_close(A2, expected["A2"], "A2", rtol=1e-5, atol=1e-7, mistakes=_mistakes(expected, "A2"))
+    assert_close(cache["A2"], expected["A2"], "cache['A2']", rtol=1e-5, atol=1e-7)
 
 
 def _diagnose_affine(actual: np.ndarray, expected: np.ndarray) -> str | None:
@@ -124,14 +164,20 @@ def check_compute_cost(env: Mapping, inputs: dict, expected: dict) -> None:
     params = _params_copy(inputs)
     cost = call(env, "compute_cost", inputs["A2"], inputs["Y"], params)
     m = inputs["Y"].shape[1]
-    if isinstance(cost, float) and abs(cost - expected["cost"] * m) < 1e-6 * max(1, abs(cost)):
-        fail("the cost is m times too large: average over the m examples.")
-    assert_float(cost, expected["cost"], "the cost")
+    want = float(expected["cost"])
+    if isinstance(cost, float) and want and cost == cost:
+        factor = cost / want
+        if abs(factor - m) < 1e-6 * m:
+            fail("the cost is m times too large: average over the m examples (divide by m).")
+        if factor > 0 and abs(m / factor - round(m / factor)) < 1e-6 * m and round(m / factor) not in (m, 1):
+            fail(f"the cost is divided by {round(m / factor)} instead of the number of examples m = {m}: "
+                 "use m = Y.shape[1].")
+    assert_float(cost, want, "the cost", mistakes=_mistakes(expected, "cost"))
 
 
 def check_backward_propagation(env: Mapping, inputs: dict, expected: dict) -> None:
     params = _params_copy(inputs)
-    _, cache = _reference_forward(inputs["X"], params)
+    cache = {k: np.array(v, dtype=np.float64) for k, v in expected["cache"].items()}  # copies: may be modified
     grads = call(env, "backward_propagation", params, cache, inputs["X"], inputs["Y"])
     if not isinstance(grads, dict):
         fail("backward_propagation should return a dict with dW1, db1, dW2, db2.")
@@ -139,7 +185,11 @@ def check_backward_propagation(env: Mapping, inputs: dict, expected: dict) -> No
     for key in ("dW2", "db2", "dW1", "db1"):
         if key not in grads:
             fail(f"backward_propagation is missing {key}.")
-        assert_close(grads[key], expected[key], key, diagnose=lambda a, e, key=key: _diagnose_grad(key, a, e, m))
+        hint = ("sum over the examples (axis=1) with keepdims=True: it has one row per unit." if key[1] == "b"
+                else "it has the shape of the parameter: dZ @ A_prev.T.")
+        assert_close(grads[key], expected[key], key, rtol=1e-5, atol=1e-8, mistakes=_mistakes(expected, key),
+                     diagnose=lambda a, e, key=key: _diagnose_grad(key, a, e, m),
+                     shape_hint=f"{key} must have the shape of {key[1:]}: {hint}")
 
 
 def _diagnose_grad(key: str, actual: np.ndarray, expected: np.ndarray, m: int) -> str | None:
@@ -147,21 +197,11 @@ def _diagnose_grad(key: str, actual: np.ndarray, expected: np.ndarray, m: int) -
         return f"{key} is m = {m} times too large: did you average over the batch (divide by m)?"
     if close(actual, expected / m):
         return f"{key} is m = {m} times too small: divide by m once, not twice."
+    if close(actual, -expected):
+        return f"{key} has the wrong sign: dZ2 = A2 - Y (prediction minus label)."
     if key in ("dW1", "db1"):
         return "Check dZ1 = W2.T @ dZ2 * (1 - A1**2): the derivative of tanh is 1 - tanh**2."
     return "Check dZ2 = A2 - Y and dW2 = dZ2 @ A1.T / m."
-
-
-def _reference_forward(X: np.ndarray, params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict]:
-    """Forward pass used to build the cache handed to backward_propagation.
-
-    The cache is an input here, so a wrong forward_propagation cannot spoil this question.
-    """
-    Z1 = params["W1"] @ X + params["b1"]
-    A1 = np.tanh(Z1)
-    Z2 = params["W2"] @ A1 + params["b2"]
-    A2 = 1 / (1 + np.exp(-Z2))
-    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
 
 
 def check_update_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
@@ -179,28 +219,205 @@ def check_update_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
             fail(f"update_parameters is missing {key}.")
         value = as_array(updated[key], key)
         if close(value, original[key]):
-            fail(f"{key} was not updated.")
+            fail(f"{key} was not updated: every parameter, biases included, takes a step.")
         if close(value, original[key] + (original[key] - expected[key])):
             fail(f"{key} moved uphill: subtract learning_rate * d{key}.")
-        assert_close(value, expected[key], key,
-                     diagnose=lambda a, e: f"Use the learning_rate argument (default 1.2): {key} - learning_rate * d{key}.")
+        assert_close(value, expected[key], key, mistakes=_mistakes(expected, key),
+                     diagnose=lambda a, e, key=key: f"Use the learning_rate argument (default 1.2): {key} - learning_rate * d{key}.")
+
+
+class _Replay:
+    """Stand-ins for the helpers a composed function calls (layer_sizes ... update_parameters).
+
+    They return the reference's numbers for this case (a table: the parameters, forward
+    caches, costs and gradients of every iteration) and fail with a clear message when
+    called the wrong way, so the composed function is judged on how it uses its helpers,
+    not on whether the student's helpers are right.
+    """
+
+    def __init__(self, env: Mapping, caller: str, X: np.ndarray, Y: np.ndarray | None, table: Mapping,
+                 n_h: int | None = None, learning_rate: float = 1.2):
+        self.env, self.caller, self.X, self.Y, self.n_h, self.rate = env, caller, X, Y, n_h, learning_rate
+        as_arrays = lambda d: {k: np.asarray(v, dtype=np.float64) for k, v in d.items()}  # noqa: E731
+        self.params = [as_arrays(p) for p in table["parameters"]]
+        self.caches = [as_arrays(c) for c in table["caches"]]
+        self.costs = [float(c) for c in table.get("costs", [])]
+        self.grads = [as_arrays(g) for g in table.get("grads", [])]
+        self.sizes = tuple(table.get("sizes", ()))
+        self.latest = 0
+
+    def functions(self) -> dict[str, Callable]:
+        return {"layer_sizes": self.layer_sizes, "initialize_parameters": self.initialize_parameters,
+                "forward_propagation": self.forward_propagation, "compute_cost": self.compute_cost,
+                "backward_propagation": self.backward_propagation, "update_parameters": self.update_parameters}
+
+    def _data(self, value: Any, mine: np.ndarray, arg: str, helper: str) -> None:
+        if value is mine or same(value, mine, 0, 0):
+            return
+        if _global_data(self.env, value) or (arg == "Y" and isinstance(self.env.get("Y"), np.ndarray)
+                                              and isinstance(value, np.ndarray) and same(value, self.env["Y"], 0, 0)):
+            fail(GLOBAL_DATA.format(name=self.caller, arg=arg))
+        fail(f"{self.caller} passed {helper} a different {arg} than the one it was given: pass {arg} on unchanged.")
+
+    def _step(self, parameters: Any, helper: str) -> int:
+        if not isinstance(parameters, dict) or any(k not in parameters for k in PARAMS):
+            fail(f"{self.caller} passed {helper} something that is not the parameters dict (W1, b1, W2, b2).")
+        near = [k for k in (self.latest, self.latest - 1) if 0 <= k < len(self.params)]
+        for k in near + list(range(len(self.params) - 1, -1, -1)):
+            if all(same(parameters[key], self.params[k][key], 1e-7, 1e-10) for key in PARAMS):
+                return k
+        if self.caller == "predict":
+            fail("predict passed forward_propagation other parameters than the ones it was given.")
+        fail(f"{self.caller} passed {helper} parameters that are neither the starting ones nor the result of the "
+             "last update: keep parameters = update_parameters(parameters, grads, ...) in the loop.")
+
+    def layer_sizes(self, X, Y):
+        self._data(X, self.X, "X", "layer_sizes")
+        self._data(Y, self.Y, "Y", "layer_sizes")
+        return self.sizes
+
+    def initialize_parameters(self, n_x, n_h, n_y):
+        want = (self.sizes[0], self.n_h, self.sizes[2])
+        if (n_x, n_h, n_y) != want:
+            hint = (f" Use the n_h = {self.n_h} passed to {self.caller}, not layer_sizes' n_h." if n_h != self.n_h
+                    else " n_x and n_y come from the shapes of X and Y.")
+            fail(f"{self.caller} called initialize_parameters{(n_x, n_h, n_y)}, expected {want}.{hint}")
+        return copy.deepcopy(self.params[0])
+
+    def forward_propagation(self, X, parameters):
+        self._data(X, self.X, "X", "forward_propagation")
+        k = self._step(parameters, "forward_propagation")
+        cache = copy.deepcopy(self.caches[k])
+        return cache["A2"], cache
+
+    def compute_cost(self, A2, Y, parameters=None):
+        self._data(Y, self.Y, "Y", "compute_cost")
+        near = [k for k in (self.latest, self.latest - 1) if 0 <= k < len(self.caches)]
+        for k in near + list(range(len(self.caches))):
+            if same(A2, self.caches[k]["A2"], 1e-7, 1e-10):
+                return self.costs[k] if k < len(self.costs) else float("nan")
+        fail(f"{self.caller} passed compute_cost an A2 that forward_propagation did not return: pass A2 on unchanged.")
+
+    def backward_propagation(self, parameters, cache, X, Y):
+        self._data(X, self.X, "X", "backward_propagation")
+        self._data(Y, self.Y, "Y", "backward_propagation")
+        k = self._step(parameters, "backward_propagation")
+        if not isinstance(cache, dict) or not all(same(cache.get(key), self.caches[k][key], 1e-7, 1e-10)
+                                                  for key in ("A1", "A2")):
+            fail(f"{self.caller} passed backward_propagation a cache that does not belong to the current parameters: "
+                 "pass the cache the forward_propagation of this iteration returned.")
+        if k >= len(self.grads):
+            fail(f"{self.caller} ran more than num_iterations iterations.")
+        return copy.deepcopy(self.grads[k])
+
+    def update_parameters(self, parameters, grads, learning_rate=1.2):
+        k = self._step(parameters, "update_parameters")
+        if k >= len(self.grads):
+            fail(f"{self.caller} ran more than num_iterations updates.")
+        if not isinstance(grads, dict) or not all(same(grads.get("d" + key), self.grads[k]["d" + key], 1e-6, 1e-10)
+                                                  for key in PARAMS):
+            fail(f"{self.caller} passed update_parameters gradients that backward_propagation did not return for "
+                 "the current parameters: pass grads on unchanged.")
+        if not isinstance(learning_rate, (int, float)) or abs(learning_rate - self.rate) > 1e-12:
+            fail(f"{self.caller} trained with learning_rate={learning_rate!r}; the network is trained with "
+                 f"learning_rate={self.rate:g}.")
+        self.latest = k + 1
+        return copy.deepcopy(self.params[k + 1])
+
+
+def _replaying(env: Mapping, name: str, replay: _Replay):
+    """`replay`'s stand-ins in place of the helpers while `name` is being checked."""
+    fn = env.get(name)
+    return substituted([env, getattr(fn, "__globals__", None)], replay.functions())
 
 
 def check_nn_model(env: Mapping, inputs: dict, expected: dict) -> None:
-    trained = call(env, "nn_model", inputs["X"], inputs["Y"], inputs["n_h"],
-                   num_iterations=inputs["num_iterations"], print_cost=False)
+    table = expected["trajectory"]
+    replay = _Replay(env, "nn_model", inputs["X"], inputs["Y"], table, n_h=inputs["n_h"])
+    steps = inputs["num_iterations"]
+    with _replaying(env, "nn_model", replay):
+        trained = call(env, "nn_model", inputs["X"], inputs["Y"], inputs["n_h"], num_iterations=steps,
+                       print_cost=False)
     if not isinstance(trained, dict):
         fail("nn_model should return the trained parameters dict.")
     for key in PARAMS:
         if key not in trained:
             fail(f"nn_model's parameters are missing {key}.")
-        assert_close(trained[key], expected[key], f"{key} after {inputs['num_iterations']} iterations", rtol=1e-4, atol=1e-7,
-                     diagnose=lambda a, e: "Train on the X and Y passed in, for num_iterations steps: forward, cost, backward, update.")
+        if not isinstance(trained[key], np.ndarray):
+            fail(f"nn_model's {key} should be a NumPy array.")
+    done = [k for k, p in enumerate(replay.params) if all(same(trained[key], p[key], 1e-7, 1e-10) for key in PARAMS)]
+    if done and done[-1] != steps:
+        if done[-1] == 0:
+            fail("nn_model returned the starting parameters: assign the result, parameters = update_parameters(...), "
+                 "in every iteration and return it.")
+        fail(f"nn_model returned the parameters after {done[-1]} of {steps} iterations: run num_iterations updates "
+             "and return the last one.")
+    for key in PARAMS:
+        assert_close(trained[key], expected[key], f"{key} after {steps} iterations", rtol=1e-4, atol=1e-7,
+                     diagnose=lambda a, e: "Train on the X and Y passed in, for num_iterations steps: forward, cost, "
+                                           "backward, update with learning_rate=1.2.")
 
 
 def check_predict(env: Mapping, inputs: dict, expected: dict) -> None:
-    labels = call(env, "predict", _params_copy(inputs), inputs["X"])
-    assert_labels(labels, expected["labels"], "predict(parameters, X)", ignore=np.asarray(expected["ignore"], bool))
+    replay = _Replay(env, "predict", inputs["X"], inputs.get("Y"),
+                     {"parameters": [inputs["parameters"]], "caches": [expected["cache"]]})
+    with substituted([env, getattr(env.get("predict"), "__globals__", None)],
+                     {"forward_propagation": replay.forward_propagation}):
+        labels = call(env, "predict", _params_copy(inputs), inputs["X"])
+    if isinstance(labels, np.ndarray) and isinstance(env.get("X"), np.ndarray) \
+            and labels.size == env["X"].shape[1] != inputs["X"].shape[1]:
+        fail(GLOBAL_DATA.format(name="predict", arg="X"))
+    assert_labels(labels, expected["labels"], "predict(parameters, X)", ignore=np.asarray(expected["ignore"], bool),
+                  shape_hint="Return shape (1, m): one row of labels (keep the row dimension).",
+                  hint="Class 1 is a probability A2 above 0.5.")
+
+
+def _probe_mlp_class():
+    """A grader-made model for the train_torch and torch_predict public cases.
+
+    It has the `hidden` and `output` layers of the contract, but a softsign hidden layer, so
+    these checks neither depend on the student's TorchMLP nor reveal it.
+    """
+    import torch
+
+    class ProbeMLP(torch.nn.Module):
+        def __init__(self, n_x: int, n_h: int, n_y: int):
+            super().__init__()
+            self.hidden = torch.nn.Linear(n_x, n_h)
+            self.output = torch.nn.Linear(n_h, n_y)
+
+        def forward(self, X):
+            return torch.sigmoid(self.output(torch.nn.functional.softsign(self.hidden(X))))
+
+    return ProbeMLP
+
+
+# Models the graders may use for train_torch / torch_predict; the hidden checks add the
+# instructor's TorchMLP under "reference" (its prepare_checks).
+GRADER_MODELS: dict[str, Callable] = {}
+
+
+def _load(model, params: Mapping[str, Any]):
+    import torch
+
+    model = model.double()
+    with torch.no_grad():
+        for layer, w, b in ((model.hidden, "W1", "b1"), (model.output, "W2", "b2")):
+            layer.weight.copy_(torch.as_tensor(np.asarray(params[w], dtype=np.float64)))
+            layer.bias.copy_(torch.as_tensor(np.asarray(params[b], dtype=np.float64)).reshape(-1))
+    return model
+
+
+def _grader_model(inputs: dict):
+    """The model train_torch and torch_predict are checked on: never the student's TorchMLP."""
+    params = inputs["parameters"]
+    n_h, n_x = np.shape(params["W1"])
+    n_y = np.shape(params["W2"])[0]
+    kind = inputs.get("model", "reference")
+    factory = GRADER_MODELS.get(kind) or (_probe_mlp_class() if kind == "probe" else None)
+    if factory is None:
+        raise RuntimeError(f"no grader model {kind!r}: only the grader's hidden run provides it")
+    return _load(factory(n_x, n_h, n_y), params)
 
 
 def _torch_model(env: Mapping, inputs: dict):
@@ -219,12 +436,11 @@ def _torch_model(env: Mapping, inputs: dict):
             fail(f"TorchMLP should have a layer `{name}` that is an nn.Linear.")
         if tuple(layer.weight.shape) != shape:
             fail(f"model.{name}.weight has shape {tuple(layer.weight.shape)}, expected {shape}: nn.Linear(in_features, out_features).")
-    model = model.double()
-    with torch.no_grad():
-        for layer, w, b in ((model.hidden, "W1", "b1"), (model.output, "W2", "b2")):
-            layer.weight.copy_(torch.as_tensor(params[w]))
-            layer.bias.copy_(torch.as_tensor(params[b]).reshape(-1))
-    return model
+    try:
+        with quiet():
+            return _load(model, params)
+    except (Exception, SystemExit) as exc:
+        fail(f"TorchMLP could not be loaded with given weights ({type(exc).__name__}: {exc}).")
 
 
 def _model_probabilities(model, X: np.ndarray, what: str):
@@ -250,12 +466,15 @@ def check_torch_mlp(env: Mapping, inputs: dict, expected: dict) -> None:
         fail(f"model(X) has shape {tuple(out.shape)}, expected (m, n_y) = {(X.shape[1], Y.shape[0])}: X is (m, n_x) here.")
     if not out.requires_grad:
         fail("model(X) does not track gradients: do not detach or convert to NumPy inside forward.")
-    probs = out.detach().numpy().T
+    if out.dtype != torch.float64:
+        fail(f"model(X) returned {out.dtype}: keep the dtype of the input (do not convert inside forward).")
+    probs = np.asarray(out.detach().numpy(), dtype=np.float64).T
     A2 = np.asarray(expected["A2"])
     if close(probs, np.log(A2 / (1 - A2))):
         fail("forward returns logits: apply torch.sigmoid to the output layer.")
-    assert_close(probs, expected["A2"], "model(X).T", rtol=1e-9, atol=1e-12)
-    loss = torch.nn.functional.binary_cross_entropy(out, torch.as_tensor(Y.T))
+    assert_close(probs, expected["A2"], "model(X).T", rtol=1e-9, atol=1e-12, mistakes=_mistakes(expected, "A2"))
+    Yt = torch.as_tensor(Y.T, dtype=torch.float64)
+    loss = -(Yt * out.log() + (1 - Yt) * (1 - out).log()).mean()  # no library loss a submission could replace
     assert_float(float(loss.detach()), expected["cost"], "the loss", rtol=1e-9)
     model.zero_grad()
     loss.backward()
@@ -267,23 +486,28 @@ def check_torch_mlp(env: Mapping, inputs: dict, expected: dict) -> None:
 
 
 def check_train_torch(env: Mapping, inputs: dict, expected: dict) -> None:
-    import torch
-
-    model = _torch_model(env, inputs)
+    model = _grader_model(inputs)
     backward_calls = []
     for param in model.parameters():
         param.register_hook(lambda grad: backward_calls.append(1) or grad)
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
     steps = inputs["num_iterations"]
     costs = call(env, "train_torch", model, inputs["X"], inputs["Y"], num_iterations=steps,
                  learning_rate=inputs["learning_rate"], print_cost=False)
     if not backward_calls:
         fail("train_torch never called loss.backward(): compute the gradients with autograd.")
+    if not isinstance(costs, (list, tuple)):
+        fail(f"train_torch should return the list of costs, not a {type(costs).__name__}.")
     try:
         costs = np.asarray([float(c) for c in costs], dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         fail("train_torch should return the list of costs as numbers (use loss.item()).")
     if len(costs) != steps:
         fail(f"train_torch returned {len(costs)} costs for {steps} iterations: record one cost per iteration.")
+    moved = any(not bool((p.detach() == start[name]).all()) for name, p in model.named_parameters())
+    if not moved:
+        fail("train_torch did not change the model's weights: the optimizer must update model.parameters() "
+             "in place (do not create new tensors for the weights).")
     if "min_accuracy" in inputs:
         probs = _model_probabilities(model, inputs["X"], "model(X)").detach().numpy().T
         acc = float(np.mean((probs > 0.5) == (inputs["Y"] > 0.5)))
@@ -292,19 +516,27 @@ def check_train_torch(env: Mapping, inputs: dict, expected: dict) -> None:
     want = np.asarray(expected["costs"])
     if costs.size > 1 and close(costs[:2], want[:2], rtol=1e-6) and not close(costs, want, rtol=1e-5):
         fail("the first steps match but later costs drift: call optimizer.zero_grad() (or zero the .grad) every iteration; gradients accumulate otherwise.")
-    assert_close(costs, want, "the costs per iteration", rtol=1e-5,
+    m = inputs["X"].shape[1]
+    if costs.size and abs(costs[0] - want[0] * m) < 1e-6 * m * abs(want[0]):
+        fail("the loss is m times too large: use the mean binary cross-entropy, not the sum.")
+    assert_close(costs, want, "the costs per iteration", rtol=1e-5, mistakes=_mistakes(expected, "costs"),
                  diagnose=lambda a, e: "Use full-batch gradient descent on the mean binary cross-entropy with the given learning_rate, starting from the model's current weights.")
     for key, param in (("W1", model.hidden.weight), ("b1", model.hidden.bias), ("W2", model.output.weight), ("b2", model.output.bias)):
         value = param.detach().numpy().reshape(np.shape(expected[key]))
-        assert_close(value, expected[key], f"{key} after training", rtol=1e-5, atol=1e-8)
+        assert_close(value, expected[key], f"{key} after training", rtol=1e-5, atol=1e-8,
+                     diagnose=lambda a, e: "The weights must be those after the last step: record the cost, then step.")
 
 
 def check_torch_predict(env: Mapping, inputs: dict, expected: dict) -> None:
-    model = _torch_model(env, inputs)
+    model = _grader_model(inputs)
     labels = call(env, "torch_predict", model, inputs["X"])
     if not isinstance(labels, np.ndarray):
         fail(f"torch_predict should return a NumPy array, not a {type(labels).__name__}: use .detach().numpy().")
-    assert_labels(labels, expected["labels"], "torch_predict(model, X)", ignore=np.asarray(expected["ignore"], bool))
+    if isinstance(env.get("X"), np.ndarray) and labels.size == env["X"].shape[1] != inputs["X"].shape[1]:
+        fail(GLOBAL_DATA.format(name="torch_predict", arg="X"))
+    assert_labels(labels, expected["labels"], "torch_predict(model, X)", ignore=np.asarray(expected["ignore"], bool),
+                  shape_hint="Return shape (1, m): transpose the (m, 1) output of the model.",
+                  hint="Class 1 is a probability above 0.5.")
 
 
 CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {

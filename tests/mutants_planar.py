@@ -1,0 +1,274 @@
+"""A corpus of faulty Planar_MLP submissions, one common student mistake each.
+
+Every mutant is an edit of ONE solution cell of the instructor notebook (a list of
+exact text replacements), so the same mutant can be planted in a namespace for the
+kernel-free checks (`conftest.solution_namespace`) and in a release notebook for real
+nbgrader and Otter runs (`hwkit.demo.filled_release`). A mutant must cost the points of
+its own question and nothing else; `hint` is a piece of the explanation the failing check
+must give (None: any failure will do).
+
+To add a mistake seen in real submissions: append a Mutant below (name, question, the
+solution cell's grade_id, [(old, new), ...], a hint fragment). `pack()` spreads the corpus
+over as few notebooks as possible, so the real-route test picks it up on its own.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = "Planar_MLP.ipynb"
+
+# The solution cell (grade_id) of each auto-graded question.
+CELL = {
+    "q4_layer_sizes": "layer_sizes", "q4_initialize_parameters": "initialize_parameters",
+    "q4_forward_propagation": "forward_propagation", "q4_compute_cost": "compute_cost",
+    "q4_backward_propagation": "backward_propagation", "q4_update_parameters": "update_parameters",
+    "q4_nn_model": "nn_model", "q4_predict": "predict", "q4_torch_mlp": "TorchMLP",
+    "q4_train_torch": "train_torch", "q4_torch_predict": "torch_predict",
+}
+QUESTIONS = list(CELL)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    question: str
+    edits: tuple[tuple[str, str], ...]
+    hint: str | None = None
+    kind: str = field(default="mistake")  # what the mutant stands for, for the report
+
+    @property
+    def cell(self) -> str:
+        return CELL[self.question]
+
+    def apply(self, text: str) -> str:
+        for old, new in self.edits:
+            if old not in text:
+                raise ValueError(f"mutant {self.name}: {old!r} is not in cell {self.cell}")
+            text = text.replace(old, new)
+        return text
+
+
+def M(name: str, question: str, edits: list[tuple[str, str]], hint: str | None = None) -> Mutant:
+    return Mutant(name, question, tuple(edits), hint)
+
+
+def _visible_labels() -> str:
+    expected = json.loads((REPO / "source/hw1/hw1_checks/public_expected.json").read_text())
+    return repr([[int(v) for v in row] for row in expected["q4_predict"][0]["labels"]])
+
+
+TANH_FORWARD = "return torch.sigmoid(self.output(torch.tanh(self.hidden(X))))"
+PREDICT_LINE = "predictions = (A2 > 0.5).astype(int)"
+TORCH_PREDICT_LINE = "predictions = (probabilities.numpy().T > 0.5).astype(int)"
+BCE = "torch.nn.functional.binary_cross_entropy(model(inputs), targets)"
+
+MUTANTS: list[Mutant] = [
+    # q4_layer_sizes
+    M("ls_hardcoded_visible", "q4_layer_sizes", [("n_x = X.shape[0]", "n_x = 5"), ("n_y = Y.shape[0]", "n_y = 2")],
+      "do not type in numbers"),
+    M("ls_columns_not_rows", "q4_layer_sizes", [("n_x = X.shape[0]", "n_x = X.shape[1]")], "numbers of rows"),
+    M("ls_global_data", "q4_layer_sizes", [("def layer_sizes(X, Y):", "def layer_sizes(X_data, Y_data):")],
+      "global data set"),
+    M("ls_hidden_size", "q4_layer_sizes", [("n_h = 4", "n_h = n_x")], "n_h = 4"),
+    # q4_initialize_parameters
+    M("init_scale_0_1", "q4_initialize_parameters", [("* 0.01", "* 0.1")], "10 times"),
+    M("init_no_scale", "q4_initialize_parameters", [("randn(n_h, n_x) * 0.01", "randn(n_h, n_x)"),
+                                                    ("randn(n_y, n_h) * 0.01", "randn(n_y, n_h)")], "100 times too large"),
+    M("init_W1_transposed", "q4_initialize_parameters", [("randn(n_h, n_x)", "randn(n_x, n_h)")], "transposed"),
+    M("init_bias_random", "q4_initialize_parameters", [("b1 = np.zeros((n_h, 1))", "b1 = np.random.randn(n_h, 1) * 0.01")],
+      "should start at zeros"),
+    M("init_bias_flat", "q4_initialize_parameters", [("b1 = np.zeros((n_h, 1))", "b1 = np.zeros(n_h)")],
+      "column of shape"),
+    M("init_uniform", "q4_initialize_parameters", [("np.random.randn", "np.random.rand")], "np.random.randn (a normal"),
+    M("init_W2_first", "q4_initialize_parameters", [
+        ("W1 = np.random.randn(n_h, n_x) * 0.01\n    b1 = np.zeros((n_h, 1))\n    W2 = np.random.randn(n_y, n_h) * 0.01",
+         "W2 = np.random.randn(n_y, n_h) * 0.01\n    b1 = np.zeros((n_h, 1))\n    W1 = np.random.randn(n_h, n_x) * 0.01")],
+      "draw W1 first"),
+    M("init_n_y_ignored", "q4_initialize_parameters", [("randn(n_y, n_h)", "randn(1, n_h)")], "W2 has n_y rows"),
+    # q4_forward_propagation
+    M("fwd_sigmoid_hidden", "q4_forward_propagation", [("A1 = np.tanh(Z1)", "A1 = 1 / (1 + np.exp(-Z1))")],
+      "A1 is sigmoid(Z1)"),
+    M("fwd_tanh_output", "q4_forward_propagation", [("A2 = 1 / (1 + np.exp(-Z2))", "A2 = np.tanh(Z2)")],
+      "A2 is tanh(Z2)"),
+    M("fwd_logits", "q4_forward_propagation", [("A2 = 1 / (1 + np.exp(-Z2))", "A2 = Z2")], "logits"),
+    M("fwd_sigmoid_sign", "q4_forward_propagation", [("np.exp(-Z2)", "np.exp(Z2)")], "with a minus sign"),
+    M("fwd_no_bias", "q4_forward_propagation", [("Z1 = W1 @ X + b1", "Z1 = W1 @ X")], "missing the bias"),
+    M("fwd_bias_transposed", "q4_forward_propagation", [("Z1 = W1 @ X + b1", "Z1 = W1 @ X + b1.T")], "broadcast"),
+    M("fwd_Z2_transposed", "q4_forward_propagation", [("Z2 = W2 @ A1 + b2", "Z2 = A1.T @ W2.T + b2.T")],
+      "transposed"),
+    M("fwd_Z2_from_Z1", "q4_forward_propagation", [("Z2 = W2 @ A1 + b2", "Z2 = W2 @ Z1 + b2")], "Z2 uses Z1"),
+    M("cost_sum_not_mean", "q4_compute_cost", [("cost = -np.sum(logprobs) / m", "cost = -np.sum(logprobs)")],
+      "m times too large"),
+    M("cost_no_minus", "q4_compute_cost", [("cost = -np.sum(logprobs) / m", "cost = np.sum(logprobs) / m")],
+      "minus sign"),
+    M("cost_half", "q4_compute_cost", [(" + (1 - Y) * np.log(1 - A2)", "")], "only the Y * log(A2) term"),
+    M("cost_swapped_logs", "q4_compute_cost", [("Y * np.log(A2) + (1 - Y) * np.log(1 - A2)",
+                                                "Y * np.log(1 - A2) + (1 - Y) * np.log(A2)")], "swapped"),
+    M("cost_mse", "q4_compute_cost", [("cost = -np.sum(logprobs) / m", "cost = np.mean((A2 - Y) ** 2)")],
+      "mean squared error"),
+    M("cost_divides_by_400", "q4_compute_cost", [("/ m", "/ 400")], "divided by 400"),
+    M("cost_log10", "q4_compute_cost", [("np.log(", "np.log10(")], "natural logarithm"),
+    # q4_backward_propagation
+    M("bwd_forgot_average", "q4_backward_propagation", [("dW1 = dZ1 @ X.T / m", "dW1 = dZ1 @ X.T"),
+                                                        ("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A1.T")],
+      "did you average over the batch"),
+    M("bwd_double_average", "q4_backward_propagation", [("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A1.T / m / m")],
+      "times too small: divide by m once"),
+    M("bwd_sigmoid_derivative", "q4_backward_propagation", [("(1 - A1 ** 2)", "A1 * (1 - A1)")],
+      "sigmoid's derivative"),
+    M("bwd_no_derivative", "q4_backward_propagation", [("dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)", "dZ1 = W2.T @ dZ2")],
+      "misses the factor"),
+    M("bwd_sign", "q4_backward_propagation", [("dZ2 = A2 - Y", "dZ2 = Y - A2")], "wrong sign"),
+    M("bwd_db_no_keepdims", "q4_backward_propagation", [("db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
+                                                         "db1 = np.sum(dZ1, axis=1) / m")], "keepdims"),
+    M("bwd_db_axis0", "q4_backward_propagation", [("np.sum(dZ1, axis=1, keepdims=True)", "np.sum(dZ1, axis=0, keepdims=True)")],
+      "axis=1"),
+    M("bwd_dW1_transposed", "q4_backward_propagation", [("dW1 = dZ1 @ X.T / m", "dW1 = X @ dZ1.T / m")], "transposed"),
+    # q4_update_parameters
+    M("upd_hardcoded_rate", "q4_update_parameters", [("learning_rate * grads", "1.2 * grads")],
+      "ignores its learning_rate"),
+    M("upd_uphill", "q4_update_parameters", [("parameters[name] - learning_rate", "parameters[name] + learning_rate")],
+      "uphill"),
+    M("upd_biases_frozen", "q4_update_parameters", [('grads["d" + name]', 'grads["d" + name] if name[0] == "W" else parameters[name]')],
+      "b1 was not updated"),
+    M("upd_no_rate", "q4_update_parameters", [("learning_rate * grads", "grads")], "learning rate is missing"),
+    # q4_nn_model
+    M("nn_wrong_rate", "q4_nn_model", [("learning_rate=1.2)", "learning_rate=0.5)")], "learning_rate=1.2"),
+    M("nn_update_discarded", "q4_nn_model", [("parameters = update_parameters(", "update_parameters(")],
+      "returned the starting parameters"),
+    M("nn_global_data", "q4_nn_model", [("def nn_model(X, Y, n_h,", "def nn_model(X_train, Y_train, n_h,")],
+      "global data set"),
+    M("nn_ignores_n_h", "q4_nn_model", [("initialize_parameters(n_x, n_h, n_y)", "initialize_parameters(n_x, 4, n_y)")],
+      "Use the n_h"),
+    M("nn_one_iteration_short", "q4_nn_model", [("range(num_iterations)", "range(num_iterations - 1)")],
+      "after 9 of 10 iterations"),
+    M("nn_stale_gradients", "q4_nn_model", [("grads = backward_propagation(parameters, cache, X, Y)",
+                                             "grads = grads if i else backward_propagation(parameters, cache, X, Y)")],
+      "pass grads on unchanged"),
+    # q4_predict
+    M("pred_probabilities", "q4_predict", [(PREDICT_LINE, "predictions = A2")], "not probabilities"),
+    M("pred_reversed", "q4_predict", [("A2 > 0.5", "A2 < 0.5")], "every label is flipped"),
+    M("pred_flat", "q4_predict", [(".astype(int)", ".astype(int).ravel()")], "keep the row dimension"),
+    M("pred_threshold", "q4_predict", [("A2 > 0.5", "A2 > 0.7")], "above 0.5"),
+    M("pred_global_data", "q4_predict", [("def predict(parameters, X):", "def predict(parameters, X_new):")],
+      "global data set"),
+    M("pred_hardcoded_visible", "q4_predict", [(PREDICT_LINE, f"predictions = np.array({_visible_labels()})")]),
+    # q4_torch_mlp
+    M("tm_logits", "q4_torch_mlp", [(TANH_FORWARD, "return self.output(torch.tanh(self.hidden(X)))")], "logits"),
+    M("tm_relu", "q4_torch_mlp", [("torch.tanh(", "torch.relu(")], "ReLU"),
+    M("tm_swapped_sizes", "q4_torch_mlp", [("torch.nn.Linear(n_x, n_h)", "torch.nn.Linear(n_h, n_x)")],
+      "nn.Linear(in_features, out_features)"),
+    M("tm_detached", "q4_torch_mlp", [(TANH_FORWARD, TANH_FORWARD + ".detach()")], "does not track gradients"),
+    M("tm_softmax", "q4_torch_mlp", [(TANH_FORWARD, "return torch.softmax(self.output(torch.tanh(self.hidden(X))), dim=1)")],
+      "softmax"),
+    M("tm_layer_renamed", "q4_torch_mlp", [("self.output", "self.out")], "layer `output`"),
+    # q4_train_torch
+    M("tt_no_zero_grad", "q4_train_torch", [("        optimizer.zero_grad()\n", "")], "zero_grad"),
+    M("tt_hardcoded_rate", "q4_train_torch", [("lr=learning_rate", "lr=1.2")], "ignores its learning_rate"),
+    M("tt_mse_loss", "q4_train_torch", [(BCE, "torch.nn.functional.mse_loss(model(inputs), targets)")],
+      "mean squared error"),
+    M("tt_no_backward", "q4_train_torch", [("        loss.backward()\n", "")], "never called loss.backward()"),
+    M("tt_recreated_parameters", "q4_train_torch", [(
+        "torch.optim.SGD(model.parameters(), lr=learning_rate)",
+        "torch.optim.SGD([p.detach().clone().requires_grad_() for p in model.parameters()], lr=learning_rate)")],
+      "did not change the model's weights"),
+    M("tt_sum_loss", "q4_train_torch", [(BCE, BCE[:-1] + ", reduction='sum')")], "m times too large"),
+    M("tt_cost_after_step", "q4_train_torch", [("costs.append(loss.item())", f"costs.append({BCE}.item())")],
+      "recorded after each step"),
+    # q4_torch_predict
+    M("tp_tensor", "q4_torch_predict", [(TORCH_PREDICT_LINE, "predictions = (probabilities.T > 0.5).int()")],
+      "NumPy array"),
+    M("tp_no_transpose", "q4_torch_predict", [("probabilities.numpy().T", "probabilities.numpy()")], "transpose"),
+    M("tp_probabilities", "q4_torch_predict", [(TORCH_PREDICT_LINE, "predictions = probabilities.numpy().T")],
+      "not probabilities"),
+    M("tp_reversed", "q4_torch_predict", [("> 0.5", "< 0.5")], "every label is flipped"),
+    M("tp_global_data", "q4_torch_predict", [("def torch_predict(model, X):", "def torch_predict(model, X_new):")],
+      "global data set"),
+]
+BY_NAME = {m.name: m for m in MUTANTS}
+assert len(BY_NAME) == len(MUTANTS), "mutant names must be unique"
+
+
+# Correct solutions written differently: each must keep full marks everywhere.
+VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)]
+    "matmul_and_dot": [
+        ("forward_propagation", "Z1 = W1 @ X + b1", "Z1 = np.matmul(W1, X) + b1"),
+        ("forward_propagation", "Z2 = W2 @ A1 + b2", "Z2 = np.dot(W2, A1) + b2"),
+        ("backward_propagation", "dW2 = dZ2 @ A1.T / m", "dW2 = np.dot(dZ2, A1.T) / m"),
+        ("backward_propagation", "dW1 = dZ1 @ X.T / m", "dW1 = np.matmul(dZ1, X.T) / m")],
+    "loops_instead_of_vectors": [
+        ("backward_propagation", "dW1 = dZ1 @ X.T / m",
+         "dW1 = np.zeros((dZ1.shape[0], X.shape[0]))\n    for i in range(m):\n        dW1 += np.outer(dZ1[:, i], X[:, i])\n    dW1 = dW1 / m"),
+        ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
+         "db1 = np.zeros((dZ1.shape[0], 1))\n    for i in range(m):\n        db1[:, 0] += dZ1[:, i] / m"),
+        ("compute_cost", "cost = -np.sum(logprobs) / m",
+         "cost = 0.0\n    for i in range(m):\n        cost -= logprobs[0, i] / m"),
+        ("update_parameters", 'updated[name] = parameters[name] - learning_rate * grads["d" + name]',
+         'updated[name] = np.array([[p - learning_rate * g for p, g in zip(row_p, row_g)] for row_p, row_g in '
+         'zip(parameters[name], grads["d" + name])])')],
+    "float32_and_mean": [
+        ("forward_propagation", "A1 = np.tanh(Z1)", "A1 = np.tanh(Z1.astype(np.float32)).astype(np.float64)"),
+        ("compute_cost", "cost = -np.sum(logprobs) / m", "cost = -np.mean(logprobs)"),
+        ("layer_sizes", "n_x = X.shape[0]", "n_x = int(np.shape(X)[0])")],
+    "round_and_in_place": [
+        ("predict", PREDICT_LINE, "predictions = np.round(A2)"),
+        ("update_parameters", 'updated[name] = parameters[name] - learning_rate * grads["d" + name]',
+         'parameters[name] -= learning_rate * grads["d" + name]\n        updated[name] = parameters[name]'),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = probabilities.round().numpy().T")],
+    "manual_update_and_bceloss": [
+        ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+         "loss_fn = torch.nn.BCELoss()"),
+        ("train_torch", "optimizer.zero_grad()", "model.zero_grad()"),
+        ("train_torch", BCE, "loss_fn(model(inputs), targets)"),
+        ("train_torch", "optimizer.step()",
+         "with torch.no_grad():\n            for p in model.parameters():\n                p -= learning_rate * p.grad"),
+        ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
+         "parameters = update_parameters(parameters, grads)")],
+    "sequential_inside_torch_mlp": [
+        ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
+         "self.output = torch.nn.Linear(n_h, n_y)\n        self.net = torch.nn.Sequential(self.hidden, torch.nn.Tanh(), "
+         "self.output, torch.nn.Sigmoid())"),
+        ("TorchMLP", TANH_FORWARD, "return self.net(X)"),
+        ("train_torch", BCE, "-(targets * torch.log(model(inputs)) + (1 - targets) * torch.log(1 - model(inputs))).mean()"),
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(cache['A2'], Y, parameters)")],
+}
+
+
+def mutant_edit(mutants: list[Mutant]) -> Callable[[str, str], str]:
+    """An `edit(grade_id, source)` planting every mutant in `mutants` (at most one per cell)."""
+    by_cell: dict[str, Mutant] = {}
+    for mutant in mutants:
+        assert mutant.cell not in by_cell, f"{mutant.name} and {by_cell[mutant.cell].name} edit one cell"
+        by_cell[mutant.cell] = mutant
+
+    def edit(grade_id: str, text: str) -> str:
+        return by_cell[grade_id].apply(text) if grade_id in by_cell else text
+    return edit
+
+
+def variant_edit(name: str) -> Callable[[str, str], str]:
+    def edit(grade_id: str, text: str) -> str:
+        for cell, old, new in VARIANTS[name]:
+            if cell == grade_id:
+                assert old in text, (name, cell, old)
+                text = text.replace(old, new)
+        return text
+    return edit
+
+
+def pack(mutants: list[Mutant] = MUTANTS) -> list[list[Mutant]]:
+    """The corpus spread over as few notebooks as possible, one mutant per question in each
+    (questions are graded independently, so the mutants in one notebook do not interact)."""
+    notebooks: list[list[Mutant]] = []
+    for mutant in mutants:
+        for notebook in notebooks:
+            if all(other.question != mutant.question for other in notebook):
+                notebook.append(mutant)
+                break
+        else:
+            notebooks.append([mutant])
+    return notebooks

@@ -1,0 +1,332 @@
+"""Mutation tests for the Planar_MLP grader: every common mistake loses the points of its own
+question, keeps every other question's points, and is explained; correct variants keep full
+marks; tampering gains nothing. Kernel-free first (fast), then through real nbgrader and Otter.
+
+The mutation score (mutants caught / mutants) is printed per route (run with -s to see it).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import hw1_checks
+import hw1_hidden
+from conftest import solution_namespace
+from mutants_planar import CELL, MUTANTS, NOTEBOOK, QUESTIONS, VARIANTS, Mutant, mutant_edit, pack, variant_edit
+from planar_utils import load_planar_dataset
+
+SCORES: dict[str, tuple[int, int]] = {}  # route -> (caught, total), printed at the end
+CAUGHT: dict[str, bool] = {}  # mutant -> caught by the kernel-free checks
+# The long checks (training runs); the others are cheap enough to run for every mutant.
+EXPENSIVE = {"q4_nn_model", "q4_train_torch"}
+
+
+def namespace(edit=None) -> dict:
+    """The notebook's namespace as a student's kernel holds it: the answers and the global data set."""
+    env = solution_namespace(NOTEBOOK, edit)
+    env["X"], env["Y"] = load_planar_dataset()
+    return env
+
+
+def outcome(question: str, env: dict) -> str | None:
+    """What the notebook's test cell does: public check, then hidden check. None if both pass,
+    else the first failure message (what the student sees in the feedback)."""
+    for run in (hw1_checks.check, hw1_hidden.check_hidden):
+        try:
+            run(question, env)
+        except AssertionError as failure:
+            return str(failure)
+    return None
+
+
+@pytest.fixture(scope="module")
+def cells_run_by_check() -> dict[str, set[str]]:
+    """For each question, the notebook cells whose code runs while the instructor solution is checked."""
+    env = namespace()
+    cells = set(CELL.values())
+    seen: dict[str, set[str]] = {}
+    for question in QUESTIONS:
+        ran: set[str] = set()
+
+        def profile(frame, event, arg, ran=ran):
+            if event == "call":
+                name = frame.f_code.co_filename.strip("<>")
+                if name in cells:
+                    ran.add(name)
+        sys.setprofile(profile)
+        try:
+            assert outcome(question, env) is None
+        finally:
+            sys.setprofile(None)
+        seen[question] = ran
+    return seen
+
+
+def test_each_check_runs_only_its_own_answer(cells_run_by_check) -> None:
+    """Question isolation: checking nn_model or predict never runs the student's helpers, and
+    train_torch / torch_predict never run the student's TorchMLP."""
+    for question, cells in cells_run_by_check.items():
+        assert cells == {CELL[question]}, (question, cells)
+
+
+def test_corpus_covers_every_question() -> None:
+    assert len(MUTANTS) >= 40
+    assert {m.question for m in MUTANTS} == set(QUESTIONS)
+    assert all(sum(m.question == q for m in MUTANTS) >= 3 for q in QUESTIONS)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_mutant_loses_its_question_only(mutant: Mutant, cells_run_by_check) -> None:
+    env = namespace(mutant_edit([mutant]))
+    failure = outcome(mutant.question, env)
+    CAUGHT[mutant.name] = failure is not None
+    assert failure is not None, f"{mutant.name} is not caught"
+    if mutant.hint:
+        assert mutant.hint in failure, failure
+    for question in QUESTIONS:
+        if question == mutant.question:
+            continue
+        if question in EXPENSIVE and mutant.cell not in cells_run_by_check[question]:
+            continue  # its check never runs the mutated cell (test above): the outcome is the solution's
+        assert outcome(question, env) is None, (question, outcome(question, env))
+
+
+def test_hard_coded_visible_answers_pass_public_but_not_hidden() -> None:
+    for name in ("ls_hardcoded_visible", "pred_hardcoded_visible", "init_n_y_ignored", "nn_ignores_n_h",
+                 "upd_hardcoded_rate", "tt_hardcoded_rate"):
+        mutant = next(m for m in MUTANTS if m.name == name)
+        env = namespace(mutant_edit([mutant]))
+        assert "passed" in hw1_checks.check(mutant.question, env), name  # the visible case passes ...
+        with pytest.raises(AssertionError):
+            hw1_hidden.check_hidden(mutant.question, env)  # ... the hidden ones do not
+
+
+def test_kernel_free_mutation_score() -> None:
+    for m in MUTANTS:  # results of the test above, or computed now if it did not run
+        if m.name not in CAUGHT:
+            CAUGHT[m.name] = outcome(m.question, namespace(mutant_edit([m]))) is not None
+    caught = sum(CAUGHT[m.name] for m in MUTANTS)
+    SCORES["kernel-free"] = (caught, len(MUTANTS))
+    print(f"\nmutation score, kernel-free checks: {caught}/{len(MUTANTS)}")
+    assert caught == len(MUTANTS)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_correct_variants_keep_full_marks(variant: str) -> None:
+    env = namespace(variant_edit(variant))
+    for question in QUESTIONS:
+        assert outcome(question, env) is None, (variant, question, outcome(question, env))
+
+
+# --- tampering, without a kernel -------------------------------------------------------
+
+def test_patched_comparison_helpers_gain_nothing() -> None:
+    """A submission that patches the copy of hw1_checks it imported fools only its own public check."""
+    from hw1_checks import _core
+
+    mutant = next(m for m in MUTANTS if m.name == "bwd_sign")
+    env = namespace(mutant_edit([mutant]))
+    saved = _core.max_error, _core.assert_close, _core.fail
+    try:
+        _core.max_error = lambda *a, **k: 0.0
+        _core.assert_close = lambda *a, **k: None
+        with pytest.raises(AssertionError, match="wrong sign"):
+            hw1_hidden.check_hidden("q4_backward_propagation", env)
+    finally:
+        _core.max_error, _core.assert_close, _core.fail = saved
+
+
+def test_system_exit_inside_a_tested_function_is_a_failure() -> None:
+    edit = lambda cell, text: text.replace("n_h = 4", "import sys; sys.exit(0)") if cell == "layer_sizes" else text
+    with pytest.raises(AssertionError, match="SystemExit"):
+        hw1_hidden.check_hidden("q4_layer_sizes", namespace(edit))
+
+
+@pytest.mark.parametrize("target", ["tanh", "exp"])
+def test_patched_numpy_math_is_refused(target: str) -> None:
+    """Replacing a NumPy function the reference computes with would corrupt the expected values."""
+    env = namespace()
+    saved = getattr(np, target)
+    try:
+        setattr(np, target, lambda z: 1 / (1 + saved(-z)) if target == "tanh" else saved(z))
+        with pytest.raises(AssertionError, match=f"numpy.{target} was replaced"):
+            hw1_hidden.check_hidden("q4_forward_propagation", env)
+    finally:
+        setattr(np, target, saved)
+
+
+def test_patched_torch_is_refused() -> None:
+    import torch
+
+    saved = torch.Tensor.backward
+    try:
+        torch.Tensor.backward = lambda self, *a, **k: None
+        with pytest.raises(AssertionError, match="Tensor.backward was replaced"):
+            hw1_hidden.check_hidden("q4_torch_mlp", namespace())
+    finally:
+        torch.Tensor.backward = saved
+
+
+def test_helpers_are_restored_after_a_composed_check() -> None:
+    env = namespace()
+    own = {name: env[name] for name in ("forward_propagation", "backward_propagation", "update_parameters")}
+    hw1_hidden.check_hidden("q4_nn_model", env)
+    hw1_hidden.check_hidden("q4_predict", env)
+    assert all(env[name] is fn for name, fn in own.items())
+    failing = namespace(mutant_edit([next(m for m in MUTANTS if m.name == "nn_wrong_rate")]))
+    own = failing["forward_propagation"]
+    with pytest.raises(AssertionError):
+        hw1_hidden.check_hidden("q4_nn_model", failing)
+    assert failing["forward_propagation"] is own
+
+
+# --- through the real routes: nbgrader and Otter -----------------------------------------
+
+TIMEOUT = 20  # seconds per cell
+PACKS = pack()
+# Ungraded demo cells (training on the flower data, the hidden-size sweep, plots) are left out
+# of these notebooks, as a student may do: they cost most of the run time and no points
+# (test_grading.py grades complete notebooks).
+DEMO_CELLS = {"train_numpy", "sweep", "train_torch_demo"}
+
+
+def _filled(course, edit) -> nbformat.NotebookNode:
+    from hwkit.demo import filled_release
+
+    nb = filled_release(course, NOTEBOOK, edit)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    return nb
+
+
+def _tamper_edit(cell: str, text: str) -> str:
+    """Notebook-level tampering, each with a wrong answer it tries to hide (one per question)."""
+    if cell == "layer_sizes":  # redefine the check helper, in the namespace and in the module
+        return text.replace("n_h = 4", "n_h = 7") + (
+            '\nimport hw1_checks\ncheck = lambda *args, **kwargs: "all tests passed"\nhw1_checks.check = check\n')
+    if cell == "forward_propagation":  # make NumPy's comparisons always succeed
+        return text.replace("Z1 = W1 @ X + b1", "Z1 = W1 @ X") + (
+            "\nnp.allclose = np.isclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\n")
+    if cell == "compute_cost":  # end the test from inside a tested function
+        return text.replace("m = Y.shape[1]", "import sys\n    sys.exit(0)")
+    if cell == "backward_propagation":  # patch the comparison helpers of the imported checks
+        return text.replace("dZ2 = A2 - Y", "dZ2 = Y - A2") + (
+            "\nimport hw1_checks._core as _core\n_core.max_error = lambda *a, **k: 0.0\n"
+            "_core.assert_close = lambda *a, **k: None\n")
+    if cell == "torch_predict":  # make the label check see only 0 and 1
+        return text.replace("predictions = (probabilities.numpy().T > 0.5).astype(int)",
+                            "predictions = probabilities.numpy().T") + "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n"
+    return text
+
+
+TAMPERED = {"q4_layer_sizes", "q4_forward_propagation", "q4_compute_cost", "q4_backward_propagation",
+            "q4_torch_predict", "q4_predict"}
+
+
+def _tampered(course) -> nbformat.NotebookNode:
+    nb = _filled(course, lambda cell, text: _tamper_edit(
+        cell, text.replace("A2 > 0.5", "A2 < 0.5") if cell == "predict" else text))
+    for cell in nb.cells:  # and edit a test cell (nbgrader restores it from the gradebook)
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q4_predict":
+            cell.source = 'print("q4_predict: all tests passed")'
+    return nb
+
+
+def _variants(course, names: list[str]) -> nbformat.NotebookNode:
+    edits = [variant_edit(name) for name in names]
+
+    def edit(cell: str, text: str) -> str:
+        for one in edits:
+            text = one(cell, text)
+        return text
+    return _filled(course, edit)
+
+
+# student -> (notebook maker, questions expected to score 0)
+def _corpus() -> dict[str, tuple]:
+    corpus = {f"mutants_{i:02d}": (lambda c, ms=ms: _filled(c, mutant_edit(ms)),
+                                   {m.question for m in ms}) for i, ms in enumerate(PACKS)}
+    corpus["tampering"] = (_tampered, TAMPERED)
+    corpus["variants_a"] = (lambda c: _variants(c, ["matmul_and_dot", "round_and_in_place", "sequential_inside_torch_mlp"]), set())
+    corpus["variants_b"] = (lambda c: _variants(c, ["loops_instead_of_vectors", "manual_update_and_bceloss"]), set())
+    return corpus
+
+
+CORPUS = _corpus()
+
+
+@pytest.fixture(scope="module")
+def routes(built_course, tmp_path_factory):
+    """The corpus graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
+    from hwkit.course import Course
+    from hwkit.grade import grade
+    from hwkit.otter import archive_name, otter_grade
+
+    root = tmp_path_factory.mktemp("mutants") / "course"
+    shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    course = Course.at(root)
+    for student, (make, _) in CORPUS.items():
+        folder = course.submitted / student / "hw1"
+        folder.mkdir(parents=True)
+        nbformat.write(make(course), folder / NOTEBOOK)
+    archive = course.dist / archive_name(course, NOTEBOOK)
+
+    def through_otter(student: str):
+        return student, otter_grade(archive, course.submitted / student / "hw1" / NOTEBOOK, course.env(), timeout=300)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        otter_jobs = pool.map(through_otter, list(CORPUS))
+        run = grade(course, timeout=TIMEOUT)
+        otter = dict(otter_jobs)
+    nbgrader = {g.student: g for g in run.grades if g.notebook == NOTEBOOK}
+    return nbgrader, otter
+
+
+def _expected(student: str, question: str, points: float) -> float:
+    return 0.0 if question in CORPUS[student][1] else points
+
+
+@pytest.mark.parametrize("student", list(CORPUS))
+def test_nbgrader_scores_each_question(routes, student: str) -> None:
+    nbgrader, _ = routes
+    graded = nbgrader[student]
+    for question, points in graded.max_scores.items():
+        if question in QUESTIONS:
+            assert graded.scores[question] == _expected(student, question, points), (question, graded.problems)
+
+
+@pytest.mark.parametrize("student", list(CORPUS))
+def test_otter_scores_each_question_like_nbgrader(routes, student: str) -> None:
+    nbgrader, otter = routes
+    result = otter[student]
+    assert result.problem is None, result.problem
+    for question in QUESTIONS:
+        assert result.scores[question] == _expected(student, question, result.possible[question]), (
+            question, result.messages.get(question))
+        assert result.scores[question] == nbgrader[student].scores[question], question
+
+
+def test_feedback_names_the_mistake(routes) -> None:
+    nbgrader, otter = routes
+    for i, mutants in enumerate(PACKS):
+        problems = "\n".join(nbgrader[f"mutants_{i:02d}"].problems)
+        for mutant in mutants:
+            if mutant.hint:
+                assert mutant.hint in problems, (mutant.name, problems)
+
+
+def test_real_route_mutation_scores(routes) -> None:
+    nbgrader, otter = routes
+    lines = []
+    for route, scores in (("nbgrader", {s: g.scores for s, g in nbgrader.items()}),
+                          ("otter", {s: r.scores for s, r in otter.items()})):
+        caught = sum(scores[f"mutants_{i:02d}"].get(m.question) == 0 for i, ms in enumerate(PACKS) for m in ms)
+        SCORES[route] = (caught, len(MUTANTS))
+        lines.append(f"mutation score, {route}: {caught}/{len(MUTANTS)} (in {len(PACKS)} notebooks)")
+    print("\n" + "\n".join(lines))
+    assert all(caught == total for caught, total in SCORES.values()), SCORES
