@@ -1,4 +1,4 @@
-"""Command line: `hwkit build`, `hwkit grade`, `hwkit demo`, `hwkit otter-grade`."""
+"""Command line: `hwkit build`, `grade`, `demo`, `otter-grade`, `lab`, `export`."""
 from __future__ import annotations
 
 import argparse
@@ -10,17 +10,23 @@ from .build import BuildError, build
 from .course import Course
 
 
-def _grade_and_report(course: Course, timeout: int) -> int:
+def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
+                      archive_regex: str | None = None) -> int:
     from .grade import grade
-    from .report import console_table, write_grades_csv, write_summaries
+    from .report import console_table, write_grades_csv, write_summaries, write_summary_figure
 
     started = time.time()
-    run = grade(course, timeout=timeout)
+    run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
+                archive_regex=archive_regex)
     write_grades_csv(run, course.root / "grades.csv")
     write_summaries(run, course)
+    figure = write_summary_figure(run, course.root / "grades-summary.png")
     print(console_table(run))
-    print(f"\n{len(run.students())} student(s) graded in {time.time() - started:.0f} s; "
-          f"scores in {course.root / 'grades.csv'}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
+    for line in run.notes.get("(archive)", []):
+        print(f"archive: {line}")
+    print(f"\n{len(run.students())} student(s) graded in {time.time() - started:.0f} s "
+          f"({len(run.cached)} unchanged since the last run, not regraded); scores in {course.root / 'grades.csv'}, "
+          f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
     return 0
 
 
@@ -36,7 +42,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    return _grade_and_report(Course.at(args.course), args.timeout)
+    return _grade_and_report(Course.at(args.course), args.timeout, args.jobs, args.archive, args.archive_regex)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -73,8 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="regenerate release/ and dist/ from source/ and verify them")
     p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
     p.set_defaults(func=cmd_build)
-    p = sub.add_parser("grade", help="autograde submitted/*/hw1 into autograded/, feedback/, grades.csv")
+    p = sub.add_parser("grade", help="autograde submitted/*/hw1 (or an LMS archive) into autograded/, feedback/, "
+                       "gradebook.db, grades.csv, in parallel, student code sandboxed")
     p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run (default 20)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="students graded at once (default: number of cores)")
+    p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
+    p.add_argument("--archive-regex", default=None,
+                   help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
+                        "(default: <hw1_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("demo", help="build, grade example submissions in demo-course/, print the scores")
     p.add_argument("--timeout", type=int, default=20)
@@ -84,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebook")
     p.add_argument("--timeout", type=float, default=300, help="seconds for the whole notebook (default 300)")
     p.set_defaults(func=cmd_otter_grade)
+    from .lab import add_lab_command  # `hwkit lab` and `hwkit export`; imports nbgrader lazily
+
+    add_lab_command(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

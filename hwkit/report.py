@@ -1,4 +1,4 @@
-"""Grade reports: grades.csv, a per-student summary page, and a console table."""
+"""Grade reports: grades.csv, a per-student summary page, a summary figure and a console table."""
 from __future__ import annotations
 
 import csv
@@ -77,3 +77,42 @@ def console_table(run: GradeRun) -> str:
         for grade in grades:
             lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:4])
     return "\n".join(lines)
+
+
+def write_summary_figure(run: GradeRun, path: Path) -> Path:
+    """A PNG beside grades.csv: the distribution of total scores and the mean score per question."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    students = _by_student(run)
+    totals = [sum(g.total for g in grades) for grades in students.values()]
+    maximum = max((sum(g.max_total for g in grades) for grades in students.values()), default=0)
+    questions: dict[str, list[float]] = {}
+    maxima: dict[str, float] = {}
+    for grades in students.values():
+        for grade in grades:
+            for question, score in grade.scores.items():
+                if grade.max_scores.get(question) and score is not None:  # None: not graded by hand yet
+                    questions.setdefault(question, []).append(score / grade.max_scores[question])
+                    maxima[question] = grade.max_scores[question]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.5, 0.28 * len(questions) + 1.5)),
+                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    left.hist(totals, bins=min(20, max(5, len(totals))), range=(0, maximum or 1), color="#4c72b0", edgecolor="white")
+    left.set_xlabel(f"total points (of {maximum:g})")
+    left.set_ylabel("students")
+    mean = sum(totals) / len(totals) if totals else 0.0
+    left.set_title(f"Score distribution ({len(totals)} students, mean {mean:.1f})")
+    names = list(questions)
+    means = [100 * sum(v) / len(v) for v in questions.values()]
+    right.barh(range(len(names)), means, color="#55a868")
+    right.set_yticks(range(len(names)), [f"{n} ({maxima[n]:g})" for n in names], fontsize=8)
+    right.invert_yaxis()
+    right.set_xlim(0, 100)
+    right.set_xlabel("mean score, % of the question's points")
+    right.set_title("Per-question mean score")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -17,6 +17,9 @@ HIDDEN_CASES: dict[str, list[dict]] = {
         dict(seed=12, c=2, N=9, scale=5.0),
         dict(seed=13, c=4, N=3, offset=1000.0),  # exp(1000) overflows unless the maximum is subtracted
         dict(seed=14, c=6, N=2, offset=-800.0),  # exp(-800) underflows to 0 / 0 without the shift
+        # one maximum for the whole batch underflows the low columns: shift each column by its own max
+        dict(seed=18, c=4, N=4, column_offsets=[1000.0, -1000.0, 0.0, 900.0]),
+        dict(seed=19, c=6, N=5, scale=1000.0),  # a column spanning > 709 overflows if the minimum is subtracted
     ],
     "q1_cross_entropy": [dict(seed=15, c=5, N=7), dict(seed=16, c=2, N=11), dict(seed=17, c=4, N=1)],
     "q1_grad_hidden_to_output": [

@@ -1,0 +1,200 @@
+"""Benchmark: `hwkit grade --jobs N` against plain serial `nbgrader autograde`, and against bare execution.
+
+    .venv/bin/python benchmarks/grade_benchmark.py [--students 20] [--jobs 2] [--timeout 20]
+
+Builds a scratch copy of the course, a synthetic class (a mix of correct and faulty
+submissions of every notebook in source/hw1), then in one run:
+  1. serial nbgrader: generate_assignment + `nbgrader autograde` + generate_feedback (one process);
+  2. `hwkit grade --jobs N` (sandboxed kernels, N workers) on an identical copy;
+  3. bare execution: nbclient executing the autograded-equivalent notebooks (nbgrader's own
+     autograded output with its outputs cleared, i.e. hidden tests restored), N at a time;
+checks that 1 and 2 give identical scores, and prints the wall-time ratio and the per-notebook
+overhead of hwkit grade over bare execution. Not a test: it takes several minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hwkit.build import build  # noqa: E402
+from hwkit.course import Course  # noqa: E402
+from hwkit.demo import filled_release, forgot_average  # noqa: E402
+from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
+from hwkit.grade import autograde, harvest, max_scores, prepare_scratch  # noqa: E402
+from hwkit.intake import collect  # noqa: E402
+
+COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
+
+
+def broken_first_solution(grade_id: str, text: str, _seen: set = set()) -> str:
+    return 'raise ValueError("a bug in the first answer")\n' + text
+
+
+KINDS = {
+    "correct": lambda c, nb: filled_release(c, nb),
+    "forgot_average": lambda c, nb: filled_release(c, nb, forgot_average),
+    "untouched": lambda c, nb: nbformat.read(c.release / nb, 4),
+    "all_answers_raise": lambda c, nb: filled_release(c, nb, broken_first_solution),
+    "half_done": lambda c, nb: filled_release(c, nb) if nb < "Problem2" else nbformat.read(c.release / nb, 4),
+}
+
+
+def make_course(root: Path, students: int, origin: Path = REPO) -> Course:
+    root.mkdir(parents=True)
+    for name in COURSE_FILES:
+        path = origin / name
+        if path.is_dir():
+            shutil.copytree(path, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(path, root / name)
+    course = Course.at(root)
+    build(course, verify=False)
+    kinds = list(KINDS)
+    for i in range(students):
+        kind = kinds[i % len(kinds)]
+        folder = course.submitted / f"s{i:03d}_{kind}" / course.assignment
+        folder.mkdir(parents=True)
+        for name in course.notebook_names():
+            nbformat.write(KINDS[kind](course, name), folder / name)
+    return course
+
+
+def copy_course(course: Course, target: Path) -> Course:
+    shutil.copytree(course.root, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return Course.at(target)
+
+
+def serial_nbgrader(course: Course, timeout: int) -> tuple[float, dict, Path]:
+    scratch = course.root.parent / "nbgrader-scratch"
+    scratch.mkdir()
+    submissions = collect(course)
+    prepare_scratch(course, scratch, submissions)
+    started = time.monotonic()
+    log = autograde(scratch, course, timeout)
+    seconds = time.monotonic() - started
+    maxima = max_scores(course)
+    scores = {}
+    for submission in submissions:
+        for g in harvest(scratch, course, submission, maxima):
+            scores[(g.student, g.notebook)] = g.scores
+    if "error" in log.lower() and not scores:
+        print(log[-3000:])
+    return seconds, scores, scratch
+
+
+def hwkit_grade(course: Course, jobs: int, timeout: int) -> tuple[float, dict]:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "hwkit.cli", "--course", str(course.root), "grade",
+                           "--jobs", str(jobs), "--timeout", str(timeout)], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode:
+        raise SystemExit(f"hwkit grade failed:\n{done.stdout[-3000:]}")
+    import csv
+
+    scores = {}
+    maxima = max_scores(course)
+    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    for student, row in rows.items():
+        for name, cells in maxima.items():
+            scores[(student, name)] = {q: (float(row[q]) if row[q] != "" else None) for q in cells}
+    return seconds, scores
+
+
+def bare_execution(scratch: Path, course: Course, jobs: int, timeout: int, work: Path) -> tuple[float, int]:
+    """nbclient on nbgrader's autograded notebooks (outputs cleared), `jobs` at a time."""
+    from nbclient import NotebookClient
+
+    paths = []
+    for student_dir in sorted((scratch / "autograded").iterdir()):
+        folder = student_dir / course.assignment
+        target = work / student_dir.name
+        shutil.copytree(folder, target)
+        for nb_path in sorted(target.glob("*.ipynb")):
+            nb = nbformat.read(nb_path, 4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            nbformat.write(nb, nb_path)
+            paths.append(nb_path)
+
+    def run(path: Path) -> None:
+        nb = nbformat.read(path, 4)
+        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3", interrupt_on_timeout=True,
+                       extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(path.parent)}}).execute()
+
+    env = course.env()
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    started = time.monotonic()
+    with _environ(env), ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(run, paths))
+    return time.monotonic() - started, len(paths)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--course", type=Path, default=REPO,
+                        help="take nbgrader_config.py, source/ and grader_tests/ from this course (default: this repo)")
+    args = parser.parse_args()
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    tmp = Path(tempfile.mkdtemp(prefix="hwkit-bench-"))
+    try:
+        print(f"building a synthetic class of {args.students} students in {tmp} ...", flush=True)
+        base = make_course(tmp / "base", args.students, args.course.resolve())
+        notebooks = len(base.notebook_names())
+        print(f"notebooks per student: {notebooks} ({', '.join(base.notebook_names())}); "
+              f"cores: {os.cpu_count()}; load before start: {os.getloadavg()[0]:.2f}", flush=True)
+
+        print("1/3 serial nbgrader autograde ...", flush=True)
+        serial_s, serial_scores, scratch = serial_nbgrader(copy_course(base, tmp / "serial" / "course"), args.timeout)
+        print(f"    {serial_s:.1f} s", flush=True)
+
+        print(f"2/3 hwkit grade --jobs {args.jobs} ...", flush=True)
+        hwkit_s, hwkit_scores = hwkit_grade(copy_course(base, tmp / "hwkit"), args.jobs, args.timeout)
+        print(f"    {hwkit_s:.1f} s", flush=True)
+
+        print(f"3/3 bare nbclient execution of the same notebooks, {args.jobs} at a time ...", flush=True)
+        bare_s, executed = bare_execution(scratch, base, args.jobs, args.timeout, tmp / "bare")
+        print(f"    {bare_s:.1f} s for {executed} notebooks", flush=True)
+
+        differ = sorted(k for k in serial_scores if serial_scores[k] != hwkit_scores.get(k))
+        n = args.students * notebooks
+        print("\n================ hwkit grade benchmark ================")
+        print(f"class: {args.students} students x {notebooks} notebooks = {n} notebooks, cell timeout {args.timeout} s")
+        print(f"serial nbgrader (generate_assignment+autograde+feedback): {serial_s:8.1f} s  ({serial_s / n:.2f} s/notebook)")
+        print(f"hwkit grade --jobs {args.jobs} (sandboxed, incl. merge):      {hwkit_s:8.1f} s  "
+              f"({hwkit_s * args.jobs / n:.2f} core-s/notebook)")
+        print(f"bare nbclient execution, {args.jobs} at a time:            {bare_s:8.1f} s  "
+              f"({bare_s * args.jobs / executed:.2f} core-s/notebook)")
+        print(f"speed-up hwkit grade vs serial nbgrader:  {serial_s / hwkit_s:.2f}x  (bar: >= 1.8x)")
+        print(f"hwkit grade overhead over bare execution: {100 * (hwkit_s / bare_s - 1):+.1f}%  "
+              f"({(hwkit_s - bare_s) * args.jobs / n:+.2f} s per notebook; bar: <= +20%)")
+        print(f"scores identical (per student, notebook, question): {'YES' if not differ else 'NO'}"
+              f" ({len(serial_scores)} notebook results compared)")
+        for key in differ[:10]:
+            print(f"  differs: {key}: nbgrader {serial_scores[key]} vs hwkit {hwkit_scores.get(key)}")
+        return 1 if differ else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

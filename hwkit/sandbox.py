@@ -1,0 +1,276 @@
+"""Running student code behind walls: one bubblewrap sandbox per notebook kernel.
+
+The trusted side (nbgrader, the notebook client, the gradebook) stays outside; only the
+kernel runs inside `bwrap`, started through `prlimit`, and talks to the client over Unix
+sockets (ZeroMQ ipc transport) in a folder of its own, so the sandbox needs no network.
+
+What the kernel sees (everything else of the host does not exist for it):
+  /usr, the Python installation and the venv    read-only (system libraries, numpy, torch, ...)
+  a few files of /etc (ld.so.cache, fonts, ...)  read-only
+  /home/student/<assignment>                     read-write: a private copy of this one notebook's
+                                                 folder (the shipped helper files and the student's
+                                                 own extra files), thrown away afterwards
+  /opt/hwkit-grader                              read-only copy of exactly what the hidden test
+                                                 cells import: hw1_hidden/ and a trusted hw1_checks/
+  /tmp                                           private tmpfs
+  the kernel's socket folder                     read-write, nothing else in it
+The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
+terminal injection), and the whole sandbox dies with the grader. Limits: address space
+(RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
+(RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell are
+enforced by `SandboxedExecute` on the trusted side.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+import zmq
+import zmq.asyncio
+from traitlets import Integer, Unicode, default
+
+STUDENT_HOME = "/home/student"
+GRADER_MOUNT = "/opt/hwkit-grader"
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "nsswitch.conf",
+             "passwd", "group", "mime.types", "ssl/certs", "ca-certificates")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-notebook limits (the cell wall-time limit is nbgrader's Execute.timeout)."""
+
+    memory_mb: int = 6144       # RLIMIT_AS of the kernel (torch reserves ~1.5 GB of address space)
+    cpu_seconds: int = 1800     # RLIMIT_CPU of the whole kernel: a backstop, cells have a wall limit
+    file_mb: int = 256          # RLIMIT_FSIZE: largest file the kernel may write
+    output_bytes: int = 1_000_000  # text/data a cell may send back before it is stopped
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> str | None:
+    """None if bubblewrap works here, otherwise why not."""
+    exe = shutil.which("bwrap")
+    if not exe:
+        return "bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap"
+    probe = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
+                            "true"], capture_output=True, text=True)
+    return None if probe.returncode == 0 else f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
+
+
+def _python_roots() -> list[str]:
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    return sorted(roots)
+
+
+def sandbox_argv(work: Path, grader: Path, sockets: Path, assignment: str, limits: Limits,
+                 env: dict[str, str], command: list[str]) -> list[str]:
+    """prlimit + bwrap command line running `command` behind the walls described above."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    argv = [shutil.which("prlimit") or "prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={limits.cpu_seconds}",
+            f"--fsize={limits.file_mb * 2**20}", "--core=0", "--nofile=1024", "--", bwrap,
+            "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
+            "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / name
+        if target.is_symlink():
+            argv += ["--symlink", os.readlink(target), str(target)]
+        elif target.exists():
+            argv += ["--ro-bind", str(target), str(target)]
+    for name in ETC_FILES:
+        if (Path("/etc") / name).exists():
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for root in _python_roots():
+        if not root.startswith("/usr/"):
+            argv += ["--ro-bind", root, root]
+    home = f"{STUDENT_HOME}/{assignment}"
+    argv += ["--bind", str(work), home, "--ro-bind", str(grader), GRADER_MOUNT,
+             "--bind", str(sockets), str(sockets), "--remount-ro", "/", "--chdir", home]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return argv + ["--", *command]
+
+
+def kernel_env(jobs: int = 1) -> dict[str, str]:
+    """The kernel's whole environment (nothing of the grader's environment gets in)."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    return {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": STUDENT_HOME,
+            "PYTHONPATH": GRADER_MOUNT, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore",
+            "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+            "TMPDIR": "/tmp", "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde",
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "HW1_CHECKS_DIR": f"{GRADER_MOUNT}/hw1_checks"}
+
+
+def prepare_grader_mount(course_source: Path, grader_tests: Path, target: Path) -> Path:
+    """The read-only folder the hidden test cells import from: hw1_hidden and a trusted hw1_checks."""
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in sorted(grader_tests.iterdir()):
+        if package.is_dir() and (package / "__init__.py").exists():  # hw1_hidden, not the Otter test files
+            shutil.copytree(package, target / package.name, ignore=ignore, dirs_exist_ok=True)
+    checks = course_source / "hw1_checks"
+    if checks.is_dir():
+        shutil.copytree(checks, target / "hw1_checks", ignore=ignore, dirs_exist_ok=True)
+    for path in target.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    return target
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A python kernel inside bubblewrap, reached over ipc sockets, interrupted by message."""
+
+    @default("context")
+    def _context_default(self):
+        # linger 0: a message to a kernel that is gone must never block closing the context
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.LINGER, 0)
+        return context
+
+    def configure_sandbox(self, work: Path, grader: Path, assignment: str, limits: Limits, env: dict[str, str]) -> None:
+        # a short path of its own: Unix socket paths are limited to 107 bytes
+        sockets = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
+        self.socket_dir = sockets
+        self.transport = "ipc"
+        self.ip = str(sockets / "k")
+        self.connection_file = str(sockets / "kernel.json")
+        command = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        self._kernel_spec = KernelSpec(argv=sandbox_argv(work, grader, sockets, assignment, limits, env, command),
+                                       display_name="Python 3 (sandbox)", language="python",
+                                       interrupt_mode="message", env={})
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # the kernel's own stdout/stderr (banners, crash messages) stay out of the grader's terminal
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        kw["stdin"] = subprocess.DEVNULL
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    _launch_kernel = _async_launch_kernel
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
+    only the cells it affects (later cells get an error output and score 0)."""
+
+    grader_mount = Unicode("", help="folder with hw1_hidden and hw1_checks for the hidden tests").tag(config=True)
+    assignment = Unicode("hw1").tag(config=True)
+    memory_mb = Integer(Limits.memory_mb).tag(config=True)
+    output_bytes = Integer(Limits.output_bytes).tag(config=True)
+    jobs = Integer(1).tag(config=True)
+    kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
+        super().__init__(*args, **kwargs)
+
+    # --- kernel ----------------------------------------------------------------------------
+    def create_kernel_manager(self):
+        km = SandboxKernelManager(config=self.config)
+        limits = Limits(memory_mb=self.memory_mb, output_bytes=self.output_bytes,
+                        cpu_seconds=max(600, (self.timeout or 60) * (1 + len(self.nb.cells))))
+        km.configure_sandbox(self._work, Path(self.grader_mount), self.assignment, limits, kernel_env(self.jobs))
+        self.km = self._sandbox_km = km  # nbclient forgets self.km when it cleans up
+        return km
+
+    # --- output cap ------------------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        self._sizes[cell_index] = self._sizes.get(cell_index, 0) + size
+        if self._sizes[cell_index] > self.output_bytes:
+            if cell_index not in self._flooded:
+                self._flooded.add(cell_index)
+                asyncio.ensure_future(self.km.interrupt_kernel())
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    # --- the notebook ------------------------------------------------------------------------
+    def preprocess(self, nb: NotebookNode, resources=None, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._sizes: dict[int, int] = {}
+        self._flooded: set[int] = set()
+        source = Path(resources.get("metadata", {}).get("path") or ".")
+        self._work = _private_copy(source)
+        self._sandbox_km = None
+        stopped: str | None = None
+        try:
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                for index, cell in enumerate(self.nb.cells):
+                    if stopped:
+                        _fail(cell, "NotRun", stopped)
+                        continue
+                    try:
+                        self.preprocess_cell(cell, resources, index)
+                    except DeadKernelError:
+                        stopped = "not run: the kernel died in an earlier cell"
+                        _fail(cell, "DeadKernelError", "the kernel died while running this cell (it exited, "
+                              f"crashed or ran out of memory; the limit is {self.memory_mb} MB)")
+                    except CellTimeoutError:
+                        stopped = "not run: an earlier cell did not stop after its time limit"
+                        _fail(cell, "CellTimeoutError", f"the cell ran longer than {self.timeout} s and did "
+                              "not stop when interrupted; the kernel was stopped")
+                    if index in self._flooded:
+                        _fail(cell, "OutputLimitExceeded", f"the cell printed more than {self.output_bytes} "
+                              "bytes of output and was stopped")
+        except Exception as exc:  # the kernel could not start, or died between cells
+            if stopped is None:
+                reason = f"the notebook could not be executed ({type(exc).__name__}: {str(exc)[:200]})"
+                for cell in self.nb.cells:
+                    if cell.cell_type == "code" and not cell.get("outputs"):
+                        _fail(cell, "KernelError", reason)
+        finally:
+            km = getattr(self, "_sandbox_km", None)
+            self._sandbox_km = None
+            if km is not None and getattr(km, "_created_context", False) and not km.context.closed:
+                km.context.destroy(linger=0)
+            shutil.rmtree(self._work.parent, ignore_errors=True)
+            if km is not None and getattr(km, "socket_dir", None):
+                shutil.rmtree(km.socket_dir, ignore_errors=True)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return super().preprocess_cell(cell, resources, index)
+        return super().preprocess_cell(cell, resources, index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        reply = await super()._async_handle_timeout(timeout, cell)
+        # an interrupted cell must go idle soon, or the kernel is stopped (signal ignored, C loop)
+        self.iopub_timeout = self.kill_grace
+        return reply
+
+    def reset_execution_trackers(self):
+        super().reset_execution_trackers()
+        self.iopub_timeout = 4
+
+
+def _fail(cell: NotebookNode, ename: str, evalue: str) -> None:
+    if cell.cell_type != "code":
+        return
+    cell.setdefault("outputs", []).append(NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                                                       traceback=[f"{ename}: {evalue}"]))
+
+
+def _private_copy(folder: Path) -> Path:
+    """A throwaway copy of the notebook's folder without notebooks: the kernel's working folder."""
+    base = folder.parent / f".run-{folder.name}-{uuid.uuid4().hex[:12]}"
+    work = base / "work"
+    shutil.copytree(folder, work, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
+    return work

@@ -1,0 +1,129 @@
+"""A corpus of hostile and broken Planar_MLP submissions, built from the release notebook.
+
+Each entry: student id -> (how to make the submission folder, which questions it loses, a
+word that must appear in its reasons). Notebooks are the release with the instructor's
+answers typed in (hwkit.demo.filled_release) plus one planted fault.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from hwkit.course import Course
+from hwkit.demo import filled_release
+
+PLANAR = "Planar_MLP.ipynb"
+
+
+def prepend(grade_id: str, code: str) -> Callable[[str, str], str]:
+    """An edit for filled_release: `code` runs at the start of the solution cell `grade_id`."""
+    def edit(cell_id: str, text: str) -> str:
+        return f"{code}\n{text}" if cell_id == grade_id else text
+    return edit
+
+
+def tests_from(course: Course, grade_id: str) -> set[str]:
+    """The test cells at or after the solution cell `grade_id` (a kernel that dies there loses them)."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(course.release / PLANAR, 4).cells]
+    later = ids[ids.index(grade_id):]
+    return {i for i in later if i and i.startswith("q4_")}
+
+
+def without_test_cell(course: Course, grade_id: str) -> nbformat.NotebookNode:
+    nb = filled_release(course, PLANAR)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return nb
+
+
+def with_edited_test(course: Course) -> nbformat.NotebookNode:
+    """A wrong layer_sizes and a test cell rewritten to claim success: the test is restored."""
+    def edit(cell_id: str, text: str) -> str:
+        return text.replace("n_h = 4", "n_h = 7") if cell_id == "layer_sizes" else text
+    nb = filled_release(course, PLANAR, edit)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q4_layer_sizes":
+            cell.source = 'print("all tests passed")'
+    return nb
+
+
+def snooper(course: Course) -> str:
+    """Code that tries to read what it must not: instructor notebooks, hidden tests, the gradebook,
+    other students' work (by absolute and by relative paths). It records what it could read."""
+    root = str(course.root)
+    targets = [f"{root}/source/hw1/{PLANAR}", f"{root}/source/hw1/hw1_checks/__init__.py",
+               f"{root}/grader_tests/hw1_hidden/planar_mlp.py", f"{root}/grader_tests/hw1/q4_layer_sizes.py",
+               f"{root}/gradebook.db", f"{root}/nbgrader_config.py",
+               f"{root}/submitted/reference/hw1/{PLANAR}", f"{root}/autograded/reference/hw1/{PLANAR}",
+               f"../../../source/hw1/{PLANAR}", "../../../gradebook.db", f"../../reference/hw1/{PLANAR}",
+               f"../../../submitted/reference/hw1/{PLANAR}", "/etc/shadow", "/root/.bash_history"]
+    return ("import glob as _glob\n_leaks = []\n"
+            f"for _p in {targets!r}:\n"
+            "    try:\n        open(_p, 'rb').read(16); _leaks.append(_p)\n    except OSError:\n        pass\n"
+            "for _top in ('/home', '/tmp', '/opt', '/var', '/root', '/run', '/mnt', '/srv', '/work'):\n"
+            "    _leaks += [p for p in _glob.glob(_top + '/**/*.ipynb', recursive=True) if '/.venv/' not in p]\n"
+            "    _leaks += _glob.glob(_top + '/**/gradebook.db', recursive=True)\n"
+            "print('LEAKS:', _leaks)")
+
+
+def vandal(course: Course) -> str:
+    """Code that tries to write grade files and other people's files; it records what it could write."""
+    root = str(course.root)
+    targets = [f"{root}/gradebook.db", f"{root}/grades.csv", f"{root}/autograded/reference/hw1/{PLANAR}",
+               f"{root}/submitted/reference/hw1/{PLANAR}", f"{root}/submitted/vandal/hw1/{PLANAR}",
+               f"{root}/source/hw1/planted.py", f"{root}/hacked.txt", "../../../gradebook.db",
+               "../../../grades.csv", "/opt/hwkit-grader/hw1_hidden/__init__.py", "/usr/planted.txt"]
+    return ("_wrote = []\n"
+            f"for _p in {targets!r}:\n"
+            "    try:\n        open(_p, 'ab').write(b'0 points for everybody'); _wrote.append(_p)\n"
+            "    except OSError:\n        pass\n"
+            "open('scratch_note.txt', 'w').write('my own folder is writable')\n"
+            "print('WROTE:', _wrote)")
+
+
+ALL = "all"  # marker: every question of the notebook is lost
+
+# student -> (maker(course, folder) writing the submission, lost questions (set, ALL or a callable), reason word)
+Maker = Callable[[Course, Path], None]
+
+
+def notebook(make: Callable[[Course], nbformat.NotebookNode], name: str = PLANAR) -> Maker:
+    def write(course: Course, folder: Path) -> None:
+        nbformat.write(make(course), folder / name)
+    return write
+
+
+def raw(content: bytes, name: str = PLANAR) -> Maker:
+    def write(course: Course, folder: Path) -> None:
+        (folder / name).write_bytes(content)
+    return write
+
+
+def planted(grade_id: str, code: str | Callable[[Course], str]) -> Maker:
+    return notebook(lambda c: filled_release(c, PLANAR, prepend(grade_id, code(c) if callable(code) else code)))
+
+
+LAYER_SIZES_LOST = {"q4_layer_sizes", "q4_nn_model"}  # nn_model's test uses layer_sizes
+
+CORPUS: dict[str, tuple[Maker, object, str]] = {
+    "endless_loop": (planted("layer_sizes", "while True:\n    pass"), LAYER_SIZES_LOST, "CellTimeoutError"),
+    "ignores_interrupt": (planted("predict", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                             "while True:\n    time.sleep(0.1)"),
+                          lambda c: tests_from(c, "predict"), "did not stop"),
+    "os_exit": (planted("predict", "import os\nos._exit(1)"), lambda c: tests_from(c, "predict"), "kernel died"),
+    "sys_exit": (planted("layer_sizes", "import sys\nsys.exit(3)"), LAYER_SIZES_LOST, "SystemExit"),
+    "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
+    "output_flood": (planted("layer_sizes", "for _i in range(10**8):\n    print('flood', _i, 'x' * 100)"),
+                     LAYER_SIZES_LOST, "OutputLimitExceeded"),
+    "deleted_test_cell": (notebook(lambda c: without_test_cell(c, "q4_layer_sizes")), set(), ""),
+    "edited_test_cell": (notebook(with_edited_test), {"q4_layer_sizes"}, "q4_layer_sizes"),
+    "renamed_notebook": (notebook(lambda c: filled_release(c, PLANAR), "Planar_MLP (1).ipynb"), set(), "renamed"),
+    "invalid_json": (raw(b'{"cells": [ not json'), ALL, "not valid JSON"),
+    "empty_file": (raw(b""), ALL, "empty"),
+    "not_a_notebook": (raw(b'{"hello": "world"}'), ALL, "not a Jupyter notebook"),
+    "binary_file": (raw(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe"), ALL, "not text"),
+    "wrong_name": (notebook(lambda c: filled_release(c, PLANAR), "homework.txt"), ALL, "missing"),
+    "snooper": (planted("layer_sizes", snooper), set(), ""),
+    "vandal": (planted("layer_sizes", vandal), set(), ""),
+}

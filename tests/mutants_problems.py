@@ -1,0 +1,247 @@
+"""A corpus of faulty Problem 1-3 submissions, one common student mistake each.
+
+The wrong formulas are those of tests/test_problem{1,2,3}.py (missing transpose, missing 1/N,
+sign errors, sigmoid' where ReLU' belongs, wrong unit counts, ...), written here as edits of ONE
+solution cell of the instructor notebook, so the same mutant can be planted in a namespace for
+the kernel-free checks (`conftest.solution_namespace`) and in a release notebook for real
+nbgrader and Otter runs (`hwkit.demo.filled_release`). A mutant must cost the points of its own
+question and nothing else; `hint` is a piece of the explanation the failing check must give
+(None: any failure will do).
+
+An edit is (old, new): an exact text replacement, or (WHOLE, source) to replace the whole
+solution cell, or (APPEND, source) to add code after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WHOLE = "<whole cell>"
+APPEND = "<append>"
+
+P1 = "Problem1_Softmax_CrossEntropy.ipynb"
+P2 = "Problem2_Decision_Regions.ipynb"
+P3 = "Problem3_Siamese_Nets.ipynb"
+NOTEBOOKS = [P1, P2, P3]
+
+# The solution cell (grade_id) of each auto-graded question, per notebook.
+CELLS: dict[str, dict[str, str]] = {
+    P1: {"q1_softmax": "softmax", "q1_cross_entropy": "cross_entropy",
+         "q1_grad_hidden_to_output": "grad_hidden_to_output", "q1_grad_input_to_hidden": "grad_input_to_hidden",
+         "q1_nll_equivalence": "nll_functions"},
+    P2: {"q2_fig1b": "net_fig1b", "q2_fig1c": "net_fig1c", "q2_region_label": "region_label",
+         "q2_deep_network": "net_deep", "q2_shallow_network": "net_shallow"},
+    P3: {"q3_siamese_gradients": "siamese_gradients", "q3_siamese_update": "siamese_update",
+         "q3_parameter_count": "siamese_parameter_count",
+         "q3_pseudo_siamese_gradients": "pseudo_siamese_gradients", "q3_faster_weight": "faster_weight"},
+}
+QUESTIONS: dict[str, list[str]] = {nb: list(cells) for nb, cells in CELLS.items()}
+NOTEBOOK_OF = {q: nb for nb, cells in CELLS.items() for q in cells}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    question: str
+    edits: tuple[tuple[str, str], ...]
+    hint: str | None = None
+
+    @property
+    def notebook(self) -> str:
+        return NOTEBOOK_OF[self.question]
+
+    @property
+    def cell(self) -> str:
+        return CELLS[self.notebook][self.question]
+
+    def apply(self, text: str) -> str:
+        for old, new in self.edits:
+            if old == WHOLE:
+                text = new.strip("\n") + "\n"
+            elif old == APPEND:
+                text = text.rstrip("\n") + "\n\n" + new.strip("\n") + "\n"
+            elif old not in text:
+                raise ValueError(f"mutant {self.name}: {old!r} is not in cell {self.cell}")
+            else:
+                text = text.replace(old, new)
+        return text
+
+
+def M(name: str, question: str, edits: list[tuple[str, str]], hint: str | None = None) -> Mutant:
+    return Mutant(name, question, tuple(edits), hint)
+
+
+SIGMOID_A = "(1 / (1 + np.exp(-A))) * (1 - 1 / (1 + np.exp(-A)))"
+
+MUTANTS: list[Mutant] = [
+    # ---- Problem 1 --------------------------------------------------------------------
+    M("p1_softmax_no_max", "q1_softmax", [("np.exp(S - np.max(S, axis=0, keepdims=True))", "np.exp(S)")],
+      "overflow"),
+    M("p1_ce_no_mean", "q1_cross_entropy", [("float(-np.sum(T * np.log(Z)) / N)", "float(-np.sum(T * np.log(Z)))")], 'times too large'),
+    M("p1_ce_sign", "q1_cross_entropy", [("-np.sum(T * np.log(Z))", "np.sum(T * np.log(Z))")], 'wrong sign'),
+    M("p1_ce_binary", "q1_cross_entropy", [("-np.sum(T * np.log(Z))",
+                                            "-np.sum(T * np.log(Z) + (1 - T) * np.log(1 - Z))")], 'binary'),
+    M("p1_dW2_no_mean", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (Z - T) @ Y.T")], 'times too'),
+    M("p1_dW2_sign", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (T - Z) @ Y.T / N")], 'wrong sign'),
+    M("p1_dW2_preactivation", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N",
+                                                            "return (Z - T) @ (W1 @ X).T / N")]),
+    M("p1_dW2_transposed", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return Y @ (Z - T).T / N")], 'transposed'),
+    M("p1_dW1_no_mean", "q1_grad_input_to_hidden", [("return delta @ X.T / N", "return delta @ X.T")], 'times too'),
+    M("p1_dW1_fprime_of_Y", "q1_grad_input_to_hidden", [("* f_prime(A)", "* f_prime(Y)")]),
+    M("p1_dW1_sigmoid_prime", "q1_grad_input_to_hidden", [("* f_prime(A)", "* " + SIGMOID_A)]),
+    M("p1_dW1_f_not_fprime", "q1_grad_input_to_hidden", [("* f_prime(A)", "* f(A)")]),
+    M("p1_dW1_no_derivative", "q1_grad_input_to_hidden", [("delta = (W2.T @ (Z - T)) * f_prime(A)",
+                                                           "delta = W2.T @ (Z - T)")]),
+    M("p1_nll_mean", "q1_nll_equivalence", [("float(-np.sum(np.log(", "float(-np.mean(np.log(")], 'times too small'),
+    M("p1_nll_product", "q1_nll_equivalence", [("-np.sum(np.log(Z[labels, np.arange(labels.shape[0])]))",
+                                                "-np.log(np.prod(Z[labels, np.arange(labels.shape[0])]))")], 'underflows'),
+    M("p1_one_hot_1_based", "q1_nll_equivalence", [("T[labels, ", "T[labels - 1, ")], 'shifted by one'),
+    M("p1_one_hot_transposed", "q1_nll_equivalence", [("    return T\n", "    return T.T\n")], 'transposed'),
+
+    # ---- Problem 2 --------------------------------------------------------------------
+    M("p2_fig1b_or", "q2_fig1b", [(WHOLE, '''
+def net_fig1b():
+    return Network([Layer(np.eye(2), [-0.5, -0.5], "step"), Layer([[1.0, 1.0]], [-0.5], "step")])
+''')]),
+    M("p2_fig1b_threshold_0_4", "q2_fig1b", [("[-0.5, -0.5], \"step\")", "[-0.4, -0.4], \"step\")")]),
+    M("p2_fig1b_classes_swapped", "q2_fig1b", [(WHOLE, '''
+def net_fig1b():
+    return Network([Layer(np.diag([1.0, -1.0]), [-0.5, 0.5], "step"), Layer([[1.0, -1.0]], [0.0], "abs")])
+''')], 'swapped'),
+    M("p2_fig1b_three_layers", "q2_fig1b", [("return Network([hidden, output])",
+                                             'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), hidden, output])')], 'structure of Figure 1(a)'),
+    M("p2_fig1c_no_fold", "q2_fig1c", [(WHOLE, '''
+def net_fig1c():
+    return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), Layer(np.eye(2), [-0.5, -0.5], "step"),
+                    Layer([[1.0, -1.0]], [0.0], "abs")])
+''')]),
+    M("p2_fig1c_fold_about_half", "q2_fig1c", [(WHOLE, '''
+def net_fig1c():
+    return Network([Layer(np.eye(2), [-0.5, -0.5], "abs"), Layer(-np.eye(2), [0.5, 0.5], "step"),
+                    Layer([[1.0, -1.0]], [0.0], "abs")])
+''')]),
+    M("p2_fig1c_four_layers", "q2_fig1c", [("return Network([fold, hidden, output])",
+                                            'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), fold, hidden, output])')], '3 layers'),
+    M("p2_region_integer_boundaries", "q2_region_label", [("np.floor(X[0] + 0.5) + np.floor(X[1] + 0.5)",
+                                                           "np.floor(X[0]) + np.floor(X[1])")]),
+    M("p2_region_classes_swapped", "q2_region_label", [("return ((", "return 1 - ((")], 'swapped'),
+    M("p2_region_folded_once", "q2_region_label", [(WHOLE, '''
+def region_label(X):
+    U = 1 - np.abs(X - 1)
+    return ((U[0] > 0.5) != (U[1] > 0.5)).astype(int)
+''')]),
+    M("p2_deep_every_fold_about_1", "q2_deep_network", [(WHOLE, '''
+def net_deep(n):
+    layers = [Layer(np.eye(2), [-1.0, -1.0], "abs")] + [Layer(-np.eye(2), [0.0, 0.0], "abs") for _ in range(n - 1)]
+    return Network(layers + [Layer(-np.eye(2), [0.5, 0.5], "step"), Layer([[1.0, -1.0]], [0.0], "abs")])
+''')]),
+    M("p2_deep_quadratic_units", "q2_deep_network", [(APPEND, '''
+_right = net_deep
+def net_deep(n):
+    layers = _right(n).layers
+    padded = []
+    extra_in = 0
+    for k, layer in enumerate(layers):
+        extra = k if k < len(layers) - 1 else 0       # k idle units in layer k
+        W = np.zeros((layer.W.shape[0] + extra, layer.W.shape[1] + extra_in))
+        W[:layer.W.shape[0], :layer.W.shape[1]] = layer.W
+        b = np.concatenate([layer.b, np.zeros(extra)])
+        padded.append(Layer(W, b, layer.activation))
+        extra_in = extra
+    return Network(padded)
+''')], 'grow linearly'),
+    M("p2_deep_one_hidden_layer", "q2_deep_network", [(WHOLE, '''
+def net_deep(n):
+    lines = np.arange(2 ** n) + 0.5
+    K = lines.size
+    W = np.zeros((2 * K, 2))
+    W[:K, 0], W[K:, 1] = 1.0, 1.0
+    signs = (-1.0) ** np.arange(K)
+    return Network([Layer(W, -np.concatenate([lines, lines]), "step"),
+                    Layer(np.concatenate([signs, -signs])[None, :], [0.0], "abs")])
+''')], 'grow linearly'),
+    M("p2_deep_one_fold_short", "q2_deep_network", [("for k in range(n - 1, -1, -1):", "for k in range(n - 2, -1, -1):")]),
+    M("p2_shallow_is_deep", "q2_shallow_network", [(WHOLE, '''
+def net_shallow(n):
+    return net_deep(n)
+''')], 'only one hidden layer'),
+    M("p2_shallow_last_line_missing", "q2_shallow_network", [("np.arange(2 ** n) + 0.5", "np.arange(2 ** n - 1) + 0.5")]),
+    M("p2_shallow_threshold_output", "q2_shallow_network", [('[None, :], [0.0], "abs")', '[None, :], [0.0], "step")')]),
+    M("p2_shallow_same_signs", "q2_shallow_network", [("np.concatenate([signs, -signs])", "np.concatenate([signs, signs])")]),
+
+    # ---- Problem 3 --------------------------------------------------------------------
+    M("p3_no_lambda_W", "q3_siamese_gradients", [(" + lam * W", "")], 'regularisation term is missing'),
+    M("p3_half_lambda_W", "q3_siamese_gradients", [("lam * W", "lam * W / 2")], 'regularisation term is off'),
+    M("p3_first_branch_only", "q3_siamese_gradients", [("d1 @ x1.T + d2 @ x2.T", "d1 @ x1.T"),
+                                                       ("grad_b = d1 + d2", "grad_b = d1")], 'both branches'),
+    M("p3_same_sign_branches", "q3_siamese_gradients", [("d2 = (h2 - h1)", "d2 = (h1 - h2)")]),
+    M("p3_relu_prime_for_sigmoid", "q3_siamese_gradients", [("* h1 * (1 - h1)", "* ((W @ x1 + b) > 0)"),
+                                                            ("* h2 * (1 - h2)", "* ((W @ x2 + b) > 0)")]),
+    M("p3_regularised_bias", "q3_siamese_gradients", [("grad_b = d1 + d2", "grad_b = d1 + d2 + lam * b")], 'Only W is regularised'),
+    M("p3_transposed_outer", "q3_siamese_gradients", [("d1 @ x1.T + d2 @ x2.T + lam * W",
+                                                       "x1 @ d1.T + x2 @ d2.T + lam * W.T")], 'transposed'),
+    M("p3_update_uphill", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b",
+                                                 "W + alpha * grad_W, b + alpha * grad_b")], 'uphill'),
+    M("p3_update_no_alpha", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b", "W - grad_W, b - grad_b")], 'step size alpha'),
+    M("p3_update_bias_frozen", "q3_siamese_update", [("b - alpha * grad_b", "b")], 'b was not updated'),
+    M("p3_count_twice", "q3_parameter_count", [("return m * n + m", "return 2 * (m * n + m)")], 'twice'),
+    M("p3_count_no_bias", "q3_parameter_count", [("return m * n + m", "return m * n")]),
+    M("p3_count_float", "q3_parameter_count", [("return m * n + m", "return float(m * n + m)")], 'int, not a float'),
+    M("p3_count_hard_wired", "q3_parameter_count", [("return m * n + m", "return 60")]),
+    M("p3_pseudo_no_mean", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y_hat - Y)")], 'times too large'),
+    M("p3_pseudo_sign", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y - Y_hat) / N")], 'wrong sign'),
+    M("p3_dh2_through_relu", "q3_pseudo_siamese_gradients", [("dJ_dh2 = G.copy()", "dJ_dh2 = G * (A2 > 0)")], 'through their sum'),
+    M("p3_dh1_through_sigmoid", "q3_pseudo_siamese_gradients", [("dJ_dh1 = G\n", "dJ_dh1 = G * H1 * (1 - H1)\n")], 'through their sum'),
+    M("p3_dX_no_relu_branch", "q3_pseudo_siamese_gradients", [(" + W2.T @ (G * (A2 > 0))", "")], 'both branches'),
+    M("p3_dX_sigmoid_prime_in_relu_branch", "q3_pseudo_siamese_gradients", [("G * (A2 > 0))", "G * H2 * (1 - H2))")]),
+    M("p3_dX_activations", "q3_pseudo_siamese_gradients", [("W1.T @ (G * H1 * (1 - H1)) + W2.T @ (G * (A2 > 0))",
+                                                            "W1.T @ (G * H1) + W2.T @ (G * H2)")]),
+    M("p3_dX_rows", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = (Y_hat - Y).T @ W3 / N")]),
+    M("p3_faster_W1", "q3_faster_weight", [('FASTER_WEIGHT = "W2"', 'FASTER_WEIGHT = "W1"')], 'likely to train faster'),
+    M("p3_faster_lowercase", "q3_faster_weight", [('FASTER_WEIGHT = "W2"', 'FASTER_WEIGHT = "w2"')], '"W1" or "W2"'),
+]
+BY_NAME = {m.name: m for m in MUTANTS}
+assert len(BY_NAME) == len(MUTANTS), "mutant names must be unique"
+
+# Wrong softmax variants that once also cost the gradient questions (they call softmax); the
+# gradient checks now replace it by a stand-in. Tested kernel-free only, to keep the real-route run short.
+LEAKS: list[tuple[Mutant, list[str]]] = [
+    (M("p1_softmax_over_rows", "q1_softmax", [("np.max(S, axis=0, keepdims=True)", "np.max(S, axis=1, keepdims=True)"),
+                                              ("np.sum(E, axis=0, keepdims=True)", "np.sum(E, axis=1, keepdims=True)")]),
+     ["q1_grad_hidden_to_output", "q1_grad_input_to_hidden"]),
+    (M("p1_softmax_float16", "q1_softmax", [("return E / np.sum(E, axis=0, keepdims=True)",
+                                             "return (E / np.sum(E, axis=0, keepdims=True)).astype(np.float16)")]),
+     ["q1_grad_hidden_to_output", "q1_grad_input_to_hidden"]),
+]
+
+# Numerically fragile softmax variants, caught by the hidden cases with columns of very different
+# scale. Tested kernel-free only, to keep the real-route run short.
+UNCAUGHT: list[Mutant] = [
+    # one maximum for the whole batch: a column whose logits all lie far below another column's
+    # maximum underflows to 0/0 = nan; no case mixes such columns
+    M("p1_softmax_global_max", "q1_softmax", [("np.max(S, axis=0, keepdims=True)", "np.max(S)")]),
+    # the column minimum instead of the maximum: exp overflows once a column spans more than ~709
+    M("p1_softmax_min_not_max", "q1_softmax", [("np.exp(S - np.max(S,", "np.exp(S - np.min(S,")]),
+]
+
+
+def mutant_edit(mutants: list[Mutant]):
+    """An `edit(grade_id, source)` that plants the given mutants (at most one per cell)."""
+    by_cell = {m.cell: m for m in mutants}
+    assert len(by_cell) == len(mutants), "one mutant per cell"
+    return lambda cell, text: by_cell[cell].apply(text) if cell in by_cell else text
+
+
+def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant]]:
+    """The notebook's mutants spread over as few notebooks as possible, at most one per question
+    (each question's check runs only its own cell, so mutants of different questions do not interact)."""
+    packs: list[list[Mutant]] = []
+    for mutant in (MUTANTS if mutants is None else mutants):
+        if mutant.notebook != notebook:
+            continue
+        for group in packs:
+            if all(other.question != mutant.question for other in group):
+                group.append(mutant)
+                break
+        else:
+            packs.append([mutant])
+    return packs

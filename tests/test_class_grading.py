@@ -1,0 +1,235 @@
+"""`hwkit grade` on a whole class: parallel workers, sandboxed kernels, hostile submissions.
+
+One run (module fixture, two workers) grades a corpus of hostile and broken submissions
+(tests/hostile.py) plus well-behaved ones and an LMS archive; each test then checks one thing.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from hwkit.course import Course
+from hwkit.demo import filled_release, forgot_average
+from hwkit.grade import GradeRun, grade
+from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
+from hwkit.sandbox import available
+
+from hostile import ALL, CORPUS, PLANAR
+
+TIMEOUT = 8
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+
+ARCHIVE = "downloads.zip"
+ARCHIVE_MEMBERS = {  # LMS file names -> who they belong to (nbgrader zip_collect naming)
+    "hw1_lms_alice_attempt_2024-03-01-09-00-00_Planar_MLP.ipynb": "broken",   # superseded by the later attempt
+    "hw1_lms_alice_attempt_2024-03-02-10-30-00_Planar_MLP.ipynb": "good",
+    "hw1_lms_bob_attempt_2024-03-02-11-00-00_Planar_MLP.ipynb": "broken",
+    "syllabus.pdf": "junk",
+}
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def add_student(course: Course, student: str, make) -> None:
+    folder = course.submitted / student / "hw1"
+    folder.mkdir(parents=True)
+    make(course, folder)
+
+
+def make_class(course: Course) -> None:
+    """The hostile corpus, a reference student with every notebook, and two ordinary students."""
+    for student, (make, _, _) in CORPUS.items():
+        add_student(course, student, make)
+    folder = course.submitted / "reference" / "hw1"
+    folder.mkdir(parents=True)
+    for name in course.notebook_names():
+        nbformat.write(filled_release(course, name), folder / name)
+    (folder / "timestamp.txt").write_text("2024-03-01 12:00:00")
+    add_student(course, "forgot_average", lambda c, f: nbformat.write(filled_release(c, PLANAR, forgot_average), f / PLANAR))
+    add_student(course, "untouched", lambda c, f: shutil.copy(c.release / PLANAR, f / PLANAR))
+
+
+def make_archive(course: Course, path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, kind in ARCHIVE_MEMBERS.items():
+            if kind == "good":
+                zf.writestr(f"hw1 downloads/{name}", nbformat.writes(filled_release(course, PLANAR)))
+            elif kind == "broken":
+                zf.writestr(name, '{"cells": [ not json')
+            else:
+                zf.writestr(name, b"%PDF-1.4")
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded(built_course: Course, tmp_path_factory):
+    root = tmp_path_factory.mktemp("class") / "course"
+    shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    course = Course.at(root)
+    make_class(course)
+    archive = make_archive(course, root.parent / ARCHIVE)
+    (course.root / "grades.csv").write_text("student_id,total\nsentinel,1\n")  # must only change via reports
+    before = digest(course.submitted)
+    bar = io.StringIO()
+    run = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=bar)
+    write_grades_csv(run, course.root / "grades.csv")
+    write_summaries(run, course)
+    write_summary_figure(run, course.root / "grades-summary.png")
+    return course, run, before, bar.getvalue(), archive
+
+
+def _grade(run: GradeRun, student: str, notebook: str = PLANAR):
+    return next(g for g in run.grades if g.student == student and g.notebook == notebook)
+
+
+@pytest.mark.parametrize("student", list(CORPUS))
+def test_hostile_submission_gets_its_points_and_a_reason(graded, student: str) -> None:
+    course, run, _, _, _ = graded
+    _, lost, word = CORPUS[student]
+    grade = _grade(run, student)
+    lost = lost(course) if callable(lost) else lost
+    for question, points in grade.max_scores.items():
+        want = 0 if lost == ALL or question in lost else points
+        assert grade.scores[question] == want, (question, grade.problems)
+    reasons = "\n".join(grade.problems + run.notes.get(student, []))
+    assert word in reasons, reasons
+
+
+def test_every_other_notebook_and_student_is_unaffected(graded) -> None:
+    _, run, _, _, _ = graded
+    for g in run.grades:
+        if g.student == "reference":
+            assert g.total == g.max_total, (g.notebook, g.problems)
+    average = _grade(run, "forgot_average")
+    assert average.total == average.max_total - 5
+    assert _grade(run, "untouched").total == 0
+
+
+def test_sandbox_walls_hold(graded) -> None:
+    course, run, before, _, _ = graded
+    snooped = nbformat.read(course.autograded / "snooper" / "hw1" / PLANAR, 4)
+    text = "\n".join(o.get("text", "") for c in snooped.cells for o in c.get("outputs", []))
+    assert "LEAKS: []" in text, text[:2000]
+    vandal = nbformat.read(course.autograded / "vandal" / "hw1" / PLANAR, 4)
+    text = "\n".join(o.get("text", "") for c in vandal.cells for o in c.get("outputs", []))
+    assert "WROTE: []" in text, text[:2000]
+    assert not (course.root / "hacked.txt").exists() and not (course.source / "planted.py").exists()
+    assert not list(course.root.rglob("scratch_note.txt")), "the kernel's own folder is thrown away"
+    assert digest(course.submitted) == before
+    assert _grade(run, "reference").total == _grade(run, "reference").max_total
+
+
+def test_submitted_is_byte_identical(graded) -> None:
+    course, _, before, _, _ = graded
+    assert digest(course.submitted) == before
+
+
+def test_archive_intake(graded) -> None:
+    course, run, _, _, _ = graded
+    alice = _grade(run, "lms_alice")
+    assert alice.total == alice.max_total, alice.problems
+    assert _grade(run, "lms_bob").total == 0
+    assert "not valid JSON" in "\n".join(_grade(run, "lms_bob").problems)
+    archive_notes = "\n".join(run.notes["(archive)"])
+    assert "syllabus.pdf" in archive_notes and "does not match" in archive_notes
+    assert "2024-03-01-09-00-00" in archive_notes and "later attempt" in archive_notes
+    assert not (course.submitted / "lms_alice").exists(), "the archive is extracted to scratch, not submitted/"
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        assert gb.find_submission("hw1", "lms_alice").timestamp.isoformat().startswith("2024-03-02T10:30")
+
+
+def test_gradebook_holds_every_submission_consistently(graded) -> None:
+    course, run, _, _, _ = graded
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        for student in run.students():
+            submission = gb.find_submission("hw1", student)
+            for notebook in submission.notebooks:
+                grade = _grade(run, student, notebook.name + ".ipynb")
+                auto = {g.name: g.auto_score for g in notebook.grades if g.cell.cell_type == "code"}
+                assert auto == {q: s for q, s in grade.scores.items() if q in auto}, (student, notebook.name)
+        assert gb.find_submission("hw1", "reference").timestamp.isoformat().startswith("2024-03-01T12:00")
+    for student in ("reference", "os_exit", "renamed_notebook", "lms_alice"):
+        assert (course.autograded / student / "hw1" / PLANAR).exists()
+
+
+def test_reports(graded) -> None:
+    course, run, _, bar, _ = graded
+    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    assert set(rows) == set(run.students()) and "sentinel" not in rows
+    assert float(rows["reference"]["Planar_MLP"]) == 30
+    assert float(rows["os_exit"]["q4_predict"]) == 0 and float(rows["os_exit"]["q4_layer_sizes"]) == 1
+    assert (course.root / "grades-summary.png").read_bytes()[:4] == b"\x89PNG"
+    page = (course.feedback / "os_exit" / "hw1" / "index.html").read_text()
+    assert "kernel died" in page
+    html = (course.feedback / "os_exit" / "hw1" / "Planar_MLP.html").read_text()
+    for secret in ("check_hidden", "hw1_hidden", "BEGIN HIDDEN TESTS", "grader_tests", "/opt/hwkit-grader",
+                   str(course.root)):
+        assert secret not in html and secret not in page, secret
+    assert f"{len(run.students())}/{len(run.students())} students" in bar and "ETA" in bar
+
+
+def test_second_run_changes_nothing_and_keeps_manual_grades(graded) -> None:
+    course, run, before, _, archive = graded
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        nb = gb.find_submission_notebook("Planar_MLP", "hw1", "forgot_average")
+        cell = next(g for g in nb.grades if g.name == "q4_backward_propagation")
+        cell.manual_score = 2.5
+        gb.db.commit()
+    autograded = digest(course.autograded)
+    again = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=False)
+    assert sorted(again.cached) == run.students()
+    assert [(g.student, g.notebook, g.scores) for g in again.grades] == [(g.student, g.notebook, g.scores) for g in run.grades]
+    assert digest(course.autograded) == autograded
+    assert digest(course.submitted) == before
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        nb = gb.find_submission_notebook("Planar_MLP", "hw1", "forgot_average")
+        assert next(g for g in nb.grades if g.name == "q4_backward_propagation").manual_score == 2.5
+
+
+def test_a_killed_run_resumes_to_the_same_grades(graded, tmp_path: Path) -> None:
+    """Kill `hwkit grade` after its first finished student; the next run grades only the rest."""
+    course, run, _, _, _ = graded
+    root = tmp_path / "course"
+    shutil.copytree(course.root, root, ignore=shutil.ignore_patterns("autograded", "feedback", "gradebook.db",
+                                                                     "submitted", "grades*", "__pycache__"))
+    small = Course.at(root)
+    students = ["reference", "forgot_average", "os_exit", "invalid_json", "untouched"]
+    for student in students:
+        shutil.copytree(course.submitted / student, small.submitted / student)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    command = [sys.executable, "-m", "hwkit.cli", "--course", str(root), "grade", "--jobs", "2", "--timeout", str(TIMEOUT)]
+    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    cache = small.autograded / ".hwkit-cache"
+    deadline = time.monotonic() + 240
+    while not (cache.is_dir() and any(cache.glob("*.json"))) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.stem for p in cache.glob("*.json")}
+    assert finished and finished != set(students), finished
+    resumed = grade(small, timeout=TIMEOUT, jobs=2, progress=False)
+    assert set(resumed.cached) == finished
+    for g in resumed.grades:
+        assert g.scores == _grade(run, g.student, g.notebook).scores, g.student
+    with Gradebook(f"sqlite:///{small.gradebook}") as gb:
+        assert {s.student.id for s in gb.find_assignment("hw1").submissions} == set(students)

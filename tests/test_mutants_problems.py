@@ -1,0 +1,224 @@
+"""Mutation tests for the Problem 1-3 graders: every common mistake loses the points of its own
+question and keeps every other question's points. Kernel-free first (fast), then through real
+nbgrader and Otter, which must agree question by question.
+
+The mutation score (mutants caught / mutants) is printed per route (run with -s to see it).
+"""
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import matplotlib
+import nbformat
+import pytest
+
+import hw1_checks
+import hw1_hidden
+from conftest import solution_namespace
+from mutants_problems import (LEAKS, MUTANTS, NOTEBOOKS, QUESTIONS, UNCAUGHT, Mutant, mutant_edit, pack)
+
+matplotlib.use("Agg")  # Problem 2's setup cell draws figures
+
+SCORES: dict[str, tuple[int, int]] = {}  # route -> (caught, total)
+CAUGHT: dict[str, bool] = {}  # mutant -> caught by the kernel-free checks
+
+
+def outcome(question: str, env: dict) -> str | None:
+    """What the notebook's test cell does: public check, then hidden check. None if both pass,
+    else the first failure message (what the student sees in the feedback)."""
+    for run in (hw1_checks.check, hw1_hidden.check_hidden):
+        try:
+            run(question, env)
+        except AssertionError as failure:
+            return str(failure)
+    return None
+
+
+def namespace(mutants: list[Mutant], notebook: str) -> dict:
+    return solution_namespace(notebook, mutant_edit(mutants))
+
+
+# --- without a kernel -------------------------------------------------------------------
+
+def test_corpus_covers_every_notebook() -> None:
+    for notebook in NOTEBOOKS:
+        mine = [m for m in MUTANTS if m.notebook == notebook]
+        assert len(mine) >= 4, notebook
+        assert {m.question for m in mine} == set(QUESTIONS[notebook]), notebook
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_reference_keeps_full_marks(notebook: str) -> None:
+    env = namespace([], notebook)
+    assert {q: outcome(q, env) for q in QUESTIONS[notebook]} == dict.fromkeys(QUESTIONS[notebook])
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_mutant_loses_its_question_only(mutant: Mutant) -> None:
+    env = namespace([mutant], mutant.notebook)
+    failure = outcome(mutant.question, env)
+    CAUGHT[mutant.name] = failure is not None
+    assert failure is not None, f"{mutant.name} is not caught"
+    if mutant.hint:
+        assert mutant.hint in failure, failure
+    for question in QUESTIONS[mutant.notebook]:
+        if question != mutant.question:
+            assert outcome(question, env) is None, (question, outcome(question, env))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_packed_mutants_do_not_interact(notebook: str) -> None:
+    """The packs the real routes grade: each mutant still fails its own question only."""
+    for mutants in pack(notebook):
+        env = namespace(mutants, notebook)
+        lost = {q for q in QUESTIONS[notebook] if outcome(q, env) is not None}
+        assert lost == {m.question for m in mutants}, [m.name for m in mutants]
+
+
+@pytest.mark.parametrize("leak", LEAKS, ids=lambda leak: leak[0].name)
+def test_a_wrong_softmax_costs_only_its_own_question(leak) -> None:
+    """The gradient checks use a stand-in softmax, so a wrong softmax does not cost them too."""
+    mutant, _also_lost = leak
+    env = namespace([mutant], mutant.notebook)
+    assert outcome(mutant.question, env) is not None
+    for question in QUESTIONS[mutant.notebook]:
+        if question != mutant.question:
+            assert outcome(question, env) is None, question
+
+
+@pytest.mark.parametrize("mutant", UNCAUGHT, ids=lambda m: m.name)
+def test_fragile_softmax_variants_are_caught(mutant: Mutant) -> None:
+    assert outcome(mutant.question, namespace([mutant], mutant.notebook)) is not None
+
+
+def test_hard_coded_answers_pass_public_but_not_hidden() -> None:
+    for name in ("p3_count_hard_wired", "p3_faster_W1"):
+        mutant = next(m for m in MUTANTS if m.name == name)
+        env = namespace([mutant], mutant.notebook)
+        assert "passed" in hw1_checks.check(mutant.question, env), name
+        with pytest.raises(AssertionError):
+            hw1_hidden.check_hidden(mutant.question, env)
+
+
+def test_kernel_free_mutation_score() -> None:
+    for m in MUTANTS:
+        if m.name not in CAUGHT:
+            CAUGHT[m.name] = outcome(m.question, namespace([m], m.notebook)) is not None
+    caught = sum(CAUGHT[m.name] for m in MUTANTS)
+    SCORES["kernel-free"] = (caught, len(MUTANTS))
+    print(f"\nmutation score, kernel-free checks: {caught}/{len(MUTANTS)}")
+    assert caught == len(MUTANTS)
+
+
+# --- through the real routes: nbgrader and Otter -----------------------------------------
+
+TIMEOUT = 60  # seconds per cell
+PLANAR = "Planar_MLP.ipynb"
+PACKS = {notebook: pack(notebook) for notebook in NOTEBOOKS}
+STUDENTS = [f"mutants_{i:02d}" for i in range(max(len(p) for p in PACKS.values()))]
+
+
+def mutants_of(student: str, notebook: str) -> list[Mutant]:
+    """Student i hands in pack i of each notebook, or the filled reference once the packs run out."""
+    i = STUDENTS.index(student)
+    return PACKS[notebook][i] if i < len(PACKS[notebook]) else []
+
+
+def lost(student: str, notebook: str) -> set[str]:
+    return {m.question for m in mutants_of(student, notebook)}
+
+
+@pytest.fixture(scope="module")
+def routes(built_course, tmp_path_factory):
+    """All packs graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
+    from hwkit.course import Course
+    from hwkit.demo import filled_release
+    from hwkit.grade import grade
+    from hwkit.otter import archive_name, otter_grade
+
+    root = tmp_path_factory.mktemp("mutants_problems") / "course"
+    shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    course = Course.at(root)
+    otter_jobs = []
+    for student in STUDENTS:
+        folder = course.submitted / student / course.assignment
+        folder.mkdir(parents=True)
+        for notebook in NOTEBOOKS:
+            mutants = mutants_of(student, notebook)
+            nbformat.write(filled_release(course, notebook, mutant_edit(mutants)), folder / notebook)
+            if mutants:  # Otter grades only the mutated notebooks (the filled reference is test_grading's)
+                otter_jobs.append((student, notebook))
+        # not mutated here (tests/test_mutants.py covers it): the untouched release, cheap to grade
+        shutil.copy(course.release / PLANAR, folder / PLANAR)
+
+    def through_otter(job):
+        student, notebook = job
+        archive = course.dist / archive_name(course, notebook)
+        path = course.submitted / student / course.assignment / notebook
+        return job, otter_grade(archive, path, course.env(), timeout=300, cell_timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        otter_results = pool.map(through_otter, otter_jobs)
+        run = grade(course, timeout=TIMEOUT)
+        otter = dict(otter_results)
+    nbgrader = {(g.student, g.notebook): g for g in run.grades}
+    return nbgrader, otter
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_nbgrader_scores_each_question(routes, notebook: str, student: str) -> None:
+    nbgrader, _ = routes
+    graded = nbgrader[student, notebook]
+    assert set(QUESTIONS[notebook]) <= set(graded.max_scores), graded.max_scores
+    for question, points in graded.max_scores.items():
+        if question in QUESTIONS[notebook]:
+            want = 0.0 if question in lost(student, notebook) else points
+            assert graded.scores[question] == want, (question, graded.problems)
+        else:  # a written answer: awaiting manual grading
+            assert graded.scores.get(question) is None, (question, graded.scores.get(question))
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_otter_scores_each_question_like_nbgrader(routes, notebook: str, student: str) -> None:
+    nbgrader, otter = routes
+    if not mutants_of(student, notebook):
+        pytest.skip("the filled reference: not sent through Otter")
+    result = otter[student, notebook]
+    assert result.problem is None, result.problem
+    assert set(result.scores) == set(QUESTIONS[notebook]), result.scores
+    for question in QUESTIONS[notebook]:
+        want = 0.0 if question in lost(student, notebook) else result.possible[question]
+        assert result.scores[question] == want, (question, result.messages.get(question))
+        assert result.scores[question] == nbgrader[student, notebook].scores[question], question
+        assert result.possible[question] == nbgrader[student, notebook].max_scores[question], question
+
+
+def test_feedback_names_the_mistake(routes) -> None:
+    nbgrader, _ = routes
+    for student in STUDENTS:
+        for notebook in NOTEBOOKS:
+            problems = "\n".join(nbgrader[student, notebook].problems)
+            for mutant in mutants_of(student, notebook):
+                if mutant.hint:
+                    assert mutant.hint in problems, (mutant.name, problems)
+
+
+def test_real_route_mutation_scores(routes) -> None:
+    nbgrader, otter = routes
+    planted = [(s, nb, m) for s in STUDENTS for nb in NOTEBOOKS for m in mutants_of(s, nb)]
+    lines = []
+    for route, scores in (("nbgrader", {k: g.scores for k, g in nbgrader.items()}),
+                          ("otter", {k: r.scores for k, r in otter.items()})):
+        caught = sum(scores.get((s, nb), {}).get(m.question) == 0 for s, nb, m in planted)
+        SCORES[route] = (caught, len(planted))
+        per_notebook = ", ".join(
+            f"{nb.split('_')[0]} {sum(scores.get((s, n), {}).get(m.question) == 0 for s, n, m in planted if n == nb)}"
+            f"/{sum(n == nb for _, n, _ in planted)}" for nb in NOTEBOOKS)
+        lines.append(f"mutation score, {route}: {caught}/{len(planted)} ({per_notebook}; "
+                     f"{sum(map(len, PACKS.values()))} mutated notebooks)")
+    print("\n" + "\n".join(lines))
+    assert len(planted) == len(MUTANTS)
+    assert all(caught == total for caught, total in SCORES.values()), SCORES
