@@ -12,6 +12,8 @@ to the expected ones (a factor N, a sign, a transpose).
 """
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -50,7 +52,8 @@ def make_inputs(case: Mapping[str, Any]) -> dict:
     inputs = dict(case)
     rng = np.random.default_rng(case["seed"])
     c, N = case["c"], case["N"]
-    inputs["S"] = rng.normal(scale=case.get("scale", 2.0), size=(c, N)) + case.get("offset", 0.0)
+    inputs["S"] = (rng.normal(scale=case.get("scale", 2.0), size=(c, N)) + case.get("offset", 0.0)
+                   + np.asarray(case.get("column_offsets", 0.0)))  # columns of very different scale
     inputs["Z"] = rng.dirichlet(np.ones(c), size=N).T
     y = rng.integers(0, c, size=N)
     y[: min(c, N)] = np.arange(min(c, N))  # every class occurs when N >= c
@@ -108,10 +111,32 @@ def check_cross_entropy(env: Mapping, inputs: dict, expected: dict) -> None:
     assert_float(J, expected["J"], "cross_entropy(Z, T)", rtol=1e-7)
 
 
+def _stable_softmax(S: np.ndarray) -> np.ndarray:
+    """Stand-in for the student's softmax while a gradient question is checked."""
+    E = np.exp(S - np.max(S, axis=0, keepdims=True))
+    return E / np.sum(E, axis=0, keepdims=True)
+
+
+@contextlib.contextmanager
+def _own_softmax_replaced(env: Mapping, name: str):
+    """Grade the gradient on its own: a wrong softmax costs only q1_softmax's points."""
+    fn = env.get(name)
+    namespaces = [ns for ns in (env, getattr(fn, "__globals__", None)) if isinstance(ns, dict) and "softmax" in ns]
+    saved = [ns["softmax"] for ns in namespaces]
+    for ns in namespaces:
+        ns["softmax"] = _stable_softmax
+    try:
+        yield
+    finally:
+        for ns, original in zip(namespaces, saved):
+            ns["softmax"] = original
+
+
 def _check_gradient(env: Mapping, inputs: dict, expected: dict, name: str, key: str, with_prime: bool) -> None:
     X, T, W1, W2 = _copies(inputs, "X", "T", "W1", "W2")
     args = (X, T, W1, W2, inputs["f"]) + ((inputs["f_prime"],) if with_prime else ())
-    grad = call(env, name, *args)
+    with _own_softmax_replaced(env, name):
+        grad = call(env, name, *args)
     N = X.shape[1]
     want = np.asarray(expected[key])
     what = f"{name}(...) with {inputs['activation']} hidden units"
@@ -126,9 +151,8 @@ def _check_gradient(env: Mapping, inputs: dict, expected: dict, name: str, key: 
         if with_prime:
             return ("Backpropagate the output error through W2 (transposed), multiply elementwise by the "
                     "derivative f_prime evaluated at the hidden pre-activation A = W1 X, then multiply by X "
-                    "transposed. If your softmax fails its test, fix it first.")
-        return ("Multiply the output error by the hidden *outputs* Y = f(W1 X) transposed. If your softmax "
-                "fails its test, fix it first.")
+                    "transposed.")
+        return "Multiply the output error by the hidden *outputs* Y = f(W1 X) transposed."
 
     assert_close(grad, want, what, rtol=1e-6, atol=1e-9, diagnose=diagnose)
 
