@@ -65,3 +65,10 @@ def solution_namespace(notebook: str, edit=None) -> dict:
             source = edit(meta["grade_id"], source)
         exec(compile(source, f"<{meta['grade_id']}>", "exec"), namespace)
     return namespace
+
+
+def with_wrong(reference: dict, source: str) -> dict:
+    """A copy of a solution namespace in which `source` (a wrong definition) has been run."""
+    namespace = dict(reference)
+    exec(source, namespace)
+    return namespace

@@ -2,45 +2,26 @@
 formulas fail the hidden checks."""
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT / "grader_tests", ROOT / "source" / "hw1"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 from hw1_checks import CheckFailure, check  # noqa: E402
 from hw1_hidden import check_hidden  # noqa: E402
+from conftest import solution_namespace  # noqa: E402
 
 NOTEBOOK = ROOT / "source" / "hw1" / "Problem1_Softmax_CrossEntropy.ipynb"
 QUESTIONS = ["q1_softmax", "q1_cross_entropy", "q1_grad_hidden_to_output", "q1_grad_input_to_hidden", "q1_nll_equivalence"]
 
 
-def solution_namespace(notebook: Path) -> dict:
-    """Run the notebook's setup cell and solution cells (the instructor's answers) in a fresh namespace."""
-    namespace: dict = {"__name__": "__notebook__"}
-    for cell in json.loads(notebook.read_text())["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") == "setup"):
-            source = "".join(cell["source"])
-            source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
-            exec(compile(source, f"{notebook.name}:{cell['id']}", "exec"), namespace)
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    return solution_namespace(NOTEBOOK)
+    return solution_namespace(NOTEBOOK.name)
 
 
-def with_wrong(reference: dict, source: str) -> dict:
-    namespace = dict(reference)
-    exec(source, namespace)
-    return namespace
+from conftest import with_wrong  # noqa: E402
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

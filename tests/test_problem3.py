@@ -2,47 +2,28 @@
 fail the hidden checks, and the public cases of one-value answers do not give the answer away."""
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT / "grader_tests", ROOT / "source" / "hw1"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 from hw1_checks import check, public_expected  # noqa: E402
 from hw1_hidden import check_hidden  # noqa: E402
+from conftest import solution_namespace  # noqa: E402
 
 NOTEBOOK = ROOT / "source" / "hw1" / "Problem3_Siamese_Nets.ipynb"
 QUESTIONS = ["q3_siamese_gradients", "q3_siamese_update", "q3_parameter_count", "q3_pseudo_siamese_gradients",
              "q3_faster_weight"]
 
 
-def solution_namespace(notebook: Path) -> dict:
-    """Run the notebook's setup cell and solution cells (the instructor's answers) in a fresh namespace."""
-    namespace: dict = {"__name__": "__notebook__"}
-    for cell in json.loads(notebook.read_text())["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") == "setup"):
-            source = "".join(cell["source"])
-            source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
-            exec(compile(source, f"{notebook.name}:{cell['id']}", "exec"), namespace)
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    return solution_namespace(NOTEBOOK)
+    return solution_namespace(NOTEBOOK.name)
 
 
-def with_wrong(reference: dict, source: str) -> dict:
-    namespace = dict(reference)
-    exec(source, namespace)
-    return namespace
+from conftest import with_wrong  # noqa: E402
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
