@@ -104,7 +104,7 @@ def planted(grade_id: str, code: str | Callable[[Course], str]) -> Maker:
     return notebook(lambda c: filled_release(c, PLANAR, prepend(grade_id, code(c) if callable(code) else code)))
 
 
-LAYER_SIZES_LOST = {"q4_layer_sizes", "q4_nn_model"}  # nn_model's test uses layer_sizes
+LAYER_SIZES_LOST = {"q4_layer_sizes"}  # questions are isolated: nn_model is checked with stand-in helpers
 
 CORPUS: dict[str, tuple[Maker, object, str]] = {
     "endless_loop": (planted("layer_sizes", "while True:\n    pass"), LAYER_SIZES_LOST, "CellTimeoutError"),

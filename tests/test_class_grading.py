@@ -30,7 +30,7 @@ from hwkit.sandbox import available
 
 from hostile import ALL, CORPUS, PLANAR
 
-TIMEOUT = 8
+TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
@@ -117,10 +117,10 @@ def test_hostile_submission_gets_its_points_and_a_reason(graded, student: str) -
 def test_every_other_notebook_and_student_is_unaffected(graded) -> None:
     _, run, _, _, _ = graded
     for g in run.grades:
-        if g.student == "reference":
-            assert g.total == g.max_total, (g.notebook, g.problems)
+        if g.student == "reference":  # full marks on every graded question (written answers wait for a TA)
+            assert all(s == g.max_scores[q] for q, s in g.scores.items() if s is not None), (g.notebook, g.problems)
     average = _grade(run, "forgot_average")
-    assert average.total == average.max_total - 5
+    assert average.total == average.max_total - 3  # backward_propagation only: questions are isolated
     assert _grade(run, "untouched").total == 0
 
 
