@@ -158,18 +158,6 @@ def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, exe
         grade.problems.extend(errors[:5] + ([f"... and {len(errors) - 5} more cells with errors"] if len(errors) > 5 else []))
 
 
-def publish(scratch: Path, course: Course) -> None:
-    """Copy autograded notebooks, feedback and the gradebook from the scratch course into the course."""
-    for kind in ("autograded", "feedback"):
-        if (scratch / kind).exists():
-            for student in (scratch / kind).iterdir():
-                target = getattr(course, kind) / student.name
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(student, target)
-    shutil.copy(scratch / "gradebook.db", course.gradebook)
-
-
-
 # ---- the class-grading pipeline -------------------------------------------------------------
 CACHE_VERSION = "hwkit-grade-2"
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
