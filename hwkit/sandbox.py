@@ -1,21 +1,22 @@
-"""Running student code behind walls: one bubblewrap sandbox per notebook kernel.
+"""Running student code behind walls: a bubblewrap sandbox per grading worker, one forked kernel
+per notebook inside it (forkserver.py: how consecutive notebooks are kept apart).
 
-The trusted side (nbgrader, the notebook client, the gradebook) stays outside; only the
-kernel runs inside `bwrap`, started through `prlimit`, and talks to the client over Unix
-sockets (ZeroMQ ipc transport) in a folder of its own, so the sandbox needs no network.
+The trusted side (nbgrader, the notebook client, the gradebook) stays outside; only the fork
+server and its kernels run inside `bwrap`, started through `prlimit`, and talk to the client over
+Unix sockets (ZeroMQ ipc transport) in a folder of their own, so the sandbox needs no network.
 
 What the kernel sees (everything else of the host does not exist for it):
   /usr, the Python installation and the venv    read-only (system libraries, numpy, torch, ...)
   a few files of /etc (ld.so.cache, fonts, ...)  read-only
-  /home/student/<assignment>                     read-write: a private copy of this one notebook's
+  /home/student/<assignment>                     read-write: a private copy of the graded notebook's
                                                  folder (the shipped helper files and the student's
-                                                 own extra files), thrown away afterwards
+                                                 own extra files), emptied after each notebook
   /opt/hwkit-grader                              read-only copy of exactly what the hidden test
                                                  cells import: hw1_hidden/ and a trusted hw1_checks/
   /tmp                                           private tmpfs
   the kernel's socket folder                     read-write, nothing else in it
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
-terminal injection), and the whole sandbox dies with the grader. Limits: address space
+terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
 (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
 (RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell are
 enforced by `SandboxedExecute` on the trusted side.
@@ -69,6 +70,16 @@ def available() -> str | None:
     return None if probe.returncode == 0 else f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
 
 
+@functools.lru_cache(maxsize=1)
+def _no_nested_userns() -> tuple[str, ...]:
+    """bwrap >= 0.8 can forbid user namespaces inside the sandbox (a kernel cannot build a
+    private world of its own there); older versions lack the flag."""
+    flags = ("--unshare-user", "--disable-userns")
+    probe = subprocess.run([shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--unshare-all", *flags, "true"],
+                           capture_output=True)
+    return flags if probe.returncode == 0 else ()
+
+
 def _python_roots() -> list[str]:
     roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
     return sorted(roots)
@@ -80,7 +91,8 @@ def sandbox_argv(work: Path, grader: Path, sockets: Path, assignment: str, limit
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [shutil.which("prlimit") or "prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={limits.cpu_seconds}",
             f"--fsize={limits.file_mb * 2**20}", "--core=0", "--nofile=1024", "--", bwrap,
-            "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
+            "--unshare-all", *_no_nested_userns(), "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--clearenv",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for name in ("bin", "lib", "lib64", "sbin"):
         target = Path("/") / name
@@ -128,7 +140,8 @@ def prepare_grader_mount(course_source: Path, grader_tests: Path, target: Path) 
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """A python kernel inside bubblewrap, reached over ipc sockets, interrupted by message."""
+    """A python kernel forked inside the worker's sandbox (forkserver.py), reached over ipc
+    sockets, interrupted by message."""
 
     @default("context")
     def _context_default(self):
@@ -138,25 +151,16 @@ class SandboxKernelManager(AsyncKernelManager):
         context.setsockopt(zmq.LINGER, 0)
         return context
 
-    def configure_sandbox(self, work: Path, grader: Path, assignment: str, limits: Limits, env: dict[str, str]) -> None:
-        # a short path of its own: Unix socket paths are limited to 107 bytes
-        sockets = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
-        self.socket_dir = sockets
+    def configure_sandbox(self, server, cpu_seconds: int) -> None:
+        from .forkserver import ForkServerProvisioner
+
         self.transport = "ipc"
-        self.ip = str(sockets / "k")
-        self.connection_file = str(sockets / "kernel.json")
-        command = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        self._kernel_spec = KernelSpec(argv=sandbox_argv(work, grader, sockets, assignment, limits, env, command),
-                                       display_name="Python 3 (sandbox)", language="python",
-                                       interrupt_mode="message", env={})
-
-    async def _async_launch_kernel(self, kernel_cmd, **kw):
-        # the kernel's own stdout/stderr (banners, crash messages) stay out of the grader's terminal
-        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
-        kw["stdin"] = subprocess.DEVNULL
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    _launch_kernel = _async_launch_kernel
+        self.ip, self.connection_file = server.connection_paths()
+        self._kernel_spec = KernelSpec(argv=["forked-kernel", "-f", "{connection_file}"], display_name="Python 3 (sandbox)",
+                                       language="python", interrupt_mode="message", env={})
+        self.kernel_id = self.kernel_id or str(uuid.uuid4())
+        self.provisioner = ForkServerProvisioner(kernel_id=self.kernel_id, kernel_spec=self._kernel_spec, parent=self,
+                                                 server=server, rlimits={"cpu_seconds": cpu_seconds})
 
 
 class SandboxedExecute(Execute):
@@ -177,11 +181,14 @@ class SandboxedExecute(Execute):
     # --- kernel ----------------------------------------------------------------------------
     def create_kernel_manager(self):
         km = SandboxKernelManager(config=self.config)
-        limits = Limits(memory_mb=self.memory_mb, output_bytes=self.output_bytes,
-                        cpu_seconds=max(600, (self.timeout or 60) * (1 + len(self.nb.cells))))
-        km.configure_sandbox(self._work, Path(self.grader_mount), self.assignment, limits, kernel_env(self.jobs))
+        km.configure_sandbox(self._server, cpu_seconds=max(600, (self.timeout or 60) * (1 + len(self.nb.cells))))
         self.km = self._sandbox_km = km  # nbclient forgets self.km when it cleans up
         return km
+
+    def _worker_server(self):
+        from .forkserver import worker_server
+
+        return worker_server(Path(self.grader_mount), self.assignment, Limits(memory_mb=self.memory_mb), self.jobs)
 
     # --- output cap ------------------------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):
@@ -204,10 +211,13 @@ class SandboxedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._flooded: set[int] = set()
         source = Path(resources.get("metadata", {}).get("path") or ".")
-        self._work = _private_copy(source)
         self._sandbox_km = None
+        self.shutdown_kernel = "immediate"  # everything in the sandbox is killed anyway
         stopped: str | None = None
+        self._server = None
         try:
+            self._server = self._worker_server()
+            self._server.prepare(source)
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
@@ -239,9 +249,8 @@ class SandboxedExecute(Execute):
             self._sandbox_km = None
             if km is not None and getattr(km, "_created_context", False) and not km.context.closed:
                 km.context.destroy(linger=0)
-            shutil.rmtree(self._work.parent, ignore_errors=True)
-            if km is not None and getattr(km, "socket_dir", None):
-                shutil.rmtree(km.socket_dir, ignore_errors=True)
+            if getattr(self, "_server", None) is not None:
+                self._server.finish()
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -266,11 +275,3 @@ def _fail(cell: NotebookNode, ename: str, evalue: str) -> None:
         return
     cell.setdefault("outputs", []).append(NotebookNode(output_type="error", ename=ename, evalue=evalue,
                                                        traceback=[f"{ename}: {evalue}"]))
-
-
-def _private_copy(folder: Path) -> Path:
-    """A throwaway copy of the notebook's folder without notebooks: the kernel's working folder."""
-    base = folder.parent / f".run-{folder.name}-{uuid.uuid4().hex[:12]}"
-    work = base / "work"
-    shutil.copytree(folder, work, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
-    return work

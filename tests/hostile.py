@@ -82,6 +82,38 @@ def vandal(course: Course) -> str:
             "print('WROTE:', _wrote)")
 
 
+SABOTEUR = r"""
+import os, signal, time
+known = {p for p in os.listdir('/proc') if p.isdigit()}
+startup = '/tmp/ipython/profile_default/startup'
+deadline = time.time() + 600
+while time.time() < deadline:
+    for pid in {p for p in os.listdir('/proc') if p.isdigit()} - known - {str(os.getpid())}:
+        try:
+            os.kill(int(pid), signal.SIGKILL)  # any kernel started after this one
+        except OSError:
+            pass
+    try:
+        os.makedirs(startup, exist_ok=True)
+        open(startup + '/00-sabotage.py', 'w').write('import os\nos._exit(1)\n')
+        open('planar_utils.py', 'w').write('raise SystemExit("sabotaged")\n')
+        open('/dev/shm/sabotage', 'w').write('x')
+    except OSError:
+        pass
+    time.sleep(0.05)
+"""
+
+
+def saboteur(course: Course) -> str:
+    """Code that leaves a detached process behind (new session, double fork) to kill the kernels of
+    the notebooks graded after it and to plant files in their folder and /tmp (an IPython start-up
+    file that exits the kernel): the worker's sandbox must be clean before the next notebook."""
+    program = f"import os\nif os.fork() == 0:\n    os.setsid()\n    exec({SABOTEUR!r})\n"
+    return ("import subprocess as _sp, sys as _sys\n"
+            f"_sp.Popen([_sys.executable, '-c', {program!r}], start_new_session=True,"
+            " stdout=_sp.DEVNULL, stderr=_sp.DEVNULL).wait()")
+
+
 ALL = "all"  # marker: every question of the notebook is lost
 
 # student -> (maker(course, folder) writing the submission, lost questions (set, ALL or a callable), reason word)
@@ -126,4 +158,6 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     "wrong_name": (notebook(lambda c: filled_release(c, PLANAR), "homework.txt"), ALL, "missing"),
     "snooper": (planted("layer_sizes", snooper), set(), ""),
     "vandal": (planted("layer_sizes", vandal), set(), ""),
+    # graded first (sorted ids), so later notebooks of its worker would suffer if it survived
+    "background_saboteur": (planted("layer_sizes", saboteur), set(), ""),
 }

@@ -1,0 +1,258 @@
+"""Pre-warmed sandboxed kernels: one bubblewrap sandbox per grading worker, one forked kernel per
+notebook.
+
+Starting a Python kernel and importing PyTorch costs about 3 s, paid by every notebook of every
+student under plain nbgrader. Here each grading worker starts one sandbox (sandbox.py: no network,
+read-only system, only hw1_hidden/hw1_checks of the grader visible) whose first process, the fork
+server (kernel_forkserver.py), imports numpy, torch, matplotlib and ipykernel once; each notebook's
+kernel is a fork of it, so it starts in milliseconds with those modules loaded.
+
+Walls between the notebooks that share a sandbox, one after another:
+  * before a kernel starts, the server kills every other process of the sandbox's PID namespace
+    (kill(-1): double-forked or setsid'd leftovers too) and empties /tmp and /dev/shm; the worker
+    empties the notebook folder (/home/student/<assignment>) and the socket folder and copies the
+    next notebook's files in. Nothing of one student is alive or on disk when the next one runs.
+  * the server is not dumpable (kernels, same uid, cannot ptrace it or read its memory), its
+    control pipes are closed in every kernel, and a kernel's changes to memory stay in that fork.
+  * if the server stops answering (killed, stopped by a kernel) the whole sandbox is thrown away
+    and a new one started for the next notebook.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Any as AnyTrait, Dict
+
+from .sandbox import STUDENT_HOME, Limits, kernel_env, sandbox_argv
+
+SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
+# What every notebook of the homework imports (torch alone is ~3 s); the kernel machinery too.
+PRELOAD = ("numpy", "torch", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager",
+           "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
+# No history file; no start-up chatter from the kernel.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
+
+
+class ForkServerError(RuntimeError):
+    """The fork server did not answer or refused a request."""
+
+
+class KernelForkServer:
+    """The worker's handle on its sandbox and the fork server inside it."""
+
+    def __init__(self, grader: Path, assignment: str, limits: Limits, env: dict[str, str],
+                 preload: tuple[str, ...] = PRELOAD, start_timeout: float = 180, request_timeout: float = 20):
+        self.grader, self.assignment, self.limits = grader, assignment, limits
+        self.env = dict(env, HWKIT_PRELOAD=json.dumps(list(preload)))
+        self.start_timeout, self.request_timeout = start_timeout, request_timeout
+        self.process: subprocess.Popen | None = None
+        self.kernels = 0
+        self.preload_seconds = 0.0
+        # Short paths: Unix socket paths are limited to 107 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
+        self.slot = self.root / "home"       # /home/student/<assignment> in the sandbox
+        self.sockets = self.root / "s"       # the kernels' ZeroMQ ipc sockets (same path inside)
+        atexit.register(self.close)
+
+    @property
+    def workdir(self) -> str:
+        return f"{STUDENT_HOME}/{self.assignment}"
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.close(keep_root=True)
+        for folder in (self.slot, self.sockets):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        # The server's own limits: the kernel's limits are set per notebook after the fork.
+        server_limits = Limits(memory_mb=self.limits.memory_mb, cpu_seconds=24 * 3600, file_mb=self.limits.file_mb)
+        argv = sandbox_argv(self.slot, self.grader, self.sockets, self.assignment, server_limits, self.env,
+                            [sys.executable, "-c", SERVER_SOURCE.read_text()])
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        ready = self._read(self.start_timeout)
+        if not ready.get("ready"):
+            raise ForkServerError(f"the kernel sandbox did not start: {ready}")
+        self.preload_seconds = ready.get("seconds", 0.0)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def close(self, keep_root: bool = False) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()  # bwrap: its PID namespace, fork server and kernels, dies with it
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                if stream:
+                    stream.close()
+        if not keep_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- protocol ----------------------------------------------------------------------------
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, remaining))
+            if ready:
+                line = self.process.stdout.readline()
+                if not line:
+                    break
+                return json.loads(line)
+            if remaining <= 0:
+                break
+        self.close(keep_root=True)  # silent or gone: this sandbox is not trusted any more
+        raise ForkServerError("the kernel sandbox stopped answering")
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        if not self.alive():
+            raise ForkServerError("the kernel sandbox is not running")
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps({"op": op, **fields}).encode() + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            self.close(keep_root=True)
+            raise ForkServerError("the kernel sandbox stopped answering") from exc
+        answer = self._read(self.request_timeout)
+        if not answer.get("ok"):
+            raise ForkServerError(f"{op} failed in the kernel sandbox: {answer.get('error')}")
+        return answer
+
+    # --- one notebook ------------------------------------------------------------------------
+    def prepare(self, folder: Path) -> None:
+        """A clean sandbox for the next notebook: no process left, empty /tmp, and in the notebook
+        folder a fresh copy of `folder`'s files (helpers, data; not the notebooks)."""
+        self.finish()
+        if not self.alive():
+            self.start()
+        shutil.copytree(folder, self.slot, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
+
+    def finish(self) -> None:
+        """After a notebook: nothing of it left running (CPU for the grader) or on disk."""
+        if self.alive():
+            try:
+                self.request("reset", wipe=WIPE_IN_SANDBOX)
+            except ForkServerError:
+                pass
+        for sub in (self.slot, self.sockets):
+            _empty(sub)
+
+    def connection_paths(self) -> tuple[str, str]:
+        """(ipc path prefix, connection file) for the next kernel."""
+        self.kernels += 1
+        return str(self.sockets / f"k{self.kernels}"), str(self.sockets / f"kernel-{self.kernels}.json")
+
+    def spawn(self, connection_file: str, cpu_seconds: int) -> int:
+        answer = self.request("spawn", connection_file=connection_file, cwd=self.workdir,
+                              stderr=str(self.sockets / "kernel.log"), arguments=KERNEL_ARGUMENTS,
+                              rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+        return int(answer["pid"])
+
+    def kernel_log(self) -> str:
+        try:
+            return (self.sockets / "kernel.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything inside `folder`, never following a kernel's symlinks; keep the folder.
+    Only called when no process of the sandbox is left."""
+    if not folder.is_dir():
+        return
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            _make_removable(entry.path)
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def _make_removable(path: str) -> None:
+    """A kernel may have left folders without permissions (it can chmod, not chattr)."""
+    os.chmod(path, 0o700)
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            _make_removable(entry.path)
+
+
+class ForkServerProvisioner(LocalProvisioner):
+    """A jupyter_client provisioner whose kernel is a fork of the worker's fork server."""
+
+    server = AnyTrait()
+    rlimits = Dict()
+    kernel_pid: int | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self.kernel_pid is not None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        self.kernel_pid = self.server.spawn(self.parent.connection_file, self.rlimits.get("cpu_seconds", 1800))
+        self.pid = self.kernel_pid
+        return self.connection_info
+
+    async def poll(self) -> int | None:
+        if self.kernel_pid is None:
+            return 0
+        try:
+            answer = self.server.request("poll")
+        except ForkServerError:
+            return -signal.SIGKILL  # the sandbox is gone, and the kernel with it
+        return None if answer["running"] else int(answer["status"] or 0)
+
+    async def wait(self) -> int | None:
+        while (status := await self.poll()) is None:
+            await asyncio.sleep(0.05)
+        self.kernel_pid = None
+        return status
+
+    async def send_signal(self, signum: int) -> None:
+        if self.kernel_pid is not None:
+            try:
+                self.server.request("signal", signum=int(signum))
+            except ForkServerError:
+                pass
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.kernel_pid is not None:
+            try:
+                self.server.request("reset", wipe=[])
+            except ForkServerError:
+                pass
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.kill(restart)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        return None
+
+
+_SERVERS: dict[tuple, KernelForkServer] = {}
+
+
+def worker_server(grader: Path, assignment: str, limits: Limits, jobs: int) -> KernelForkServer:
+    """This process's fork server (one per grading worker), started on first use."""
+    key = (str(grader), assignment, limits.memory_mb, limits.file_mb, jobs)
+    if key not in _SERVERS:
+        _SERVERS[key] = KernelForkServer(grader, assignment, limits, kernel_env(jobs))
+    return _SERVERS[key]

@@ -1,0 +1,197 @@
+"""The kernel fork server: runs *inside* a grading worker's sandbox and forks one IPython kernel
+per notebook from a process that has already imported what every notebook needs.
+
+Started by `hwkit.forkserver.KernelForkServer` as `python -c <this file>` (the sandbox cannot see
+the hwkit package). Requests and replies are JSON lines on stdin/stdout, which only the grading
+worker holds: kernels get /dev/null and none of the server's file descriptors. Standard library
+only, besides the modules it preloads.
+
+Requests:  {"op": "spawn", "connection_file", "cwd", "stderr", "rlimits": {"RLIMIT_CPU": n}}
+           {"op": "poll"}      exit status of the current kernel, or null while it runs
+           {"op": "signal", "signum"}
+           {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
+                                                (kernel, its children, anything left behind), reap
+                                                them, empty the given folders (/tmp, /dev/shm)
+Replies:   {"ok": true, ...} or {"ok": false, "error": "..."}
+"""
+import ctypes
+import importlib
+import json
+import os
+import random
+import resource
+import signal
+import sys
+import time
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def preload(modules):
+    """Import the heavy libraries once; later kernels get them for the price of a fork."""
+    failed = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a missing optional library: the kernel imports it (or fails) itself
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    if "matplotlib.font_manager" in sys.modules:
+        sys.modules["matplotlib.font_manager"].fontManager  # the font list, built once
+    return failed
+
+
+def become_kernel(request):
+    """In the forked child: drop everything of the server, then run an ordinary IPython kernel."""
+    try:
+        os.setsid()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        null = os.open("/dev/null", os.O_RDWR)
+        log = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 65536)  # the control pipes above all
+        os.chdir(request["cwd"])
+        for name, value in request.get("rlimits", {}).items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        random.seed()
+        if "numpy" in sys.modules:  # a fresh interpreter would seed numpy from the OS
+            sys.modules["numpy"].random.seed()
+        sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], *request.get("arguments", [])]
+        sys.path[0] = os.getcwd()  # as `python -m ipykernel_launcher` would have it
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance(argv=sys.argv[1:])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def _wipe(folder):
+    """Empty `folder`, also of entries a kernel made unreadable (it may chmod, not chattr)."""
+    try:
+        entries = os.listdir(folder)
+    except PermissionError:
+        os.chmod(folder, 0o700)
+        entries = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            if os.path.ismount(path):
+                continue  # the worker's socket folder: the worker empties it
+            try:
+                os.chmod(path, 0o700)
+            except OSError:
+                pass
+            _wipe(path)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+
+
+class Server:
+    def __init__(self, replies):
+        self.replies = replies
+        self.kernel = None
+        self.status = None
+
+    def reap(self, block):
+        """Collect exited children (kernels and orphans: this process is their subreaper)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.kernel:
+                self.status = os.waitstatus_to_exitcode(status)
+
+    def op_spawn(self, request):
+        self.op_reset({})
+        self.status = None
+        pid = os.fork()
+        if pid == 0:
+            become_kernel(request)
+        self.kernel = pid
+        return {"pid": pid}
+
+    def op_poll(self, request):
+        self.reap(block=False)
+        return {"status": self.status if self.kernel else 0, "running": self.kernel is not None and self.status is None}
+
+    def op_signal(self, request):
+        if self.kernel and self.status is None:
+            os.kill(self.kernel, int(request["signum"]))
+        return {}
+
+    def op_reset(self, request):
+        # kill(-1) reaches every process of the sandbox's PID namespace but this one and its init,
+        # atomically, so nothing a kernel started (double-forked, setsid, ...) survives.
+        for _ in range(100):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            self.reap(block=True)
+        else:
+            raise RuntimeError("processes survive SIGKILL")
+        if self.kernel and self.status is None:
+            self.status = -signal.SIGKILL
+        for folder in request.get("wipe", []):
+            _wipe(folder)
+        return {}
+
+
+def main():
+    # The protocol owns the original stdin/stdout; stray prints of libraries go to /dev/null.
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(null, fd)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # kernels (same uid) cannot ptrace or read this process
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    os.chdir("/")
+    started = time.monotonic()
+    failed = preload(json.loads(os.environ.pop("HWKIT_PRELOAD", "[]")))
+    server = Server(replies)
+
+    def reply(message):
+        replies.write(json.dumps(message).encode() + b"\n")
+
+    reply({"ok": True, "ready": True, "seconds": round(time.monotonic() - started, 3), "failed": failed})
+    for line in requests:
+        try:
+            request = json.loads(line)
+            if request.get("op") == "exit":
+                server.op_reset({})
+                reply({"ok": True})
+                break
+            answer = getattr(server, "op_" + request["op"])(request)
+            reply({"ok": True, **answer})
+        except Exception as exc:
+            reply({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
