@@ -147,12 +147,13 @@ class KernelForkServer:
                         ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
 
     def finish(self) -> None:
-        """After a notebook: nothing of it left running (CPU for the grader) or on disk."""
+        """After a notebook: nothing of it left running (CPU for the grader) or on disk. A sandbox
+        that cannot be cleaned is thrown away; the next notebook gets a new one."""
         if self.alive():
             try:
                 self.request("reset", wipe=WIPE_IN_SANDBOX)
             except ForkServerError:
-                pass
+                self.close(keep_root=True)
         for sub in (self.slot, self.sockets):
             _empty(sub)
 
