@@ -9,7 +9,9 @@ submissions of every notebook in source/hw1), then in one run:
   3. bare execution: nbclient executing the autograded-equivalent notebooks (nbgrader's own
      autograded output with its outputs cleared, i.e. hidden tests restored), N at a time;
 checks that 1 and 2 give identical scores, and prints the wall-time ratio and the per-notebook
-overhead of hwkit grade over bare execution. Not a test: it takes several minutes.
+overhead of hwkit grade over bare execution. Bare execution starts a fresh kernel per notebook (and
+imports PyTorch in it), as nbgrader does; hwkit grade forks pre-warmed kernels (forkserver.py), so
+its "overhead" can be negative. Not a test: it takes several minutes (~20 min for 20 students).
 """
 from __future__ import annotations
 
@@ -164,15 +166,15 @@ def main() -> int:
 
         print("1/3 serial nbgrader autograde ...", flush=True)
         serial_s, serial_scores, scratch = serial_nbgrader(copy_course(base, tmp / "serial" / "course"), args.timeout)
-        print(f"    {serial_s:.1f} s", flush=True)
+        print(f"    {serial_s:.1f} s (load average now {os.getloadavg()[0]:.2f})", flush=True)
 
         print(f"2/3 hwkit grade --jobs {args.jobs} ...", flush=True)
         hwkit_s, hwkit_scores = hwkit_grade(copy_course(base, tmp / "hwkit"), args.jobs, args.timeout)
-        print(f"    {hwkit_s:.1f} s", flush=True)
+        print(f"    {hwkit_s:.1f} s (load average now {os.getloadavg()[0]:.2f})", flush=True)
 
         print(f"3/3 bare nbclient execution of the same notebooks, {args.jobs} at a time ...", flush=True)
         bare_s, executed = bare_execution(scratch, base, args.jobs, args.timeout, tmp / "bare")
-        print(f"    {bare_s:.1f} s for {executed} notebooks", flush=True)
+        print(f"    {bare_s:.1f} s for {executed} notebooks (load average now {os.getloadavg()[0]:.2f})", flush=True)
 
         differ = sorted(k for k in serial_scores if serial_scores[k] != hwkit_scores.get(k))
         n = args.students * notebooks

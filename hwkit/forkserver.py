@@ -36,14 +36,13 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait, Dict
 
+from .execute import KERNEL_ARGUMENTS
 from .sandbox import STUDENT_HOME, Limits, kernel_env, sandbox_argv
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~3 s); the kernel machinery too.
 PRELOAD = ("numpy", "torch", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager",
            "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
-# No history file; no start-up chatter from the kernel.
-KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
 
 
