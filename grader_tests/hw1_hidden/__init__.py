@@ -93,10 +93,14 @@ def public_expected() -> dict[str, list[dict]]:
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON values; floats rounded to 10 significant digits (far inside every tolerance) so that
+    the last-bit differences between BLAS builds and CPUs do not change the committed release."""
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
     return value
