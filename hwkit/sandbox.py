@@ -29,10 +29,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
@@ -42,6 +42,9 @@ from nbgrader.preprocessors import Execute
 import zmq
 import zmq.asyncio
 from traitlets import Integer, Unicode, default
+
+if TYPE_CHECKING:
+    from .forkserver import KernelForkServer
 
 STUDENT_HOME = "/home/student"
 GRADER_MOUNT = "/opt/hwkit-grader"
@@ -151,7 +154,8 @@ class SandboxKernelManager(AsyncKernelManager):
         context.setsockopt(zmq.LINGER, 0)
         return context
 
-    def configure_sandbox(self, server, cpu_seconds: int) -> None:
+    def configure_sandbox(self, server: "KernelForkServer", cpu_seconds: int) -> None:
+        """The next kernel is a fork of `server`'s pre-warmed process, with its own CPU-time limit."""
         from .forkserver import ForkServerProvisioner
 
         self.transport = "ipc"
@@ -253,11 +257,6 @@ class SandboxedExecute(Execute):
                 self._server.finish()
         self.set_widgets_metadata()
         return self.nb, self.resources
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or not cell.source.strip():
-            return super().preprocess_cell(cell, resources, index)
-        return super().preprocess_cell(cell, resources, index)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)
