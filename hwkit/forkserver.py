@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Any as AnyTrait, Dict
+from traitlets import Any as AnyTrait, Integer
 
 from .execute import KERNEL_ARGUMENTS
 from .sandbox import STUDENT_HOME, Limits, kernel_env, sandbox_argv
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~3 s); the kernel machinery too.
-PRELOAD = ("numpy", "torch", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager",
-           "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
+PRELOAD = ("numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "matplotlib_inline.backend_inline")
 WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
 
 
@@ -60,7 +60,6 @@ class KernelForkServer:
         self.start_timeout, self.request_timeout = start_timeout, request_timeout
         self.process: subprocess.Popen | None = None
         self.kernels = 0
-        self.preload_seconds = 0.0
         # Short paths: Unix socket paths are limited to 107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
         self.slot = self.root / "home"       # /home/student/<assignment> in the sandbox
@@ -86,7 +85,6 @@ class KernelForkServer:
         ready = self._read(self.start_timeout)
         if not ready.get("ready"):
             raise ForkServerError(f"the kernel sandbox did not start: {ready}")
-        self.preload_seconds = ready.get("seconds", 0.0)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -162,16 +160,9 @@ class KernelForkServer:
         return str(self.sockets / f"k{self.kernels}"), str(self.sockets / f"kernel-{self.kernels}.json")
 
     def spawn(self, connection_file: str, cpu_seconds: int) -> int:
-        answer = self.request("spawn", connection_file=connection_file, cwd=self.workdir,
-                              stderr=str(self.sockets / "kernel.log"), arguments=KERNEL_ARGUMENTS,
+        answer = self.request("spawn", connection_file=connection_file, cwd=self.workdir, arguments=KERNEL_ARGUMENTS,
                               rlimits={"RLIMIT_CPU": int(cpu_seconds)})
         return int(answer["pid"])
-
-    def kernel_log(self) -> str:
-        try:
-            return (self.sockets / "kernel.log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
 
 
 def _empty(folder: Path) -> None:
@@ -199,7 +190,7 @@ class ForkServerProvisioner(LocalProvisioner):
     """A jupyter_client provisioner whose kernel is a fork of the worker's fork server."""
 
     server = AnyTrait()
-    rlimits = Dict()
+    cpu_seconds = Integer(1800)
     kernel_pid: int | None = None
 
     @property
@@ -207,7 +198,7 @@ class ForkServerProvisioner(LocalProvisioner):
         return self.kernel_pid is not None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        self.kernel_pid = self.server.spawn(self.parent.connection_file, self.rlimits.get("cpu_seconds", 1800))
+        self.kernel_pid = self.server.spawn(self.parent.connection_file, self.cpu_seconds)
         self.pid = self.kernel_pid
         return self.connection_info
 

@@ -6,7 +6,7 @@ the hwkit package). Requests and replies are JSON lines on stdin/stdout, which o
 worker holds: kernels get /dev/null and none of the server's file descriptors. Standard library
 only, besides the modules it preloads.
 
-Requests:  {"op": "spawn", "connection_file", "cwd", "stderr", "rlimits": {"RLIMIT_CPU": n}}
+Requests:  {"op": "spawn", "connection_file", "cwd", "arguments", "rlimits": {"RLIMIT_CPU": n}}
            {"op": "poll"}      exit status of the current kernel, or null while it runs
            {"op": "signal", "signum"}
            {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
@@ -49,10 +49,8 @@ def become_kernel(request):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         null = os.open("/dev/null", os.O_RDWR)
-        log = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(log, 2)
+        for fd in (0, 1, 2):  # the kernel's own banners and crash messages: nobody reads them
+            os.dup2(null, fd)
         os.closerange(3, 65536)  # the control pipes above all
         os.chdir(request["cwd"])
         for name, value in request.get("rlimits", {}).items():
@@ -69,17 +67,8 @@ def become_kernel(request):
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
-        import traceback
-
-        traceback.print_exc()
         code = 1
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:
-            pass
-    os._exit(code)
+    os._exit(code)  # never return into the server's loop
 
 
 def _wipe(folder):
@@ -110,8 +99,7 @@ def _wipe(folder):
 
 
 class Server:
-    def __init__(self, replies):
-        self.replies = replies
+    def __init__(self):
         self.kernel = None
         self.status = None
 
@@ -176,7 +164,7 @@ def main():
     os.chdir("/")
     started = time.monotonic()
     failed = preload(json.loads(os.environ.pop("HWKIT_PRELOAD", "[]")))
-    server = Server(replies)
+    server = Server()
 
     def reply(message):
         replies.write(json.dumps(message).encode() + b"\n")
@@ -185,10 +173,6 @@ def main():
     for line in requests:
         try:
             request = json.loads(line)
-            if request.get("op") == "exit":
-                server.op_reset({})
-                reply({"ok": True})
-                break
             answer = getattr(server, "op_" + request["op"])(request)
             reply({"ok": True, **answer})
         except Exception as exc:

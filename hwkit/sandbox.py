@@ -164,7 +164,7 @@ class SandboxKernelManager(AsyncKernelManager):
                                        language="python", interrupt_mode="message", env={})
         self.kernel_id = self.kernel_id or str(uuid.uuid4())
         self.provisioner = ForkServerProvisioner(kernel_id=self.kernel_id, kernel_spec=self._kernel_spec, parent=self,
-                                                 server=server, rlimits={"cpu_seconds": cpu_seconds})
+                                                 server=server, cpu_seconds=cpu_seconds)
 
 
 class SandboxedExecute(Execute):
@@ -253,7 +253,7 @@ class SandboxedExecute(Execute):
             self._sandbox_km = None
             if km is not None and getattr(km, "_created_context", False) and not km.context.closed:
                 km.context.destroy(linger=0)
-            if getattr(self, "_server", None) is not None:
+            if self._server is not None:
                 self._server.finish()
         self.set_widgets_metadata()
         return self.nb, self.resources
