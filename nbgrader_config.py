@@ -24,6 +24,10 @@ c.Execute.timeout = 20
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 # Feedback shows students why they lost points, never hidden tests, mark schemes or grader paths.
 c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+# What students wrote (Markdown, HTML, outputs) is cleaned wherever nbgrader renders it, in formgrader's
+# pages and in the feedback HTML: it cannot run script in a TA's or student's browser (hwkit/safe_html.py).
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"markdown2html": "hwkit.safe_html.markdown2html", "clean_html": "hwkit.safe_html.clean_html"}
 
 # The hidden test cells import the instructor-only hw1_hidden package from grader_tests/.
 if str(GRADER_TESTS) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):

@@ -4,7 +4,8 @@ by hand; `hwkit export`: grades.csv from the course gradebook, with those hand-g
 The server listens on 127.0.0.1 only and needs a token. It runs in the course root (nbgrader
 reads nbgrader_config.py from there) with the environment `Course.env()` gives nbgrader, and
 enables the formgrader server extension on its command line, so nothing has to be switched on
-in ~/.jupyter on a fresh machine.
+in ~/.jupyter on a fresh machine, and hwkit.safe_html, which puts a Content-Security-Policy on
+formgrader's submission pages (students' answers cannot run script in the TA's browser).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from .notebooks import error_messages, grade_cells, read_notebook
 
 HOST = "127.0.0.1"
 # Added to whatever the Jupyter config paths enable (jupyter_server merges the two).
-SERVER_EXTENSIONS = ("jupyterlab", "nbgrader.server_extensions.formgrader")
+SERVER_EXTENSIONS = ("jupyterlab", "nbgrader.server_extensions.formgrader", "hwkit.safe_html")
 LAB_EXTENSION = "@jupyter/nbgrader"
 
 
