@@ -5,6 +5,11 @@ Formgrader -> Manual Grading -> hw1 -> Problem 1 -> alice like a TA, checks the 
 the written answer is shown, types points and a comment, and then finds those points in nbgrader's
 gradebook and in the total `hwkit export` writes to grades.csv.
 
+A hostile student (tests/hostile_answer.py: script, event handlers, javascript: links, frames, a
+form, an object, a <base>, MathJax config) is opened in formgrader as a TA with both walls of
+hwkit/safe_html.py and with each alone: nothing runs, nothing is requested, no grade changes,
+formgrader still works and the LaTeX of the answer reaches MathJax unchanged.
+
 Needs Chromium (`apt-get install chromium`, or $HWKIT_CHROMIUM) and Playwright for Python
 (`pip install playwright`; never `playwright install`). Without them the test is skipped, or
 fails when $CI is set. HWKIT_UPDATE_SCREENSHOT=1 also writes docs/formgrader.png.
@@ -29,17 +34,18 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
+from hostile_answer import LATEX, LINK_TEXT, BUTTON_TEXT, active_payloads, hostile
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.grade import grade
-from hwkit.lab import HOST, export_from_gradebook, lab_extension_state, start_lab
+from hwkit.lab import HOST, SERVER_EXTENSIONS, export_from_gradebook, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
 NOTEBOOK = "Problem1_Softmax_CrossEntropy.ipynb"
 WRITTEN = "q1_1_written"
-STUDENT, OTHER = "alice", "bob"
+STUDENT, OTHER, HOSTILE = "alice", "bob", "mallory"
 ANSWER = "Cross-entropy J = -1/N sum_i log z_i; dJ/dW2 = (Z - T) Y^T / N; dJ/dW1 = [(W2^T (Z - T)) * f'(A)] X^T / N."
 POINTS = 3
 COMMENT = "Good; the derivation of z - t via the softmax Jacobian is missing (-1)."
@@ -82,7 +88,8 @@ def _with_answer(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory) -> Course:
     """A copy of the course (committed source/ and release/) where alice (the reference solution with
-    a written answer) and bob (the untouched release) handed in Problem 1, graded by `hwkit grade`."""
+    a written answer), bob (the untouched release) and mallory (the reference solution with a hostile
+    answer) handed in Problem 1, graded by `hwkit grade`."""
     _chromium()  # skip (or fail under $CI) before grading when there is no browser to test with
     root = tmp_path_factory.mktemp("formgrader") / "course"
     root.mkdir()
@@ -94,7 +101,8 @@ def graded_course(tmp_path_factory) -> Course:
             shutil.copy(path, root / name)
     course = Course.at(root)
     for student, nb in ((STUDENT, _with_answer(filled_release(course, NOTEBOOK))),
-                        (OTHER, nbformat.read(course.release / NOTEBOOK, as_version=4))):
+                        (OTHER, nbformat.read(course.release / NOTEBOOK, as_version=4)),
+                        (HOSTILE, hostile(filled_release(course, NOTEBOOK), WRITTEN))):
         folder = course.submitted / student / course.assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / NOTEBOOK)
@@ -161,6 +169,23 @@ def _listening(pid: int) -> set[tuple[str, int]]:
     return found
 
 
+def _jupyter_dirs(tmp_path: Path) -> dict[str, str]:
+    return {name: str(tmp_path / name.lower()) for name in
+            ("JUPYTER_RUNTIME_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTERLAB_SETTINGS_DIR")}
+
+
+def _browser(playwright, chromium: str, tmp_path: Path):
+    """A headless Chromium that reaches loopback only (the MathJax CDN and anything else outside
+    stay unreachable)."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
+        viewport={"width": 1280, "height": 1000})
+    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname
+                  in LOOPBACK else route.abort())
+    context.set_default_timeout(30_000)
+    return context
+
+
 def _csv_rows(course: Course, path: Path) -> dict[str, dict[str, str]]:
     write_grades_csv(export_from_gradebook(course), path)
     with path.open() as handle:
@@ -177,25 +202,16 @@ def test_ta_grades_a_written_answer_in_formgrader(graded_course: Course, tmp_pat
     assert before[STUDENT][WRITTEN] == "", "the written answer waits for a TA after autograding"
     auto_total = float(before[STUDENT]["total"])
 
-    log = tmp_path / "lab.log"
-    jupyter_dirs = {name: str(tmp_path / name.lower()) for name in
-                    ("JUPYTER_RUNTIME_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTERLAB_SETTINGS_DIR")}
     shot = tmp_path / "formgrader.png"
-    server = start_lab(course, log=log, env=jupyter_dirs)
+    server = start_lab(course, log=tmp_path / "lab.log", env=_jupyter_dirs(tmp_path))
     try:
         listening = _listening(server.process.pid)
         assert (HOST, server.port) in listening and all(ip in LOOPBACK for ip, _ in listening), \
             f"JupyterLab listens on loopback only: {sorted(listening)}"
         assert lab_extension_state(server) == (True, False), "nbgrader's JupyterLab extension is installed and enabled"
         with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
-                viewport={"width": 1280, "height": 1000})
+            context = _browser(playwright, chromium, tmp_path)
             try:
-                # Loopback only: the MathJax CDN and anything else outside stay unreachable.
-                context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname
-                              in LOOPBACK else route.abort())
-                context.set_default_timeout(30_000)
                 page = context.new_page()
                 errors: list[str] = []  # "MathJax is not defined" is expected: the CDN is blocked
                 page.on("pageerror", lambda error: errors.append(str(error)))
@@ -254,3 +270,83 @@ def test_ta_grades_a_written_answer_in_formgrader(graded_course: Course, tmp_pat
     if os.environ.get("HWKIT_UPDATE_SCREENSHOT"):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def _gradebook(course: Course) -> list[tuple]:
+    """Every grade and comment in the course gradebook."""
+    from nbgrader.api import Comment, Grade, Gradebook
+
+    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
+        grades = [(g.id, g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade)
+                  for g in gradebook.db.query(Grade)]
+        comments = [(c.id, c.auto_comment, c.manual_comment) for c in gradebook.db.query(Comment)]
+    return sorted(grades) + sorted(comments)
+
+
+def test_hostile_feedback_runs_nothing(graded_course: Course) -> None:
+    html = (graded_course.feedback / HOSTILE / graded_course.assignment / NOTEBOOK).with_suffix(".html").read_text()
+    assert active_payloads(html) == []
+    assert r"$\frac{\partial J}{\partial z_i} = z_i - t_i$ for $0 &lt; z_i &lt; 1$" in html, "LaTeX reaches MathJax"
+
+
+WALLS = {"both": ("sanitise", "csp"), "csp only": ("csp",), "sanitiser only": ("sanitise",)}
+
+
+@pytest.mark.parametrize("walls", WALLS)
+def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_path: Path, walls: str,
+                                                   monkeypatch) -> None:
+    """mallory's submission opened by a TA: no payload runs or sends a request, formgrader's own
+    scripts (inline ones and onclick handlers included) still work, no grade changes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from nbgrader.api import Gradebook
+
+    chromium = _chromium()
+    course = graded_course
+    config = course.root / "nbgrader_config.py"
+    shipped = config.read_text()
+    if "sanitise" not in WALLS[walls]:  # formgrader renders with nbconvert's defaults (raw HTML)
+        config.write_text("\n".join(line for line in shipped.splitlines() if not line.startswith("c.HTMLExporter.")))
+    if "csp" not in WALLS[walls]:
+        monkeypatch.setattr("hwkit.lab.SERVER_EXTENSIONS", tuple(e for e in SERVER_EXTENSIONS if e != "hwkit.safe_html"))
+    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
+        submission = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, course.assignment, HOSTILE).id
+    before = _gradebook(course)
+    try:
+        server = start_lab(course, log=tmp_path / "lab.log", env=_jupyter_dirs(tmp_path))
+    finally:
+        config.write_text(shipped)  # read at start-up
+    requests: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            context = _browser(playwright, chromium, tmp_path)
+            try:
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+                page.goto(server.formgrader_url)  # the URL `hwkit lab` prints logs the TA in
+                expect(page.locator("table")).to_contain_text(course.assignment)
+                response = page.goto(f"{server.base_url}/formgrader/submissions/{submission}/")
+                policies = [h["value"] for h in response.headers_array() if h["name"].lower() == "content-security-policy"]
+                assert any("script-src" in p for p in policies) == ("csp" in WALLS[walls]), policies
+                _wait_for_views(page, WRITTEN, errors)  # formgrader's scripts run under the policy
+                page.locator("span.glyphicon.name-hidden").click()  # its onclick handler: toggle_name(true)
+                expect(page.locator("a.name-shown")).to_be_visible()
+                for link in page.get_by_text(LINK_TEXT).all():
+                    link.click(timeout=5_000, no_wait_after=True)
+                page.wait_for_timeout(1_000)  # for anything asynchronous
+                assert page.evaluate("window.__pwned") is None and page.title() == Path(NOTEBOOK).stem, \
+                    (page.evaluate("window.__pwned"), page.title())
+                text = page.locator("#notebook").first.text_content()
+                assert LATEX in text and r"a &= b \\ c &< d" in text, "LaTeX reaches MathJax unchanged"
+                for button in page.get_by_role("button", name=BUTTON_TEXT).all():  # last: a refused form
+                    button.click(timeout=5_000, no_wait_after=True)  # leaves Chromium's error page
+                page.wait_for_timeout(1_000)
+            finally:
+                context.close()
+    finally:
+        server.stop()
+    assert not [r for r in requests if "pwned" in r], requests
+    assert not [r for r in requests if not r.startswith("GET ")], "nothing was saved"
+    assert _gradebook(course) == before, "no grade or comment changed"
