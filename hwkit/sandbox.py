@@ -18,13 +18,14 @@ What the kernel sees (everything else of the host does not exist for it):
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
 terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
 (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
-(RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell are
-enforced by `SandboxedExecute` on the trusted side.
+(RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell and per
+notebook (every kind of output message counted) are enforced by `SandboxedExecute` on the trusted side.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -174,7 +175,9 @@ class SandboxedExecute(Execute):
     grader_mount = Unicode("", help="folder with hw1_hidden and hw1_checks for the hidden tests").tag(config=True)
     assignment = Unicode("hw1").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
-    output_bytes = Integer(Limits.output_bytes).tag(config=True)
+    output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
+    notebook_output_bytes = Integer(5_000_000, help="output all cells together may send; past it the "
+                                    "cell is stopped and later cells are not run").tag(config=True)
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
 
@@ -194,16 +197,59 @@ class SandboxedExecute(Execute):
 
         return worker_server(Path(self.grader_mount), self.assignment, Limits(memory_mb=self.memory_mb), self.jobs)
 
-    # --- output cap ------------------------------------------------------------------------
-    def output(self, outs, msg, display_id, cell_index):
-        size = len(str(msg.get("content", "")))
-        self._sizes[cell_index] = self._sizes.get(cell_index, 0) + size
-        if self._sizes[cell_index] > self.output_bytes:
-            if cell_index not in self._flooded:
-                self._flooded.add(cell_index)
-                asyncio.ensure_future(self.km.interrupt_kernel())
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+    # --- output caps -----------------------------------------------------------------------
+    def process_message(self, msg, cell, cell_index):
+        """Every message that can add data to the notebook is counted against the cell's and the
+        notebook's cap before nbclient stores anything: outputs, display updates (which nbclient
+        writes into every earlier output with that display id, in any cell), clear_output and
+        widget/comm messages (their state goes to the notebook's widget metadata), and any
+        `execution_count` a message carries. Past a cap nothing more is stored and the cell is
+        interrupted."""
+        flooded = cell_index in self._flooded
+        if self._within_caps(msg, cell_index):
+            return super().process_message(msg, cell, cell_index)
+        if not flooded:  # it just passed a cap
+            asyncio.ensure_future(self.km.interrupt_kernel())
+        if msg["msg_type"] == "status":  # the cell must still end; nothing else of the message is kept
+            state = msg["content"].get("execution_state") if isinstance(msg["content"], dict) else None
+            return super().process_message({**msg, "content": {"execution_state": state}}, cell, cell_index)
+        return None
+
+    def _within_caps(self, msg, cell_index: int) -> bool:
+        content = msg["content"]
+        if cell_index in self._flooded or not isinstance(content, dict):
+            return False
+        size = OUTPUT_FRAME + _json_size(content, self.notebook_output_bytes) + sum(
+            4 * -(-memoryview(b).nbytes // 3) for b in msg.get("buffers") or ())  # stored base64-encoded
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
+            copies = sum(map(len, self._display_id_map.get(display_id, {}).values()))
+            size *= max(1, copies + (msg["msg_type"] != "update_display_data"))
+        cell_total, total = self._sizes.get(cell_index, 0) + size, self._total + size
+        if cell_total > self.output_bytes:
+            self._flooded[cell_index] = (f"the cell sent more than {self.output_bytes} bytes of output (printed, "
+                                         "displayed, display updates, widget messages) and was stopped; the rest "
+                                         "of its output was cut")
+        elif total > self.notebook_output_bytes:
+            self._notebook_full = True
+            self._flooded[cell_index] = (f"the notebook sent more than {self.notebook_output_bytes} bytes of output "
+                                         "in all; this cell was stopped, the rest of its output was cut and later "
+                                         "cells were not run")
+        else:
+            self._sizes[cell_index], self._total = cell_total, total
+            return True
+        return False
+
+    def on_cell_executed(self, **kwargs):
+        """nbgrader copies the error of the execute reply (shell channel, not IOPub) into the outputs
+        when no error output of that name arrived, e.g. because it was cut: it counts like an output,
+        and past a cap it is left out (the cell then fails with OutputLimitExceeded)."""
+        reply, content = kwargs["execute_reply"], kwargs["execute_reply"]["content"]
+        if content.get("status") == "error":
+            error = {key: content.get(key) for key in ("ename", "evalue", "traceback")}
+            if not self._within_caps({"msg_type": "error", "content": error}, kwargs["cell_index"]):
+                kwargs["execute_reply"] = {**reply, "content": {**content, "status": "ok"}}
+        return super().on_cell_executed(**kwargs)
 
     # --- the notebook ------------------------------------------------------------------------
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
@@ -213,7 +259,8 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._sizes: dict[int, int] = {}
-        self._flooded: set[int] = set()
+        self._total, self._notebook_full = 0, False
+        self._flooded: dict[int, str] = {}  # cell index -> what was cut
         source = Path(resources.get("metadata", {}).get("path") or ".")
         self._sandbox_km = None
         self.shutdown_kernel = "immediate"  # everything in the sandbox is killed anyway
@@ -240,8 +287,10 @@ class SandboxedExecute(Execute):
                         _fail(cell, "CellTimeoutError", f"the cell ran longer than {self.timeout} s and did "
                               "not stop when interrupted; the kernel was stopped")
                     if index in self._flooded:
-                        _fail(cell, "OutputLimitExceeded", f"the cell printed more than {self.output_bytes} "
-                              "bytes of output and was stopped")
+                        _fail(cell, "OutputLimitExceeded", self._flooded[index])
+                        if self._notebook_full:
+                            stopped = stopped or (f"not run: the notebook's output passed its limit of "
+                                                  f"{self.notebook_output_bytes} bytes in an earlier cell")
         except Exception as exc:  # the kernel could not start, or died between cells
             if stopped is None:
                 reason = f"the notebook could not be executed ({type(exc).__name__}: {str(exc)[:200]})"
@@ -267,6 +316,28 @@ class SandboxedExecute(Execute):
     def reset_execution_trackers(self):
         super().reset_execution_trackers()
         self.iopub_timeout = 4
+
+
+OUTPUT_FRAME = 64  # bytes around each output in the notebook file (output_type, indentation): many tiny ones add up
+
+
+def _json_size(content, limit: int) -> int:
+    """Characters `content` takes in the notebook's JSON; a message whose strings alone pass `limit`
+    is not copied to be measured."""
+    chars, todo = 0, [content]
+    while todo:  # a loop, not recursion: the kernel chooses the nesting depth
+        item = todo.pop()
+        chars += len(item) if isinstance(item, str) else 1
+        if isinstance(item, dict):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            todo += item
+    if chars > limit:
+        return chars
+    try:
+        return len(json.dumps(content, ensure_ascii=False, default=str))
+    except (RecursionError, ValueError):
+        return limit + 1
 
 
 def _fail(cell: NotebookNode, ename: str, evalue: str) -> None:
