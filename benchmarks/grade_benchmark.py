@@ -31,10 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hwkit.build import build  # noqa: E402
-from hwkit.course import Course  # noqa: E402
+from hwkit.course import Course, nbgrader  # noqa: E402
+from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
-from hwkit.grade import autograde, harvest, max_scores, prepare_scratch  # noqa: E402
+from hwkit.grade import max_scores  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
 
 COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
@@ -73,6 +74,60 @@ def make_course(root: Path, students: int, origin: Path = REPO) -> Course:
     return course
 
 
+# ---- the baseline: plain serial `nbgrader autograde`, hidden tests inside the kernel as nbgrader has them
+HIDDEN_TEST = ("\n### BEGIN HIDDEN TESTS\nfrom hw1_hidden import check_hidden\n"
+               "print(check_hidden({question!r}, globals()))\n### END HIDDEN TESTS\n")
+
+
+def prepare_scratch(course: Course, scratch: Path, submissions: list) -> None:
+    """A throwaway nbgrader course whose test cells run the hidden cases in the kernel (the usual nbgrader
+    way, which hwkit replaces by its judge), and copies of the notebooks."""
+    shutil.copy(course.root / "nbgrader_config.py", scratch)
+    source = scratch / "source" / course.assignment
+    shutil.copytree(course.source, source, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for name in course.notebook_names():
+        nb = nbformat.read(source / name, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                cell.source += HIDDEN_TEST.format(question=meta["grade_id"])
+        nbformat.write(nb, source / name)
+    shutil.copytree(course.grader_tests, scratch / "grader_tests", ignore=shutil.ignore_patterns("__pycache__"))
+    for submission in submissions:
+        target = scratch / "submitted" / submission.student / course.assignment
+        target.mkdir(parents=True)
+        for name, path in submission.notebooks.items():
+            shutil.copyfile(path, target / name)
+
+
+def autograde(scratch: Path, course: Course, timeout: int) -> str:
+    """Register the assignment and autograde every submission in `scratch` with the nbgrader command."""
+    env = course.env()
+    env["PYTHONPATH"] = f"{scratch / 'grader_tests'}:{env['PYTHONPATH']}"
+    setup = nbgrader(scratch, "generate_assignment", course.assignment, "--force", env=env)
+    if setup.returncode:
+        raise RuntimeError(f"nbgrader generate_assignment failed in the scratch course:\n{setup.stderr}")
+    done = nbgrader(scratch, "autograde", course.assignment, "--force", f"--Execute.timeout={timeout}", env=env)
+    feedback = nbgrader(scratch, "generate_feedback", course.assignment, "--force", env=env)
+    return done.stdout + done.stderr + feedback.stderr
+
+
+def harvest(scratch: Path, course: Course, submission, maxima: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """notebook -> question -> points nbgrader gave (None: waits for a TA)."""
+    scores = {}
+    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
+        for name, cell_max in maxima.items():
+            scores[name] = dict.fromkeys(cell_max, 0.0)
+            try:
+                notebook = gradebook.find_submission_notebook(Path(name).stem, course.assignment, submission.student)
+            except MissingEntry:
+                continue
+            for grade in notebook.grades:
+                if grade.name in cell_max:
+                    scores[name][grade.name] = None if grade.needs_manual_grade else float(grade.score or 0)
+    return scores
+
+
 def copy_course(course: Course, target: Path) -> Course:
     shutil.copytree(course.root, target, ignore=shutil.ignore_patterns("__pycache__"))
     return Course.at(target)
@@ -89,8 +144,8 @@ def serial_nbgrader(course: Course, timeout: int) -> tuple[float, dict, Path]:
     maxima = max_scores(course)
     scores = {}
     for submission in submissions:
-        for g in harvest(scratch, course, submission, maxima):
-            scores[(g.student, g.notebook)] = g.scores
+        for name, notebook_scores in harvest(scratch, course, submission, maxima).items():
+            scores[(submission.student, name)] = notebook_scores
     if "error" in log.lower() and not scores:
         print(log[-3000:])
     return seconds, scores, scratch

@@ -11,8 +11,9 @@ What the kernel sees (everything else of the host does not exist for it):
   /home/student/<assignment>                     read-write: a private copy of the graded notebook's
                                                  folder (the shipped helper files and the student's
                                                  own extra files), emptied after each notebook
-  /opt/hwkit-grader                              read-only copy of exactly what the hidden test
-                                                 cells import: hw1_hidden/ and a trusted hw1_checks/
+  /opt/hwkit-grader                              read-only: a trusted copy of the public checks
+                                                 (hw1_checks/) and the judge's observer
+                                                 (hwkit_observer.py); no expected value, no reference
   /tmp                                           private tmpfs
   the kernel's socket folder                     read-write, nothing else in it
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
@@ -124,16 +125,15 @@ def kernel_env(jobs: int = 1) -> dict[str, str]:
             "PYTHONPATH": GRADER_MOUNT, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore",
             "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
             "TMPDIR": "/tmp", "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde",
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "HW1_CHECKS_DIR": f"{GRADER_MOUNT}/hw1_checks"}
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def prepare_grader_mount(course_source: Path, grader_tests: Path, target: Path) -> Path:
-    """The read-only folder the hidden test cells import from: hw1_hidden and a trusted hw1_checks."""
+def prepare_grader_mount(course_source: Path, target: Path) -> Path:
+    """The read-only folder of the grader's code that runs in the sandbox: the public checks and the
+    observer. Nothing of grader_tests/ (references, hidden cases) goes in."""
     target.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for package in sorted(grader_tests.iterdir()):
-        if package.is_dir() and (package / "__init__.py").exists():  # hw1_hidden, not the Otter test files
-            shutil.copytree(package, target / package.name, ignore=ignore, dirs_exist_ok=True)
+    shutil.copy(Path(__file__).with_name("observer.py"), target / "hwkit_observer.py")
     checks = course_source / "hw1_checks"
     if checks.is_dir():
         shutil.copytree(checks, target / "hw1_checks", ignore=ignore, dirs_exist_ok=True)
@@ -171,16 +171,25 @@ class SandboxedExecute(Execute):
     """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
     only the cells it affects (later cells get an error output and score 0)."""
 
-    grader_mount = Unicode("", help="folder with hw1_hidden and hw1_checks for the hidden tests").tag(config=True)
+    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)").tag(config=True)
     assignment = Unicode("hw1").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     output_bytes = Integer(Limits.output_bytes).tag(config=True)
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
 
+    # notebook name -> index of the cell at which the run stopped (the kernel died or could not be
+    # interrupted), for the student being graded; the judge runs only the cells before it. Kept on
+    # the trusted side, not in the notebook, which the kernel's outputs fill.
+    stops: dict[str, int] = {}
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def _key(resources: dict) -> str:
+        return str(resources.get("unique_key"))
 
     # --- kernel ----------------------------------------------------------------------------
     def create_kernel_manager(self):
@@ -233,10 +242,12 @@ class SandboxedExecute(Execute):
                         self.preprocess_cell(cell, resources, index)
                     except DeadKernelError:
                         stopped = "not run: the kernel died in an earlier cell"
+                        self.stops[self._key(resources)] = index
                         _fail(cell, "DeadKernelError", "the kernel died while running this cell (it exited, "
                               f"crashed or ran out of memory; the limit is {self.memory_mb} MB)")
                     except CellTimeoutError:
                         stopped = "not run: an earlier cell did not stop after its time limit"
+                        self.stops[self._key(resources)] = index
                         _fail(cell, "CellTimeoutError", f"the cell ran longer than {self.timeout} s and did "
                               "not stop when interrupted; the kernel was stopped")
                     if index in self._flooded:
@@ -244,6 +255,7 @@ class SandboxedExecute(Execute):
                               "bytes of output and was stopped")
         except Exception as exc:  # the kernel could not start, or died between cells
             if stopped is None:
+                self.stops.setdefault(self._key(resources), 0)
                 reason = f"the notebook could not be executed ({type(exc).__name__}: {str(exc)[:200]})"
                 for cell in self.nb.cells:
                     if cell.cell_type == "code" and not cell.get("outputs"):

@@ -159,24 +159,6 @@ def near_boundary(parameters: dict, X: np.ndarray, margin: float = 1e-6, activat
     return np.abs(A2 - 0.5) < margin
 
 
-class TorchMLP(torch.nn.Module):
-    """The instructor's TorchMLP: train_torch and torch_predict are graded on this model."""
-
-    def __init__(self, n_x: int, n_h: int, n_y: int):
-        super().__init__()
-        self.hidden = torch.nn.Linear(n_x, n_h)
-        self.output = torch.nn.Linear(n_h, n_y)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.output(torch.tanh(self.hidden(X))))
-
-
-def prepare_checks(module) -> None:
-    """Give the (private copy of the) checks the instructor's model for the hidden cases."""
-    if hasattr(module, "GRADER_MODELS"):
-        module.GRADER_MODELS["reference"] = TorchMLP
-
-
 def _relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0)
 
@@ -267,7 +249,8 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
 
 
 def _activation(inputs: dict) -> str:
-    return "softsign" if inputs.get("model") == "probe" else "tanh"
+    """train_torch and torch_predict are graded on the checks' softsign probe model."""
+    return "softsign"
 
 
 def expected(question: str, inputs: dict) -> dict:
