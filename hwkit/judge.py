@@ -128,20 +128,24 @@ class CellRun:
     errors: list[str]
 
 
-def judged_cells(submitted: NotebookNode, source: NotebookNode) -> list[dict]:
+def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None) -> list[dict]:
     """The code cells the observer runs: the notebook's own, in order, without the test cells and the
     long demos (tagged `demo` in the source notebook), up to where the notebook's run stopped
-    (a kernel that died or could not be interrupted; recorded by the trusted executor)."""
+    (a kernel that died or could not be interrupted) and without the cells that run had to stop
+    for their time or output limit (`run`: the trusted executor's RunReport)."""
     skip = set()
     for cell in source.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code" or "demo" in cell.metadata.get("tags", []):
             skip.add(meta.get("grade_id"))
-    stopped = (submitted.metadata.get("hwkit_execution") or {}).get("stopped_at")
+    stopped = run.stopped_at if run is not None else None
+    interrupted = run.interrupted if run is not None else set()
     cells = []
     for index, cell in enumerate(submitted.cells):
         if stopped is not None and index >= stopped:
             break
+        if index in interrupted:
+            continue
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type == "code" and (grade_id is None or grade_id not in skip):
             cells.append({"id": grade_id or f"#{index + 1}", "source": cell.source})

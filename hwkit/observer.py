@@ -84,7 +84,7 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
         try:
             exec(compile(source, filename, "exec"), namespace)
         except CellTimeout:
-            error = f"the cell ran longer than {timeout:g} s"
+            error = f"CellTimeoutError: the cell ran longer than {timeout:g} s"
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next cell still runs
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,19 @@ STUDENT_HOME = "/home/student"
 GRADER_MOUNT = "/opt/hwkit-grader"
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "nsswitch.conf",
              "passwd", "group", "mime.types", "ssl/certs", "ca-certificates")
+
+
+@dataclass
+class RunReport:
+    """What the trusted executor saw of one notebook's run."""
+
+    stopped_at: int | None = None  # the cell where the kernel died or could not be interrupted
+    interrupted: set[int] = field(default_factory=set)  # cells stopped for their time or output limit
+    notes: list[str] = field(default_factory=list)  # why, per cell, for the feedback
+
+    def note(self, index: int, cell: NotebookNode, text: str) -> None:
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+        self.notes.append(f"cell {name}: {text}")
 
 
 @dataclass(frozen=True)
@@ -178,10 +191,10 @@ class SandboxedExecute(Execute):
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
 
-    # notebook name -> index of the cell at which the run stopped (the kernel died or could not be
-    # interrupted), for the student being graded; the judge runs only the cells before it. Kept on
-    # the trusted side, not in the notebook, which the kernel's outputs fill.
-    stops: dict[str, int] = {}
+    # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
+    # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
+    # trusted side, not in the notebook, whose outputs the kernel fills.
+    runs: dict[str, "RunReport"] = {}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -223,11 +236,13 @@ class SandboxedExecute(Execute):
         self._check_assign_resources(resources)
         self._sizes: dict[int, int] = {}
         self._flooded: set[int] = set()
+        self._timed_out: set[int] = set()
         source = Path(resources.get("metadata", {}).get("path") or ".")
         self._sandbox_km = None
         self.shutdown_kernel = "immediate"  # everything in the sandbox is killed anyway
         stopped: str | None = None
         self._server = None
+        report = self.runs[self._key(resources)] = RunReport()
         try:
             self._server = self._worker_server()
             self._server.prepare(source)
@@ -242,20 +257,30 @@ class SandboxedExecute(Execute):
                         self.preprocess_cell(cell, resources, index)
                     except DeadKernelError:
                         stopped = "not run: the kernel died in an earlier cell"
-                        self.stops[self._key(resources)] = index
-                        _fail(cell, "DeadKernelError", "the kernel died while running this cell (it exited, "
-                              f"crashed or ran out of memory; the limit is {self.memory_mb} MB)")
+                        report.stopped_at = index
+                        why = ("the kernel died while running this cell (it exited, crashed or ran out of memory; "
+                               f"the limit is {self.memory_mb} MB)")
+                        report.note(index, cell, f"DeadKernelError: {why}; the cells after it did not run")
+                        _fail(cell, "DeadKernelError", why)
                     except CellTimeoutError:
                         stopped = "not run: an earlier cell did not stop after its time limit"
-                        self.stops[self._key(resources)] = index
-                        _fail(cell, "CellTimeoutError", f"the cell ran longer than {self.timeout} s and did "
-                              "not stop when interrupted; the kernel was stopped")
+                        report.stopped_at = index
+                        why = f"the cell ran longer than {self.timeout} s and did not stop when interrupted"
+                        report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
+                        _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
+                    if index in self._timed_out and stopped is None:
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"CellTimeoutError: the cell ran longer than {self.timeout} s "
+                                    "and was interrupted (raise --timeout if it is just slow)")
                     if index in self._flooded:
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"OutputLimitExceeded: the cell printed more than "
+                                    f"{self.output_bytes} bytes of output and was stopped")
                         _fail(cell, "OutputLimitExceeded", f"the cell printed more than {self.output_bytes} "
                               "bytes of output and was stopped")
         except Exception as exc:  # the kernel could not start, or died between cells
             if stopped is None:
-                self.stops.setdefault(self._key(resources), 0)
+                report.stopped_at = report.stopped_at or 0
                 reason = f"the notebook could not be executed ({type(exc).__name__}: {str(exc)[:200]})"
                 for cell in self.nb.cells:
                     if cell.cell_type == "code" and not cell.get("outputs"):
@@ -271,6 +296,7 @@ class SandboxedExecute(Execute):
         return self.nb, self.resources
 
     async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out.update(i for i, c in enumerate(self.nb.cells) if c is cell)
         reply = await super()._async_handle_timeout(timeout, cell)
         # an interrupted cell must go idle soon, or the kernel is stopped (signal ignored, C loop)
         self.iopub_timeout = self.kill_grace

@@ -97,7 +97,7 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
         api = _STATE["api"]
         from .sandbox import SandboxedExecute
 
-        SandboxedExecute.stops.clear()
+        SandboxedExecute.runs.clear()
         done = api.autograde(assignment, submission.student, force=True, create=True)
         log += done.get("log", "") + (done.get("error") or "")
         if done.get("success"):
@@ -128,10 +128,8 @@ def judge_student(student: str, notebooks: list[str]) -> dict[str, tuple[list[Ve
             continue
         executed = nbformat.read(path, as_version=4)
         source = nbformat.read(Path(settings.source) / name, as_version=4)
-        stop = SandboxedExecute.stops.pop(Path(name).stem, None)
-        if stop is not None:
-            executed.metadata["hwkit_execution"] = {"stopped_at": stop}
-        cells, questions = judged_cells(executed, source), reference.questions(source)
+        run = SandboxedExecute.runs.pop(Path(name).stem, None)
+        cells, questions = judged_cells(executed, source, run), reference.questions(source)
         if settings.grader_mount:
             from .forkserver import worker_server
             from .sandbox import Limits
@@ -140,7 +138,8 @@ def judge_student(student: str, notebooks: list[str]) -> dict[str, tuple[list[Ve
             verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout)
         else:
             verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env)
-        executed.metadata.pop("hwkit_execution", None)
+        if run is not None:  # what the notebook's own run had to stop comes first
+            ran = CellRun(run.notes + ran.errors)
         _annotate(executed, verdicts)
         nbformat.write(executed, path)
         _record(scratch, settings.assignment, student, Path(name).stem, verdicts)
