@@ -40,6 +40,9 @@ class Verdict:
         return self.points == self.max_points
 
 
+REPORT_GRACE = 10.0  # seconds the observer may take to report a question's child done
+
+
 class ObserverGone(Exception):
     """The student's process stopped answering (or sent what cannot be read)."""
 
@@ -182,7 +185,9 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     checks, wire = reference.checks, reference.checks._wire
     spec = checks.checker_module(question).QUESTIONS[question]
     cases = reference.cases(question)
-    deadline = time.monotonic() + timeout
+    # The observer kills the question's child after `timeout`; a parent that has not said so soon
+    # after is gone.
+    deadline = time.monotonic() + timeout + REPORT_GRACE
     connection.send({"op": "question", "question": question, "timeout": timeout})
     try:
         failure = _run_cases(checks, connection, spec, cases, deadline)
@@ -191,7 +196,7 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     except (wire.WireError, ValueError, TypeError, KeyError) as exc:
         failure = f"the checked code sent an answer that cannot be read ({str(exc)[:120]})"
     connection.send({"op": "end"})
-    done = _drain(connection, deadline + 5)
+    done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):
         failure = f"the checks ran longer than {timeout:g} s (an endless loop?)"
     if failure:

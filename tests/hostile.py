@@ -202,7 +202,7 @@ def forward_propagation(X, parameters):
     "cheat_observer_lies": """
 import sys
 def _lie(question, env, inputs, helpers):
-    return {"sizes": {"value": (inputs["X"].shape[0], 4, inputs["Y"].shape[0])}}  # the one answer a liar can know
+    return {"sizes": {"value": (5, 4, 2)}}  # the public case's answer: all a liar without an implementation knows
 for _name, _module in list(sys.modules.items()):
     if _name.endswith("_judging") and hasattr(_module, "observe_safely"):
         _module.observe_safely = _lie

@@ -26,7 +26,7 @@ HIDDEN_CASES: dict[str, list[dict]] = {
     "q4_compute_cost": [dict(seed=15, n_x=2, n_h=3, n_y=1, m=11), dict(seed=16, n_x=5, n_h=4, n_y=1, m=40)],
     "q4_backward_propagation": [dict(seed=17, n_x=3, n_h=5, n_y=1, m=7), dict(seed=18, n_x=6, n_h=4, n_y=1, m=13)],
     "q4_update_parameters": [dict(seed=19, n_x=3, n_h=5, n_y=1, m=7, learning_rate=0.37), dict(seed=20, n_x=4, n_h=6, n_y=2, m=3)],
-    "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25), dict(flower=True, n_h=4, num_iterations=1500)],
+    "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25), dict(flower=True, n_h=4, num_iterations=300)],
     "q4_predict": [dict(seed=22, n_x=3, n_h=5, n_y=1, m=50), dict(seed=23, n_x=5, n_h=3, n_y=1, m=31)],
     "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10)],
     "q4_train_torch": [dict(seed=26, n_x=3, n_h=5, n_y=1, m=20, num_iterations=6, learning_rate=0.8),
