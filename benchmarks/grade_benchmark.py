@@ -201,6 +201,26 @@ def bare_execution(scratch: Path, course: Course, jobs: int, timeout: int, work:
     return time.monotonic() - started, len(paths)
 
 
+def print_judge_time(root: Path, notebooks: int) -> None:
+    """Where a worker's time went, summed over the class (from hwkit's per-student cache records)."""
+    import json
+
+    totals: dict[str, float] = {}
+    for record in (root / "autograded" / ".hwkit-cache").glob("*.json"):
+        for key, seconds in json.loads(record.read_text()).get("timings", {}).items():
+            totals[key] = totals.get(key, 0.0) + seconds
+    if not totals:
+        return
+    worker = sum(totals.get(k, 0.0) for k in ("execute", "judge", "feedback"))
+    print(f"where a worker's time goes (core-seconds summed over {notebooks} notebooks):")
+    for key in ("execute", "judge", "feedback"):
+        print(f"  {key:<10} {totals.get(key, 0.0):8.1f} s  {100 * totals.get(key, 0.0) / max(worker, 1e-9):5.1f}%")
+    judge = totals.get("judge", 0.0)
+    parts = {k: v for k, v in totals.items() if k not in ("execute", "judge", "feedback")}
+    for key, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    judge: {key:<28} {seconds:8.1f} s  {100 * seconds / max(judge, 1e-9):5.1f}% of the judge")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20)
@@ -240,13 +260,14 @@ def main() -> int:
               f"({hwkit_s * args.jobs / n:.2f} core-s/notebook)")
         print(f"bare nbclient execution, {args.jobs} at a time:            {bare_s:8.1f} s  "
               f"({bare_s * args.jobs / executed:.2f} core-s/notebook)")
-        print(f"speed-up hwkit grade vs serial nbgrader:  {serial_s / hwkit_s:.2f}x  (bar: >= 1.8x)")
+        print(f"speed-up hwkit grade vs serial nbgrader:  {serial_s / hwkit_s:.2f}x  (bar: >= 3x)")
         print(f"hwkit grade overhead over bare execution: {100 * (hwkit_s / bare_s - 1):+.1f}%  "
               f"({(hwkit_s - bare_s) * args.jobs / n:+.2f} s per notebook; bar: <= +20%)")
         print(f"scores identical (per student, notebook, question): {'YES' if not differ else 'NO'}"
               f" ({len(serial_scores)} notebook results compared)")
         for key in differ[:10]:
             print(f"  differs: {key}: nbgrader {serial_scores[key]} vs hwkit {hwkit_scores.get(key)}")
+        print_judge_time(tmp / "hwkit", n)
         return 1 if differ else 0
     finally:
         if not args.keep:

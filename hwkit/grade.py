@@ -24,17 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, TextIO
 
-import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import Course, nbgrader
+from .course import Course
 from .intake import Submission, collect, collect_archive
 from .notebooks import grade_cells, read_notebook
 from .record import merge_into_gradebook
@@ -109,11 +107,11 @@ def _load_cached(course: Course, submission: Submission, key: str, in_gradebook:
     return [NotebookGrade(**g) for g in record["grades"]]
 
 
-def _store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade]) -> None:
+def _store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade], timings: dict) -> None:
     path = _cache_path(course, student)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades]}, indent=1))
+    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings}, indent=1))
     os.replace(tmp, path)  # atomic: a killed run leaves either the old record or the new one
 
 
@@ -274,7 +272,7 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
                             break
                     _publish_student(course, result)
                     merge_into_gradebook(db_url, course_id, course.assignment, result)
-                    _store_cached(course, submission.student, keys[submission.student], grades)
+                    _store_cached(course, submission.student, keys[submission.student], grades, result["timings"])
                     results[submission.student] = grades
                     if on_result:
                         on_result(submission.student)

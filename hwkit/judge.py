@@ -156,9 +156,13 @@ def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None)
 
 
 def judge_notebook(reference: Reference, connection: Connection, cells: list[dict],
-                   questions: list[tuple[str, float]], timeout: float) -> tuple[list[Verdict], CellRun]:
-    """Run the cells in the observer, then judge every question; the verdicts in question order."""
+                   questions: list[tuple[str, float]], timeout: float,
+                   timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+    """Run the cells in the observer, then judge every question; the verdicts in question order.
+    `timings` gains the seconds spent on the cells ("judge_cells") and per question ("q4_...")."""
     wire = reference.checks._wire
+    timings = timings if timings is not None else {}
+    started = time.monotonic()
     try:
         connection.send({"op": "cells", "cells": cells, "timeout": timeout})
         reply = connection.receive(time.monotonic() + timeout * (len(cells) + 2) + 10)
@@ -167,10 +171,13 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
     except (ObserverGone, wire.WireError) as exc:
         reason = f"not graded: running the notebook's code for the checks failed ({exc})"
         return [Verdict(q, 0.0, points, reason) for q, points in questions], CellRun([])
+    timings["judge_cells"] = timings.get("judge_cells", 0.0) + time.monotonic() - started
     verdicts = []
     for question, points in questions:
+        started = time.monotonic()
         try:
             verdicts.append(_judge_question(reference, connection, question, points, timeout))
+            timings[question] = timings.get(question, 0.0) + time.monotonic() - started
         except ObserverGone as exc:  # the observer itself is gone: every question left is lost
             verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
             rest = questions[len(verdicts):]
@@ -275,22 +282,29 @@ def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any
 
 
 def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: list[dict],
-                     questions: list[tuple[str, float]], timeout: float) -> tuple[list[Verdict], CellRun]:
+                     questions: list[tuple[str, float]], timeout: float,
+                     timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with its observer forked in the worker's sandbox (`server`, forkserver.py),
     in a fresh copy of the notebook's folder; the sandbox is cleaned afterwards."""
+    timings = timings if timings is not None else {}
+    started = time.monotonic()
     server.prepare(folder)
     connection = Connection(server.sockets / "judge.sock", reference.checks._wire)
     try:
         server.observe(str(connection.path), cpu_seconds=max(600, int(timeout) * (len(cells) + len(questions) + 2)))
         connection.accept(60)
-        return judge_notebook(reference, connection, cells, questions, timeout)
+        timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
+        return judge_notebook(reference, connection, cells, questions, timeout, timings)
     finally:
         connection.close()
+        started = time.monotonic()
         server.finish()
+        timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
 
 
 def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], questions: list[tuple[str, float]],
-                      timeout: float, env: dict[str, str]) -> tuple[list[Verdict], CellRun]:
+                      timeout: float, env: dict[str, str],
+                      timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with an observer in a plain subprocess (build verification of the instructor's
     own solution; `hwkit grade` never runs student code this way)."""
     import subprocess
@@ -305,7 +319,7 @@ def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], que
                                    stderr=subprocess.DEVNULL)
         try:
             connection.accept(120)
-            return judge_notebook(reference, connection, cells, questions, timeout)
+            return judge_notebook(reference, connection, cells, questions, timeout, timings)
         finally:
             connection.close()
             process.kill()

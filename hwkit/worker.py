@@ -93,6 +93,7 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
     if submission.timestamp:
         (folder / "timestamp.txt").write_text(submission.timestamp)
     log, judged = "", {}
+    timings: dict[str, float] = {}
     if submission.notebooks:
         api = _STATE["api"]
         from .sandbox import SandboxedExecute
@@ -100,21 +101,27 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
         SandboxedExecute.runs.clear()
         done = api.autograde(assignment, submission.student, force=True, create=True)
         log += done.get("log", "") + (done.get("error") or "")
+        timings["execute"] = time.monotonic() - started
         if done.get("success"):
-            judged = judge_student(submission.student, list(submission.notebooks))
+            mark = time.monotonic()
+            judged = judge_student(submission.student, list(submission.notebooks), timings)
+            timings["judge"] = time.monotonic() - mark
+            mark = time.monotonic()
             feedback = api.generate_feedback(assignment, submission.student, force=True)
+            timings["feedback"] = time.monotonic() - mark
             log += feedback.get("log", "") + (feedback.get("error") or "")
     result = harvest_gradebook(scratch, assignment, submission, maxima, judged)
     result.update(log=log if not result["notebooks"] and submission.notebooks else "",
-                  seconds=time.monotonic() - started,
+                  seconds=time.monotonic() - started, timings=timings,
                   autograded=str(scratch / "autograded" / submission.student),
                   feedback=str(scratch / "feedback" / submission.student))
     return result
 
 
-def judge_student(student: str, notebooks: list[str]) -> dict[str, tuple[list[Verdict], CellRun]]:
+def judge_student(student: str, notebooks: list[str], timings: dict[str, float]) -> dict[str, tuple[list[Verdict], CellRun]]:
     """The judge's verdicts on every autograded notebook of `student`, written into the scratch
-    gradebook and under each test cell of the autograded notebook."""
+    gradebook and under each test cell of the autograded notebook; adds to `timings` where the
+    judge's time went (setting up the sandbox, running the cells, the questions)."""
     from .sandbox import SandboxedExecute
 
     scratch: Path = _STATE["scratch"]
@@ -135,9 +142,10 @@ def judge_student(student: str, notebooks: list[str]) -> dict[str, tuple[list[Ve
             from .sandbox import Limits
 
             server = worker_server(Path(settings.grader_mount), settings.assignment, Limits(), settings.jobs)
-            verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout)
+            verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout, timings)
         else:
-            verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env)
+            verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env,
+                                              timings)
         if run is not None:  # what the notebook's own run had to stop comes first
             ran = CellRun(run.notes + ran.errors)
         _annotate(executed, verdicts)
