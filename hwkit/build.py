@@ -93,7 +93,8 @@ def check_leaks(course: Course) -> list[str]:
 
 
 def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
-    """Every autograded test passes on the instructor solution and fails on the untouched release."""
+    """Every autograded question passes on the instructor solution and fails on the untouched release,
+    both in the notebook (the public check of each test cell) and by the judge (public and hidden cases)."""
     problems = []
     names = course.notebook_names()
     with tempfile.TemporaryDirectory(prefix="hwkit-verify-") as tmp:
@@ -102,6 +103,7 @@ def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
         shutil.copytree(course.release, copies["release"], ignore=shutil.ignore_patterns("__pycache__"))
         paths = [copies[kind] / name for kind in ("source", "release") for name in names]
         executed = execute_many(paths, course.env(), jobs=jobs)
+        verdicts = _judge_all(course, copies, names, jobs)
     for name, source_nb, release_nb in zip(names, executed[: len(names)], executed[len(names):]):
         source_scores, release_scores = autograde_scores(source_nb), autograde_scores(release_nb)
         for cell in grade_cells(source_nb):
@@ -109,15 +111,45 @@ def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
                 continue
             if source_scores.get(cell.grade_id) != cell.points:
                 why = "; ".join(error_messages(source_nb, cell.grade_id)) or "stderr output"
-                problems.append(f"{name}: test {cell.grade_id} fails on the instructor solution ({why})")
+                problems.append(f"{name}: the public check {cell.grade_id} fails on the instructor solution ({why})")
             if release_scores.get(cell.grade_id, 0) != 0:
-                problems.append(f"{name}: test {cell.grade_id} passes on the untouched release")
+                problems.append(f"{name}: the public check {cell.grade_id} passes on the untouched release")
         for cell in source_nb.cells:
             errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
             if errors and not cell.metadata.get("nbgrader", {}).get("grade"):
                 problems.append(f"{name}: cell {cell.get('id')} raises on the instructor solution: "
                                 f"{errors[0].ename}: {errors[0].evalue}")
+        for verdict in verdicts[("source", name)]:
+            if not verdict.passed:
+                problems.append(f"{name}: the judge fails the instructor solution: {verdict.message}")
+        for verdict in verdicts[("release", name)]:
+            if verdict.points:
+                problems.append(f"{name}: the judge gives {verdict.question} points on the untouched release")
     return problems
+
+
+def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: int) -> dict:
+    """The judge's verdicts on the source and release notebooks (observers outside any sandbox: the
+    instructor's own code)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .judge import Reference, judge_unsandboxed, judged_cells
+
+    reference = Reference(course.source, course.grader_tests)
+    env = {k: v for k, v in course.env().items() if k != "PYTHONPATH"}
+
+    def one(job: tuple[str, str]):
+        kind, name = job
+        source_nb = nbformat.read(course.source / name, as_version=4)
+        nb = nbformat.read(copies[kind] / name, as_version=4)
+        questions = reference.questions(source_nb)
+        return judge_unsandboxed(reference, copies[kind], judged_cells(nb, source_nb), questions, 60, env)[0]
+
+    jobs_list = [(kind, name) for kind in ("source", "release") for name in names]
+    for question in reference.checks.QUESTIONS:  # the cases once, before the threads share them
+        reference.cases(question)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(jobs_list, pool.map(one, jobs_list)))
 
 
 def build(course: Course, verify: bool = True, jobs: int = 2) -> list[str]:
@@ -132,6 +164,6 @@ def build(course: Course, verify: bool = True, jobs: int = 2) -> list[str]:
         problems = check_leaks(course) + check_tests_decide(course, jobs=jobs)
         if problems:
             raise BuildError("verification failed:\n  - " + "\n  - ".join(problems))
-        report.append("verified: solutions pass every autograded test, the untouched release fails "
-                      "every one, nothing secret in release/, no outputs")
+        report.append("verified: the solutions pass every autograded question (public checks and judge), the "
+                      "untouched release fails every one, nothing secret in release/, no outputs")
     return report

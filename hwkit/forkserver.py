@@ -3,7 +3,7 @@ notebook.
 
 Starting a Python kernel and importing PyTorch costs about 3 s, paid by every notebook of every
 student under plain nbgrader. Here each grading worker starts one sandbox (sandbox.py: no network,
-read-only system, only hw1_hidden/hw1_checks of the grader visible) whose first process, the fork
+read-only system, only the public checks and the observer of the grader visible) whose first process, the fork
 server (kernel_forkserver.py), imports numpy, torch, matplotlib and ipykernel once; each notebook's
 kernel is a fork of it, so it starts in milliseconds with those modules loaded.
 
@@ -37,7 +37,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait, Integer
 
 from .execute import KERNEL_ARGUMENTS
-from .sandbox import STUDENT_HOME, Limits, kernel_env, sandbox_argv
+from .sandbox import GRADER_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~3 s); the kernel machinery too.
@@ -158,6 +158,13 @@ class KernelForkServer:
         """(ipc path prefix, connection file) for the next kernel."""
         self.kernels += 1
         return str(self.sockets / f"k{self.kernels}"), str(self.sockets / f"kernel-{self.kernels}.json")
+
+    def observe(self, socket_path: str, cpu_seconds: int) -> int:
+        """Fork the judge's observer (hwkit/observer.py) in the prepared notebook folder; it connects to
+        `socket_path` (in the socket folder, the same path inside the sandbox)."""
+        answer = self.request("observe", socket=socket_path, mount=GRADER_MOUNT, checks=f"{GRADER_MOUNT}/hw1_checks",
+                              cwd=self.workdir, rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+        return int(answer["pid"])
 
     def spawn(self, connection_file: str, cpu_seconds: int) -> int:
         answer = self.request("spawn", connection_file=connection_file, cwd=self.workdir, arguments=KERNEL_ARGUMENTS,

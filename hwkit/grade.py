@@ -4,15 +4,15 @@
   notebooks are reported and left out, so the rest of that student's work and every other
   student are still graded. Nothing under submitted/ is ever written.
 * `jobs` worker processes (default: one per core), each with its own scratch nbgrader course,
-  run nbgrader's Autograde + GenerateFeedback in-process for one student after another; the
-  kernels run in a bubblewrap sandbox (sandbox.py), so student code cannot read source/, the
-  grader tests beyond hw1_hidden, other students' work, or write any grade file.
+  grade one student after another (worker.py): nbgrader's Autograde runs the notebooks in a
+  bubblewrap sandbox (sandbox.py), the judge (judge.py) decides every autograded question
+  outside the student's process, nbgrader's GenerateFeedback writes the feedback. Student code
+  cannot read source/, grader_tests/, other students' work, or write any grade file.
 * The parent merges every finished student into the course: autograded/<student>/,
   feedback/<student>/ and the course gradebook.db (through nbgrader's Gradebook API, which
   keeps manual grades), then records the result in autograded/.hwkit-cache/<student>.json,
   keyed by a hash of the submission, source/, grader_tests/ and the grading settings. A
   killed run resumes where it stopped; grading twice regrades nothing.
-* `prepare_scratch` + `autograde` below are plain serial `nbgrader autograde` (benchmarks).
 """
 from __future__ import annotations
 
@@ -24,50 +24,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, TextIO
 
-import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import Course, nbgrader
+from .course import Course
 from .intake import Submission, collect, collect_archive
-from .notebooks import error_messages, grade_cells, read_notebook
-
-
-@dataclass
-class NotebookGrade:
-    """Points of one student's notebook per graded cell, and what went wrong."""
-
-    student: str
-    notebook: str
-    scores: dict[str, float | None]  # None: waits for a human grader
-    max_scores: dict[str, float]
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return sum(s or 0.0 for s in self.scores.values())
-
-    @property
-    def max_total(self) -> float:
-        return sum(self.max_scores.values())
-
-
-@dataclass
-class GradeRun:
-    grades: list[NotebookGrade]
-    notes: dict[str, list[str]]  # student -> notes not tied to a notebook
-
-    cached: list[str] = field(default_factory=list)  # students whose earlier result was reused
-    seconds: float = 0.0
-
-    def students(self) -> list[str]:
-        return sorted({g.student for g in self.grades})
+from .notebooks import grade_cells, read_notebook
+from .record import merge_into_gradebook
+from .results import GradeRun, NotebookGrade
+from .worker import WorkerSettings, grade_student, init_worker
 
 
 def max_scores(course: Course) -> dict[str, dict[str, float]]:
@@ -88,78 +58,8 @@ def max_scores(course: Course) -> dict[str, dict[str, float]]:
     return table
 
 
-def prepare_scratch(course: Course, scratch: Path, submissions: list[Submission]) -> None:
-    """A throwaway course: config, source, grader tests, gradebook and copies of the notebooks."""
-    shutil.copy(course.root / "nbgrader_config.py", scratch)
-    shutil.copytree(course.source, scratch / "source" / course.assignment,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copytree(course.grader_tests, scratch / "grader_tests", ignore=shutil.ignore_patterns("__pycache__"))
-    for submission in submissions:
-        target = scratch / "submitted" / submission.student / course.assignment
-        target.mkdir(parents=True)
-        for name, path in submission.notebooks.items():
-            shutil.copyfile(path, target / name)  # under the expected name, even if renamed
-
-
-def autograde(scratch: Path, course: Course, timeout: int) -> str:
-    """Register the assignment from source/ and autograde every submission in `scratch`."""
-    env = course.env()
-    setup = nbgrader(scratch, "generate_assignment", course.assignment, "--force", env=env)
-    if setup.returncode:
-        raise RuntimeError(f"nbgrader generate_assignment failed in the scratch course:\n{setup.stderr}")
-    done = nbgrader(scratch, "autograde", course.assignment, "--force", f"--Execute.timeout={timeout}", env=env)
-    feedback = nbgrader(scratch, "generate_feedback", course.assignment, "--force", env=env)
-    return done.stdout + done.stderr + feedback.stderr
-
-
-def harvest(scratch: Path, course: Course, submission: Submission, maxima: dict[str, dict[str, float]]) -> list[NotebookGrade]:
-    """Scores of one student's notebooks from the scratch gradebook, with reasons for lost points."""
-    grades = []
-    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
-        for name, cell_max in maxima.items():
-            grade = NotebookGrade(submission.student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
-                                  list(submission.notes.get(name, [])))
-            executed = scratch / "autograded" / submission.student / course.assignment / name
-            if name in submission.notebooks:
-                if not executed.exists():
-                    grade.problems.append(f"{name} could not be executed (the kernel died or nbgrader failed): 0 points")
-                else:
-                    _fill_scores(gradebook, grade, course, executed)
-            grades.append(grade)
-    return grades
-
-
-def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, executed: Path) -> None:
-    try:
-        notebook = gradebook.find_submission_notebook(Path(grade.notebook).stem, course.assignment, grade.student)
-    except MissingEntry:
-        grade.problems.append(f"{grade.notebook} has no grades in the gradebook: 0 points")
-        return
-    for cell_grade in notebook.grades:
-        if cell_grade.name not in grade.max_scores:
-            continue
-        # Written answers wait for a TA (None) until graded in formgrader.
-        grade.scores[cell_grade.name] = None if cell_grade.needs_manual_grade else float(cell_grade.score or 0)
-    executed_nb = nbformat.read(executed, as_version=4)
-    for grade_id, score in grade.scores.items():
-        if score is not None and score < grade.max_scores[grade_id]:
-            reason = "; ".join(error_messages(executed_nb, grade_id)) or "the test cell wrote to stderr or did not run"
-            grade.problems.append(f"{grade_id}: {reason}")
-    if any(score is not None and score < grade.max_scores[q] for q, score in grade.scores.items()):
-        # errors in the student's own cells explain failing tests (a loop, an exit, a memory limit, ...)
-        errors = []
-        for index, cell in enumerate(executed_nb.cells):
-            cell_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell_id in grade.scores or cell.cell_type != "code":
-                continue
-            for output in cell.get("outputs", []):
-                if output.output_type == "error" and output.ename != "NotRun":
-                    errors.append(f"error in cell {cell_id or index + 1}: {output.ename}: {str(output.evalue)[:300]}")
-        grade.problems.extend(errors[:5] + ([f"... and {len(errors) - 5} more cells with errors"] if len(errors) > 5 else []))
-
-
 # ---- the class-grading pipeline -------------------------------------------------------------
-CACHE_VERSION = "hwkit-grade-2"
+CACHE_VERSION = "hwkit-grade-3"
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
 
 
@@ -176,8 +76,8 @@ def course_fingerprint(course: Course, timeout: int) -> str:
     if course.grader_tests.is_dir():
         _tree_digest(course.grader_tests, digest)
     digest.update((course.root / "nbgrader_config.py").read_bytes())
-    for module in ("grade.py", "worker.py", "sandbox.py", "forkserver.py", "kernel_forkserver.py", "feedback.py",
-                   "notebooks.py", "intake.py"):
+    for module in ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "sandbox.py", "forkserver.py",
+                   "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()
 
@@ -207,69 +107,12 @@ def _load_cached(course: Course, submission: Submission, key: str, in_gradebook:
     return [NotebookGrade(**g) for g in record["grades"]]
 
 
-def _store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade]) -> None:
+def _store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade], timings: dict) -> None:
     path = _cache_path(course, student)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades]}, indent=1))
+    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings}, indent=1))
     os.replace(tmp, path)  # atomic: a killed run leaves either the old record or the new one
-
-
-def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
-                      maxima: dict[str, dict[str, float]]) -> dict:
-    """Scores (with reasons) and the raw gradebook records of one student in a scratch course."""
-    course = Course(scratch, assignment)
-    records: dict[str, dict] = {}
-    timestamp = None
-    db = scratch / "gradebook.db"
-    grades = []
-    with Gradebook(f"sqlite:///{db}") as gradebook:
-        try:
-            sub = gradebook.find_submission(assignment, submission.student)
-            timestamp = sub.timestamp.isoformat() if sub.timestamp else None
-        except MissingEntry:
-            sub = None
-        for name, cell_max in maxima.items():
-            grade = NotebookGrade(submission.student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
-                                  list(submission.notes.get(name, [])))
-            executed = scratch / "autograded" / submission.student / assignment / name
-            if name in submission.notebooks:
-                if not executed.exists() or sub is None:
-                    grade.problems.append(f"{name} could not be executed (nbgrader failed on it): 0 points")
-                else:
-                    _fill_scores(gradebook, grade, course, executed)
-                    nb = gradebook.find_submission_notebook(Path(name).stem, assignment, submission.student)
-                    records[Path(name).stem] = {
-                        "late_submission_penalty": nb.late_submission_penalty,
-                        "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in nb.grades},
-                        "comments": {c.name: c.auto_comment for c in nb.comments}}
-            grades.append(grade)
-    return {"student": submission.student, "grades": [asdict(g) for g in grades], "notebooks": records,
-            "timestamp": timestamp}
-
-
-def merge_into_gradebook(db_url: str, course_id: str, assignment: str, result: dict) -> None:
-    """Write one student's autograde results into the course gradebook with nbgrader's API.
-
-    Notebooks that were not graded (missing or unreadable) get 0 automatic points, as nbgrader
-    gives a missing notebook; a manual score already there is kept and flagged for review."""
-    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gradebook:
-        warnings.simplefilter("ignore")  # SQLAlchemy chatter from nbgrader's add_submission
-        gradebook.update_or_create_student(result["student"])
-        extra = {"timestamp": result["timestamp"]} if result["timestamp"] else {}
-        submission = gradebook.update_or_create_submission(assignment, result["student"], **extra)
-        for notebook in submission.notebooks:
-            record = result["notebooks"].get(notebook.name)
-            for cell_grade in notebook.grades:
-                if record and cell_grade.name in record["grades"]:
-                    cell_grade.auto_score, needs = record["grades"][cell_grade.name]
-                else:
-                    cell_grade.auto_score, needs = 0.0, False
-                cell_grade.needs_manual_grade = bool(needs or cell_grade.manual_score is not None)
-            for comment in notebook.comments:
-                comment.auto_comment = (record or {}).get("comments", {}).get(comment.name)
-            notebook.late_submission_penalty = (record or {}).get("late_submission_penalty")
-        gradebook.db.commit()
 
 
 def _gradebook_students(db_url: str, assignment: str) -> set[str]:
@@ -399,16 +242,16 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             if not use_sandbox:
                 print("hwkit grade: WARNING: student code runs without a sandbox "
                       f"({available() or 'disabled'})", file=sys.stderr)
-            grader_mount = str(prepare_grader_mount(course.source, course.grader_tests, run_dir / "grader")) \
-                if use_sandbox else None
+            grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if use_sandbox else None
             _template(course, run_dir / "template", db_url, env)
             course.autograded.mkdir(exist_ok=True)
             context = get_context("spawn")
             workers = min(jobs, len(todo))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(str(run_dir), str(run_dir / "template"), timeout, workers,
-                                               grader_mount, env, course.assignment)) as pool:
-                futures = {pool.submit(_grade_student, s, maxima): s for s in todo}
+            settings = WorkerSettings(str(run_dir), str(run_dir / "template"), timeout, workers, grader_mount, env,
+                                      course.assignment, str(course.source), str(course.grader_tests))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
+                                     initargs=(settings,)) as pool:
+                futures = {pool.submit(grade_student, s, maxima): s for s in todo}
                 for future in as_completed(futures):
                     submission = futures[future]
                     try:
@@ -429,7 +272,7 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
                             break
                     _publish_student(course, result)
                     merge_into_gradebook(db_url, course_id, course.assignment, result)
-                    _store_cached(course, submission.student, keys[submission.student], grades)
+                    _store_cached(course, submission.student, keys[submission.student], grades, result["timings"])
                     results[submission.student] = grades
                     if on_result:
                         on_result(submission.student)
@@ -440,15 +283,3 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
         if s.notes.get("*"):
             notes[s.student] = s.notes["*"]
     return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started)
-
-
-def _init_worker(*args) -> None:
-    from .worker import init_worker
-
-    init_worker(*args)
-
-
-def _grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -> dict:
-    from .worker import grade_student
-
-    return grade_student(submission, maxima)

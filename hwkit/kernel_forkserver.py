@@ -7,6 +7,8 @@ worker holds: kernels get /dev/null and none of the server's file descriptors. S
 only, besides the modules it preloads.
 
 Requests:  {"op": "spawn", "connection_file", "cwd", "arguments", "rlimits": {"RLIMIT_CPU": n}}
+           {"op": "observe", "socket", "mount", "checks", "cwd", "rlimits"}   the judge's observer
+                                                (hwkit/observer.py) instead of a kernel
            {"op": "poll"}      exit status of the current kernel, or null while it runs
            {"op": "signal", "signum"}
            {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
@@ -41,23 +43,43 @@ def preload(modules):
     return failed
 
 
+def detach(request):
+    """In a forked child: drop everything of the server (session, signals, descriptors), apply the
+    notebook's limits, reseed the random generators."""
+    os.setsid()
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):  # banners and crash messages: nobody reads them
+        os.dup2(null, fd)
+    os.closerange(3, 65536)  # the control pipes above all
+    os.chdir(request["cwd"])
+    for name, value in request.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    random.seed()
+    if "numpy" in sys.modules:  # a fresh interpreter would seed numpy from the OS
+        sys.modules["numpy"].random.seed()
+
+
+def become_observer(request):
+    """In the forked child: the sandbox side of the judge (hwkit_observer, from the grader mount)."""
+    code = 0
+    try:
+        detach(request)
+        sys.path[0:0] = [request["mount"], os.getcwd()]
+        import hwkit_observer
+
+        hwkit_observer.serve(request["socket"], request["checks"])
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
 def become_kernel(request):
     """In the forked child: drop everything of the server, then run an ordinary IPython kernel."""
     try:
-        os.setsid()
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        null = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):  # the kernel's own banners and crash messages: nobody reads them
-            os.dup2(null, fd)
-        os.closerange(3, 65536)  # the control pipes above all
-        os.chdir(request["cwd"])
-        for name, value in request.get("rlimits", {}).items():
-            resource.setrlimit(getattr(resource, name), (value, value))
-        random.seed()
-        if "numpy" in sys.modules:  # a fresh interpreter would seed numpy from the OS
-            sys.modules["numpy"].random.seed()
+        detach(request)
         sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], *request.get("arguments", [])]
         sys.path[0] = os.getcwd()  # as `python -m ipykernel_launcher` would have it
         from ipykernel import kernelapp
@@ -121,6 +143,15 @@ class Server:
         pid = os.fork()
         if pid == 0:
             become_kernel(request)
+        self.kernel = pid
+        return {"pid": pid}
+
+    def op_observe(self, request):
+        self.op_reset({})
+        self.status = None
+        pid = os.fork()
+        if pid == 0:
+            become_observer(request)
         self.kernel = pid
         return {"pid": pid}
 

@@ -27,7 +27,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .course import Course
-from .grade import GradeRun, NotebookGrade
+from .results import GradeRun, NotebookGrade
 from .notebooks import error_messages, grade_cells, read_notebook
 
 HOST = "127.0.0.1"

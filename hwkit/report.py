@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 
 from .course import Course
-from .grade import GradeRun, NotebookGrade
+from .results import GradeRun, NotebookGrade
 
 
 def _by_student(run: GradeRun) -> dict[str, list[NotebookGrade]]:

@@ -11,8 +11,9 @@ What the kernel sees (everything else of the host does not exist for it):
   /home/student/<assignment>                     read-write: a private copy of the graded notebook's
                                                  folder (the shipped helper files and the student's
                                                  own extra files), emptied after each notebook
-  /opt/hwkit-grader                              read-only copy of exactly what the hidden test
-                                                 cells import: hw1_hidden/ and a trusted hw1_checks/
+  /opt/hwkit-grader                              read-only: a trusted copy of the public checks
+                                                 (hw1_checks/) and the judge's observer
+                                                 (hwkit_observer.py); no expected value, no reference
   /tmp                                           private tmpfs
   the kernel's socket folder                     read-write, nothing else in it
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
@@ -31,7 +32,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,19 @@ STUDENT_HOME = "/home/student"
 GRADER_MOUNT = "/opt/hwkit-grader"
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "nsswitch.conf",
              "passwd", "group", "mime.types", "ssl/certs", "ca-certificates")
+
+
+@dataclass
+class RunReport:
+    """What the trusted executor saw of one notebook's run."""
+
+    stopped_at: int | None = None  # the cell where the kernel died or could not be interrupted
+    interrupted: set[int] = field(default_factory=set)  # cells stopped for their time or output limit
+    notes: list[str] = field(default_factory=list)  # why, per cell, for the feedback
+
+    def note(self, index: int, cell: NotebookNode, text: str) -> None:
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+        self.notes.append(f"cell {name}: {text}")
 
 
 @dataclass(frozen=True)
@@ -125,16 +139,15 @@ def kernel_env(jobs: int = 1) -> dict[str, str]:
             "PYTHONPATH": GRADER_MOUNT, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore",
             "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
             "TMPDIR": "/tmp", "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde",
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "HW1_CHECKS_DIR": f"{GRADER_MOUNT}/hw1_checks"}
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def prepare_grader_mount(course_source: Path, grader_tests: Path, target: Path) -> Path:
-    """The read-only folder the hidden test cells import from: hw1_hidden and a trusted hw1_checks."""
+def prepare_grader_mount(course_source: Path, target: Path) -> Path:
+    """The read-only folder of the grader's code that runs in the sandbox: the public checks and the
+    observer. Nothing of grader_tests/ (references, hidden cases) goes in."""
     target.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for package in sorted(grader_tests.iterdir()):
-        if package.is_dir() and (package / "__init__.py").exists():  # hw1_hidden, not the Otter test files
-            shutil.copytree(package, target / package.name, ignore=ignore, dirs_exist_ok=True)
+    shutil.copy(Path(__file__).with_name("observer.py"), target / "hwkit_observer.py")
     checks = course_source / "hw1_checks"
     if checks.is_dir():
         shutil.copytree(checks, target / "hw1_checks", ignore=ignore, dirs_exist_ok=True)
@@ -172,7 +185,7 @@ class SandboxedExecute(Execute):
     """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
     only the cells it affects (later cells get an error output and score 0)."""
 
-    grader_mount = Unicode("", help="folder with hw1_hidden and hw1_checks for the hidden tests").tag(config=True)
+    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)").tag(config=True)
     assignment = Unicode("hw1").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
@@ -181,9 +194,18 @@ class SandboxedExecute(Execute):
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
 
+    # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
+    # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
+    # trusted side, not in the notebook, whose outputs the kernel fills.
+    runs: dict[str, "RunReport"] = {}
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def _key(resources: dict) -> str:
+        return str(resources.get("unique_key"))
 
     # --- kernel ----------------------------------------------------------------------------
     def create_kernel_manager(self):
@@ -261,11 +283,13 @@ class SandboxedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._total, self._notebook_full = 0, False
         self._flooded: dict[int, str] = {}  # cell index -> what was cut
+        self._timed_out: set[int] = set()
         source = Path(resources.get("metadata", {}).get("path") or ".")
         self._sandbox_km = None
         self.shutdown_kernel = "immediate"  # everything in the sandbox is killed anyway
         stopped: str | None = None
         self._server = None
+        report = self.runs[self._key(resources)] = RunReport()
         try:
             self._server = self._worker_server()
             self._server.prepare(source)
@@ -280,19 +304,32 @@ class SandboxedExecute(Execute):
                         self.preprocess_cell(cell, resources, index)
                     except DeadKernelError:
                         stopped = "not run: the kernel died in an earlier cell"
-                        _fail(cell, "DeadKernelError", "the kernel died while running this cell (it exited, "
-                              f"crashed or ran out of memory; the limit is {self.memory_mb} MB)")
+                        report.stopped_at = index
+                        why = ("the kernel died while running this cell (it exited, crashed or ran out of memory; "
+                               f"the limit is {self.memory_mb} MB)")
+                        report.note(index, cell, f"DeadKernelError: {why}; the cells after it did not run")
+                        _fail(cell, "DeadKernelError", why)
                     except CellTimeoutError:
                         stopped = "not run: an earlier cell did not stop after its time limit"
-                        _fail(cell, "CellTimeoutError", f"the cell ran longer than {self.timeout} s and did "
-                              "not stop when interrupted; the kernel was stopped")
+                        report.stopped_at = index
+                        why = f"the cell ran longer than {self.timeout} s and did not stop when interrupted"
+                        report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
+                        _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
+                    if index in self._timed_out and stopped is None:
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"CellTimeoutError: the cell ran longer than {self.timeout} s "
+                                    "and was interrupted (raise --timeout if it is just slow)")
                     if index in self._flooded:
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"OutputLimitExceeded: {self._flooded[index]}")
                         _fail(cell, "OutputLimitExceeded", self._flooded[index])
-                        if self._notebook_full:
-                            stopped = stopped or (f"not run: the notebook's output passed its limit of "
-                                                  f"{self.notebook_output_bytes} bytes in an earlier cell")
+                        if self._notebook_full and stopped is None:
+                            stopped = (f"not run: the notebook's output passed its limit of "
+                                       f"{self.notebook_output_bytes} bytes in an earlier cell")
+                            report.stopped_at = index
         except Exception as exc:  # the kernel could not start, or died between cells
             if stopped is None:
+                report.stopped_at = report.stopped_at or 0
                 reason = f"the notebook could not be executed ({type(exc).__name__}: {str(exc)[:200]})"
                 for cell in self.nb.cells:
                     if cell.cell_type == "code" and not cell.get("outputs"):
@@ -308,6 +345,7 @@ class SandboxedExecute(Execute):
         return self.nb, self.resources
 
     async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out.update(i for i, c in enumerate(self.nb.cells) if c is cell)
         reply = await super()._async_handle_timeout(timeout, cell)
         # an interrupted cell must go idle soon, or the kernel is stopped (signal ignored, C loop)
         self.iopub_timeout = self.kill_grace

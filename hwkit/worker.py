@@ -1,9 +1,12 @@
 """A grading worker: one process, one scratch nbgrader course, many students one after another.
 
-Runs nbgrader's own Autograde and GenerateFeedback in-process (no nbgrader start-up per
-student), with the Execute step replaced by `SandboxedExecute` (kernel behind bubblewrap).
-The worker's scratch gradebook is its own; the parent merges the results into the course
-gradebook. Student code never runs in this process and cannot reach the scratch course.
+For each student: nbgrader's own Autograde executes the notebooks (in-process, no nbgrader
+start-up per student) with the Execute step replaced by `SandboxedExecute` (kernel behind
+bubblewrap), so TAs and students see the executed notebook; then the judge (judge.py) decides
+every autograded question outside the student's process and its verdicts replace the scores
+nbgrader read off the kernel's output, in the gradebook and under each test cell; then nbgrader's
+GenerateFeedback writes the feedback from them. The worker's scratch gradebook is its own; the
+parent merges the results into the course gradebook. Student code never runs in this process.
 """
 from __future__ import annotations
 
@@ -12,18 +15,41 @@ import os
 import shutil
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
 from .intake import Submission
+from .judge import CellRun, Reference, Verdict, judge_in_sandbox, judge_unsandboxed, judged_cells
+from .record import harvest_gradebook
+
+VERDICT_PREFIX = "[graded by hwkit] "
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every grading worker is started with (picklable: it crosses into the spawned process)."""
+
+    run_dir: str
+    template: str
+    timeout: int
+    jobs: int
+    grader_mount: str | None  # None: no sandbox
+    env: dict[str, str]
+    assignment: str
+    source: str  # the course's source/<assignment> (trusted checks, notebooks)
+    grader_tests: str  # the course's grader_tests (references, hidden cases)
+
 
 _STATE: dict = {}
 
 
-def init_worker(run_dir: str, template: str, timeout: int, jobs: int, grader_mount: str | None,
-                env: dict[str, str], assignment: str) -> None:
+def init_worker(settings: WorkerSettings) -> None:
     """Initializer of each pool process: its own scratch course copied from the template."""
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(settings.env)
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
@@ -31,32 +57,32 @@ def init_worker(run_dir: str, template: str, timeout: int, jobs: int, grader_mou
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from traitlets.config.loader import PyFileConfigLoader
 
-    scratch = Path(run_dir) / f"worker-{os.getpid()}"
-    shutil.copytree(template, scratch, ignore=shutil.ignore_patterns("release"))
+    scratch = Path(settings.run_dir) / f"worker-{os.getpid()}"
+    shutil.copytree(settings.template, scratch, ignore=shutil.ignore_patterns("release"))
     config = PyFileConfigLoader("nbgrader_config.py", path=str(scratch)).load_config()
     config.CourseDirectory.root = str(scratch)
     config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-    config.Execute.timeout = timeout
-    if grader_mount:
+    config.Execute.timeout = settings.timeout
+    if settings.grader_mount:
         from .sandbox import SandboxedExecute
 
         config.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                                     LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-        config.SandboxedExecute.grader_mount = grader_mount
-        config.SandboxedExecute.assignment = assignment
-        config.SandboxedExecute.jobs = jobs
+        config.SandboxedExecute.grader_mount = settings.grader_mount
+        config.SandboxedExecute.assignment = settings.assignment
+        config.SandboxedExecute.jobs = settings.jobs
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")  # SQLAlchemy and nbformat chatter from nbgrader
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    _STATE.update(scratch=scratch, api=api, assignment=assignment, config=config)
+    reference = Reference(Path(settings.source), Path(settings.grader_tests))
+    _STATE.update(scratch=scratch, api=api, settings=settings, reference=reference)
 
 
 def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -> dict:
     """Autograde one student in this worker's scratch course; return scores and gradebook records."""
-    from .grade import harvest_gradebook
-
     scratch: Path = _STATE["scratch"]
-    assignment = _STATE["assignment"]
+    settings: WorkerSettings = _STATE["settings"]
+    assignment = settings.assignment
     started = time.monotonic()
     for kind in ("submitted", "autograded", "feedback"):
         shutil.rmtree(scratch / kind / submission.student, ignore_errors=True)
@@ -66,17 +92,86 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
         shutil.copyfile(path, folder / name)  # under the expected name, even if renamed
     if submission.timestamp:
         (folder / "timestamp.txt").write_text(submission.timestamp)
-    log = ""
+    log, judged = "", {}
+    timings: dict[str, float] = {}
     if submission.notebooks:
         api = _STATE["api"]
+        from .sandbox import SandboxedExecute
+
+        SandboxedExecute.runs.clear()
         done = api.autograde(assignment, submission.student, force=True, create=True)
         log += done.get("log", "") + (done.get("error") or "")
+        timings["execute"] = time.monotonic() - started
         if done.get("success"):
+            mark = time.monotonic()
+            judged = judge_student(submission.student, list(submission.notebooks), timings)
+            timings["judge"] = time.monotonic() - mark
+            mark = time.monotonic()
             feedback = api.generate_feedback(assignment, submission.student, force=True)
+            timings["feedback"] = time.monotonic() - mark
             log += feedback.get("log", "") + (feedback.get("error") or "")
-    result = harvest_gradebook(scratch, assignment, submission, maxima)
+    result = harvest_gradebook(scratch, assignment, submission, maxima, judged)
     result.update(log=log if not result["notebooks"] and submission.notebooks else "",
-                  seconds=time.monotonic() - started,
+                  seconds=time.monotonic() - started, timings=timings,
                   autograded=str(scratch / "autograded" / submission.student),
                   feedback=str(scratch / "feedback" / submission.student))
     return result
+
+
+def judge_student(student: str, notebooks: list[str], timings: dict[str, float]) -> dict[str, tuple[list[Verdict], CellRun]]:
+    """The judge's verdicts on every autograded notebook of `student`, written into the scratch
+    gradebook and under each test cell of the autograded notebook; adds to `timings` where the
+    judge's time went (setting up the sandbox, running the cells, the questions)."""
+    from .sandbox import SandboxedExecute
+
+    scratch: Path = _STATE["scratch"]
+    settings: WorkerSettings = _STATE["settings"]
+    reference: Reference = _STATE["reference"]
+    folder = scratch / "autograded" / student / settings.assignment
+    judged = {}
+    for name in notebooks:
+        path = folder / name
+        if not path.exists():
+            continue
+        executed = nbformat.read(path, as_version=4)
+        source = nbformat.read(Path(settings.source) / name, as_version=4)
+        run = SandboxedExecute.runs.pop(Path(name).stem, None)
+        cells, questions = judged_cells(executed, source, run), reference.questions(source)
+        if settings.grader_mount:
+            from .forkserver import worker_server
+            from .sandbox import Limits
+
+            server = worker_server(Path(settings.grader_mount), settings.assignment, Limits(), settings.jobs)
+            verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout, timings)
+        else:
+            verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env,
+                                              timings)
+        if run is not None:  # what the notebook's own run had to stop comes first
+            ran = CellRun(run.notes + ran.errors)
+        _annotate(executed, verdicts)
+        nbformat.write(executed, path)
+        _record(scratch, settings.assignment, student, Path(name).stem, verdicts)
+        judged[name] = (verdicts, ran)
+    return judged
+
+
+def _annotate(nb: nbformat.NotebookNode, verdicts: list[Verdict]) -> None:
+    """The verdict under each test cell, where students and TAs read the cell's outputs."""
+    by_question = {v.question: v for v in verdicts}
+    for cell in nb.cells:
+        verdict = by_question.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+        if verdict is not None and cell.cell_type == "code":
+            text = f"{VERDICT_PREFIX}{verdict.points:g} / {verdict.max_points:g} point(s). {verdict.message}\n"
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output("stream", name="stdout", text=text))
+
+
+def _record(scratch: Path, assignment: str, student: str, notebook: str, verdicts: list[Verdict]) -> None:
+    """The verdicts' points as the autograded scores in the scratch gradebook."""
+    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
+        for verdict in verdicts:
+            try:
+                grade = gradebook.find_grade(verdict.question, notebook, assignment, student)
+            except MissingEntry:
+                continue
+            grade.auto_score = verdict.points
+        gradebook.db.commit()

@@ -19,6 +19,15 @@ for path in (REPO / "source" / "hw1", REPO / "grader_tests"):
 from hwkit.course import Course  # noqa: E402
 
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
+# Fixtures that build the course, grade real notebooks or start real kernels and servers: every test
+# that uses one is `slow` (`pytest -m "not slow"` is the fast tier for the edit-test loop).
+SLOW_FIXTURES = {"built_course", "server", "graded_course"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def copy_course(target: Path) -> Course:

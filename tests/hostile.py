@@ -114,6 +114,114 @@ def saboteur(course: Course) -> str:
             " stdout=_sp.DEVNULL, stderr=_sp.DEVNULL).wait()")
 
 
+# ---- cheating: the untouched release (no answer at all) plus code that tries to take the points anyway.
+# Each route was shown to give full marks while the hidden checks ran inside the student's kernel
+# (issue 11); with the judge outside, each must score exactly what the untouched release scores.
+CHEATS: dict[str, str] = {
+    "cheat_patched_checks": """
+import sys, hw1_checks
+_passed = lambda *args, **kwargs: "all cases passed"
+for _module in list(sys.modules.values()):
+    for _name in ("check", "check_hidden", "judge_observed", "run_local"):
+        if hasattr(_module, _name) and "check" in getattr(_module, "__name__", ""):
+            setattr(_module, _name, _passed)
+check = _passed
+""",
+    "cheat_shadow_packages": """
+import importlib, os, sys
+for _package in ("hw1_hidden", "hw1_checks", "_hwkit_trusted_checks", "hwkit_observer"):
+    os.makedirs(_package, exist_ok=True)
+    with open(os.path.join(_package, "__init__.py"), "w") as _file:
+        _file.write("def check(*a, **k):\n    return 'passed'\ncheck_hidden = check\n")
+    sys.modules.pop(_package, None)
+importlib.invalidate_caches()
+from hw1_checks import check
+""",
+    "cheat_input_transformer": """
+def _skip_tests(lines):
+    return ["pass\n"] if any("check(" in line for line in lines) else lines
+get_ipython().input_transformers_post.append(_skip_tests)
+""",
+    "cheat_fake_result": """
+_kernel = get_ipython().kernel
+def _full_marks(info):
+    _kernel.session.send(_kernel.iopub_socket, "execute_result",
+                         {"data": {"text/plain": "'all tests passed'"}, "metadata": {}, "execution_count": 1},
+                         parent=_kernel.get_parent("shell"))
+get_ipython().events.register("pre_run_cell", _full_marks)
+get_ipython().input_transformers_post.append(lambda lines: ["pass\n"] if any("check(" in l for l in lines) else lines)
+""",
+    "cheat_frame_reader": """
+import gc, sys
+def _steal(*keys):
+    frame = sys._getframe(1)
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, dict) and all(key in value for key in keys):
+                return value
+        frame = frame.f_back
+    for value in gc.get_objects():
+        if isinstance(value, dict) and all(key in value for key in keys):
+            return value
+    raise LookupError("nothing to steal")
+def layer_sizes(X, Y):
+    return tuple(_steal("sizes")["sizes"])
+def initialize_parameters(n_x, n_h, n_y):
+    found = _steal("W1", "b1", "W2", "b2")
+    return {key: found[key] for key in ("W1", "b1", "W2", "b2")}
+def forward_propagation(X, parameters):
+    found = _steal("Z1", "A1", "Z2", "A2")
+    return found["A2"], {key: found[key] for key in ("Z1", "A1", "Z2", "A2")}
+def compute_cost(A2, Y, parameters):
+    return float(_steal("cost")["cost"])
+def backward_propagation(parameters, cache, X, Y):
+    found = _steal("dW1", "db1", "dW2", "db2")
+    return {key: found[key] for key in ("dW1", "db1", "dW2", "db2")}
+""",
+    "cheat_reference_reuse": """
+import importlib, sys
+sys.path[:0] = ["/opt/hwkit-grader", "../../../grader_tests"]
+try:
+    _reference = importlib.import_module("hw1_hidden.planar_mlp")
+    forward_propagation = _reference.forward_propagation
+    compute_cost = lambda A2, Y, parameters: _reference.compute_cost(A2, Y)
+    TorchMLP = _reference.TorchMLP
+except Exception as exc:
+    print("no reference:", type(exc).__name__)
+""",
+    "cheat_asarray_swap": """
+import numpy as np
+def compute_cost(A2, Y, parameters):
+    np.asarray = lambda value, *args, **kwargs: np.array(0.5)  # every later comparison sees 0.5
+    np.allclose = np.isclose = lambda *a, **k: True
+    return 0.5
+def forward_propagation(X, parameters):
+    np.ndarray.__eq__ = lambda self, other: True
+    return np.zeros((1, X.shape[1])), {}
+""",
+    "cheat_observer_lies": """
+import sys
+def _lie(question, env, inputs, helpers):
+    return {"sizes": {"value": (5, 4, 2)}}  # the public case's answer: all a liar without an implementation knows
+for _name, _module in list(sys.modules.items()):
+    if _name.endswith("_judging") and hasattr(_module, "observe_safely"):
+        _module.observe_safely = _lie
+""",
+}
+
+
+def untouched_with(code: str) -> Maker:
+    """The untouched release with `code` in a cell of its own after the first solution cell (hooks act on
+    every later cell) and again at the end (its definitions replace the release's)."""
+    def write(course: Course, folder: Path) -> None:
+        nb = nbformat.read(course.release / PLANAR, 4)
+        first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "layer_sizes")
+        nb.cells.insert(first + 1, nbformat.v4.new_code_cell(code))
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        nbformat.write(nb, folder / PLANAR)
+    return write
+
+
 ALL = "all"  # marker: every question of the notebook is lost
 
 # student -> (maker(course, folder) writing the submission, lost questions (set, ALL or a callable), reason word)
@@ -160,4 +268,5 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     "vandal": (planted("layer_sizes", vandal), set(), ""),
     # graded first (sorted ids), so later notebooks of its worker would suffer if it survived
     "background_saboteur": (planted("layer_sizes", saboteur), set(), ""),
+    **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
 }

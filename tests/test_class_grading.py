@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 import shutil
 import signal
@@ -28,7 +27,7 @@ from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
 from hwkit.sandbox import available
 
-from hostile import ALL, CORPUS, PLANAR
+from hostile import ALL, CHEATS, CORPUS, PLANAR
 
 TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
@@ -122,6 +121,23 @@ def test_every_other_notebook_and_student_is_unaffected(graded) -> None:
     average = _grade(run, "forgot_average")
     assert average.total == average.max_total - 3  # backward_propagation only: questions are isolated
     assert _grade(run, "untouched").total == 0
+
+
+def test_cheats_reveal_no_secret(graded) -> None:
+    """What people read (autograded notebooks, feedback, grades.csv) shows no hidden expected value and no
+    reference code, whatever the cheating submissions printed."""
+    import hw1_hidden
+
+    course, _, _, _, _ = graded
+    costs = [case.expected["cost"] for case in hw1_hidden.judged_cases("q4_compute_cost") if case.kind == "hidden"]
+    secrets = [f"{c:.6g}" for c in costs] + [repr(c) for c in costs] + [
+        "def closed_form_gradients", "def autograd_gradients", "HIDDEN_CASES"]  # the reference's source
+    texts = [(course.root / "grades.csv").read_text()]
+    for student in CHEATS:
+        texts += [p.read_text() for p in (course.autograded / student).rglob("*.ipynb")]
+        texts += [p.read_text() for p in (course.feedback / student).rglob("*.html")]
+    for secret in secrets:
+        assert not any(secret in text for text in texts), secret
 
 
 def test_sandbox_walls_hold(graded) -> None:

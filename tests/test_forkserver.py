@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> KernelForkServer:
     course = Course.at(REPO)
-    grader = prepare_grader_mount(course.source, course.grader_tests, tmp_path_factory.mktemp("grader"))
+    grader = prepare_grader_mount(course.source, tmp_path_factory.mktemp("grader"))
     server = KernelForkServer(grader, course.assignment, Limits(), kernel_env(2))
     yield server
     server.close()

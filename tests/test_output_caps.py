@@ -48,7 +48,7 @@ SHARED_DISPLAY = DISPLAY + "for _ in range(10):\n    display('a', display_id='sa
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory) -> Path:
     course = Course.at(REPO)
-    return prepare_grader_mount(course.source, course.grader_tests, tmp_path_factory.mktemp("grader"))
+    return prepare_grader_mount(course.source, tmp_path_factory.mktemp("grader"))
 
 
 def execute(grader: Path, folder: Path, sources: list[str], **caps) -> nbformat.NotebookNode:

@@ -113,7 +113,7 @@ def test_patched_numpy_comparisons_gain_nothing(solution: dict) -> None:
 
 
 def test_redefined_check_helpers_change_nothing_in_the_hidden_run(solution: dict) -> None:
-    original = hw1_checks.check
+    original, saved = hw1_checks.check, hw1_checks.planar_mlp.CHECKERS["q4_layer_sizes"]
     try:
         hw1_checks.check = lambda *a, **k: "passed"
         hw1_checks.planar_mlp.CHECKERS["q4_layer_sizes"] = lambda *a: None
@@ -121,7 +121,7 @@ def test_redefined_check_helpers_change_nothing_in_the_hidden_run(solution: dict
             hw1_hidden.check_hidden("q4_layer_sizes", dict(solution, layer_sizes=lambda X, Y: (0, 0, 0)))
     finally:
         hw1_checks.check = original
-        hw1_checks.planar_mlp.CHECKERS["q4_layer_sizes"] = public.check_layer_sizes
+        hw1_checks.planar_mlp.CHECKERS["q4_layer_sizes"] = saved
 
 
 def test_reference_code_cannot_be_handed_in(solution: dict) -> None:

@@ -1,13 +1,15 @@
 """Instructor-only side of the Homework 1 checks: references and hidden cases.
 
-Never shipped to students. The nbgrader hidden test cells and the Otter test files
-call `check_hidden(question, env)`; it runs the public and the hidden cases through
-a private copy of `hw1_checks`, so a submission that patched the copy it imported
-(or redefined `check`) changes nothing here.
+Never shipped to students and never inside a student's process under `hwkit grade`: there the
+judge (hwkit/judge.py) takes `judged_cases` and compares in its own process. The Otter route
+keeps Otter's model (tests and student code share one process): its test files call
+`check_hidden(question, env)`, which runs the same cases through a private copy of
+`hw1_checks`; that is not a defence against a hostile submission (see README).
 """
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 import os
 import sys
 from pathlib import Path
@@ -53,31 +55,52 @@ def _refuse_reference_reuse(env: Mapping[str, Any]) -> None:
             raise AssertionError(f"`{name}` comes from the grader's reference code, not from the submission.")
 
 
-def cases(question: str) -> list[dict]:
-    """Every case of `question`: the public ones first, then the hidden ones."""
-    checks = fresh_checks()
+@dataclass(frozen=True)
+class Case:
+    """One case of a question: where it comes from, its settings, its inputs and the reference's answer."""
+
+    kind: str  # "public" or "hidden"
+    number: int  # 1-based among the cases of its kind
+    of: int
+    settings: dict
+    inputs: dict
+    expected: dict
+
+    @property
+    def label(self) -> str:
+        """E.g. "hidden case 2 of 3 (n_x=3, n_h=5, n_y=1, m=7)": sizes and settings, never values."""
+        shown = ", ".join("the flower data set" if key == "flower" else f"{key}={value}"
+                          for key, value in self.settings.items() if key not in ("seed", "kind", "grid"))
+        return f"{self.kind} case {self.number} of {self.of}" + (f" ({shown})" if shown else "")
+
+
+def judged_cases(question: str, checks: ModuleType | None = None) -> list[Case]:
+    """Every case of `question`, the public ones first, with the reference's expected values."""
+    checks = checks or fresh_checks()
     module = checks.checker_module(question)
     reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
-    return list(module.PUBLIC_CASES[question]) + list(reference.HIDDEN_CASES[question])
+    result = []
+    for kind, settings in (("public", module.PUBLIC_CASES[question]), ("hidden", reference.HIDDEN_CASES[question])):
+        for number, case in enumerate(settings, start=1):
+            inputs = reference.special_inputs(case) or module.make_inputs(case)
+            result.append(Case(kind, number, len(settings), dict(case), inputs, reference.expected(question, inputs)))
+    return result
 
 
 def check_hidden(question: str, env: Mapping[str, Any]) -> str:
-    """Run every case (public and hidden) of `question` against `env`; raise on the first failure."""
+    """Run every case (public and hidden) of `question` against `env` in this process (Otter's route);
+    raise on the first failure."""
     checks = fresh_checks()
     checks.assert_environment_untouched()
     _refuse_reference_reuse(env)
     module = checks.checker_module(question)
-    reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
-    if hasattr(reference, "prepare_checks"):  # e.g. the instructor's model for composed questions
-        reference.prepare_checks(module)
-    all_cases = list(module.PUBLIC_CASES[question]) + list(reference.HIDDEN_CASES[question])
-    for number, case in enumerate(all_cases, start=1):
+    all_cases = judged_cases(question, checks)
+    for case in all_cases:
         try:
             with checks.quiet():  # warnings raised while checking must not reach stderr
-                inputs = reference.special_inputs(case) or module.make_inputs(case)
-                module.CHECKERS[question](env, inputs, reference.expected(question, inputs))
+                module.CHECKERS[question](env, case.inputs, case.expected)
         except checks.CheckFailure as failure:
-            raise AssertionError(f"{question}, case {number} of {len(all_cases)}: {failure}") from None
+            raise AssertionError(f"{question}, {case.label}: {failure}") from None
     return f"{question}: all {len(all_cases)} cases passed."
 
 

@@ -12,11 +12,13 @@ where the boundaries are.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._core import assert_labels, call, fail
+from ._core import assert_labels, fail
+from ._judging import Context, Question, checkers, observe_call, result_of
 
 PUBLIC_CASES: dict[str, list[dict]] = {
     "q2_fig1b": [dict(seed=1, size=1, grid=8)],
@@ -86,9 +88,35 @@ def units(layers: list) -> int:
     return int(sum(W.shape[0] for W, _, _ in layers))
 
 
-def _build(env: Mapping, name: str, *args) -> list:
+def describe_network(net: Any) -> Any:
+    """A network as plain data (student side): its layers' W, b and activation, nothing else."""
+    layers = getattr(net, "layers", None)
+    if not isinstance(layers, (list, tuple)):
+        return net if net is None or isinstance(net, (int, float, str, np.ndarray)) else {"not_network": type(net).__name__}
+    return {"layers": [{"W": getattr(layer, "W", None), "b": getattr(layer, "b", None),
+                        "activation": getattr(layer, "activation", None)} for layer in list(layers)[:1000]]}
+
+
+def _network(described: Any) -> Any:
+    """An object with the described network's layers, for `network_layers` (judging side)."""
+    if isinstance(described, dict) and isinstance(described.get("layers"), list):
+        return SimpleNamespace(layers=[SimpleNamespace(**{k: layer.get(k) for k in ("W", "b", "activation")})
+                                       for layer in described["layers"] if isinstance(layer, dict)])
+    if isinstance(described, dict) and "not_network" in described:
+        return type(str(described["not_network"]).replace(".", "_") or "object", (), {})()
+    return described
+
+
+def _observe_net(env: Mapping, name: str, *args) -> dict:
+    built = observe_call(env, name, *args)
+    if "value" in built:
+        built["value"] = describe_network(built["value"])
+    return built
+
+
+def _built(observed: dict, name: str, *args) -> tuple[list, str]:
     what = f"{name}({', '.join(map(repr, args))})"
-    return network_layers(call(env, name, *args), what), what
+    return network_layers(_network(result_of(observed, name)), what), what
 
 
 def _assert_classes(labels: Any, expected: dict, what: str) -> None:
@@ -102,8 +130,12 @@ def _labels(layers: list, inputs: dict, expected: dict, what: str) -> None:
     _assert_classes(classify(layers, inputs["X"]), expected, f"the classes that {what} gives on [0, {inputs['size']}]^2")
 
 
-def check_fig1b(env: Mapping, inputs: dict, expected: dict) -> None:
-    layers, what = _build(env, "net_fig1b")
+def observe_fig1b(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"net": _observe_net(env, "net_fig1b")}
+
+
+def judge_fig1b(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    layers, what = _built(observed["net"], "net_fig1b")
     if len(layers) != 2 or layers[0][0].shape[0] != 2:
         fail(f"{what} must have the structure of Figure 1(a): a first layer of 2 units (h11, h12) and an "
              f"output layer of 1 unit (y); it has layers of {[W.shape[0] for W, _, _ in layers]} units.")
@@ -114,45 +146,63 @@ def check_fig1b(env: Mapping, inputs: dict, expected: dict) -> None:
     _labels(layers, inputs, expected, what)
 
 
-def check_fig1c(env: Mapping, inputs: dict, expected: dict) -> None:
-    layers, what = _build(env, "net_fig1c")
+def observe_fig1c(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"net": _observe_net(env, "net_fig1c")}
+
+
+def judge_fig1c(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    layers, what = _built(observed["net"], "net_fig1c")
     if len(layers) != 3:
         fail(f"{what} must have exactly one more layer than Figure 1(a), i.e. 3 layers; it has {len(layers)}.")
     _labels(layers, inputs, expected, what)
 
 
-def check_region_label(env: Mapping, inputs: dict, expected: dict) -> None:
-    X = np.array(inputs["X"], copy=True)
-    labels = call(env, "region_label", X)
-    if isinstance(labels, np.ndarray) and labels.shape == (1, X.shape[1]):
+def observe_region_label(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"labels": observe_call(env, "region_label", np.array(inputs["X"], copy=True))}
+
+
+def judge_region_label(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    labels = result_of(observed["labels"], "region_label")
+    if isinstance(labels, np.ndarray) and labels.shape == (1, inputs["X"].shape[1]):
         labels = labels[0]
     _assert_classes(labels, expected, f"region_label(X) on [0, {inputs['size']}]^2")
 
 
-def check_deep_network(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_deep_network(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    if inputs.get("kind") == "growth":
+        return {"nets": [_observe_net(env, "net_deep", n) for n in inputs["ns"]]}
+    return {"net": _observe_net(env, "net_deep", inputs["n"])}
+
+
+def judge_deep_network(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
     if inputs.get("kind") == "growth":
         ns = list(inputs["ns"])
-        counts = [units(_build(env, "net_deep", n)[0]) for n in ns]
+        counts = [units(_built(net, "net_deep", n)[0]) for net, n in zip(observed["nets"], ns)]
         steps = {b - a for a, b in zip(counts, counts[1:])}
         if len(steps) != 1 or min(steps) < 0:
             fail(f"net_deep(n) for n = {ns} has {counts} units: the number of units must grow linearly in n "
                  "(the same number of extra units for every extra doubling of the range).")
         return
-    layers, what = _build(env, "net_deep", inputs["n"])
+    layers, what = _built(observed["net"], "net_deep", inputs["n"])
     _labels(layers, inputs, expected, what)
 
 
-def check_shallow_network(env: Mapping, inputs: dict, expected: dict) -> None:
-    layers, what = _build(env, "net_shallow", inputs["n"])
+def observe_shallow_network(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"net": _observe_net(env, "net_shallow", inputs["n"])}
+
+
+def judge_shallow_network(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    layers, what = _built(observed["net"], "net_shallow", inputs["n"])
     if len(layers) != 2:
         fail(f"{what} has {len(layers)} layers; only one hidden layer is allowed (a hidden layer and the output unit).")
     _labels(layers, inputs, expected, what)
 
 
-CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
-    "q2_fig1b": check_fig1b,
-    "q2_fig1c": check_fig1c,
-    "q2_region_label": check_region_label,
-    "q2_deep_network": check_deep_network,
-    "q2_shallow_network": check_shallow_network,
+QUESTIONS: dict[str, Question] = {
+    "q2_fig1b": Question(observe_fig1b, judge_fig1b),
+    "q2_fig1c": Question(observe_fig1c, judge_fig1c),
+    "q2_region_label": Question(observe_region_label, judge_region_label),
+    "q2_deep_network": Question(observe_deep_network, judge_deep_network),
+    "q2_shallow_network": Question(observe_shallow_network, judge_shallow_network),
 }
+CHECKERS = checkers(QUESTIONS)

@@ -16,7 +16,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._core import as_array, assert_close, call, close, expect_shape, fail
+from ._core import as_array, assert_close, close, expect_shape, fail
+from ._judging import Context, Question, checkers, observe_call, result_of
 
 PUBLIC_CASES: dict[str, list[dict]] = {
     "q3_siamese_gradients": [dict(seed=1, m=3, n=2, lam=0.1)],
@@ -71,10 +72,14 @@ def _pair(result: Any, name: str, what: str) -> tuple:
     return result
 
 
-def check_siamese_gradients(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_siamese_gradients(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     W, b, x1, x2 = _copy(inputs, "W", "b", "x1", "x2")
+    return {"grads": observe_call(env, "siamese_gradients", W, b, x1, x2, inputs["lam"])}
+
+
+def judge_siamese_gradients(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
     lam = inputs["lam"]
-    grad_W, grad_b = _pair(call(env, "siamese_gradients", W, b, x1, x2, lam), "siamese_gradients", "(grad_W, grad_b)")
+    grad_W, grad_b = _pair(result_of(observed["grads"], "siamese_gradients"), "siamese_gradients", "(grad_W, grad_b)")
     want_W, want_b = np.asarray(expected["grad_W"]), np.asarray(expected["grad_b"])
     W0 = inputs["W"]
 
@@ -96,10 +101,13 @@ def check_siamese_gradients(env: Mapping, inputs: dict, expected: dict) -> None:
     assert_close(grad_b, want_b, "grad_b", rtol=1e-6, atol=1e-10, diagnose=diagnose_b)
 
 
-def check_siamese_update(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_siamese_update(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     W, b, gW, gb = _copy(inputs, "W", "b", "grad_W", "grad_b")
-    alpha = inputs["alpha"]
-    new = _pair(call(env, "siamese_update", W, b, gW, gb, alpha), "siamese_update", "(W_new, b_new)")
+    return {"new": observe_call(env, "siamese_update", W, b, gW, gb, inputs["alpha"])}
+
+
+def judge_siamese_update(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    new = _pair(result_of(observed["new"], "siamese_update"), "siamese_update", "(W_new, b_new)")
     for value, key, old in ((new[0], "W", inputs["W"]), (new[1], "b", inputs["b"])):
         target = np.asarray(expected[key])
         value = as_array(value, f"the updated {key}")
@@ -112,9 +120,13 @@ def check_siamese_update(env: Mapping, inputs: dict, expected: dict) -> None:
                      diagnose=lambda a, e, key=key: f"Use the step size alpha: {key} - alpha * grad_{key}.")
 
 
-def check_parameter_count(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_parameter_count(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"count": observe_call(env, "siamese_parameter_count", inputs["m"], inputs["n"])}
+
+
+def judge_parameter_count(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
     m, n = inputs["m"], inputs["n"]
-    count = call(env, "siamese_parameter_count", m, n)
+    count = result_of(observed["count"], "siamese_parameter_count")
     if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
         fail(f"siamese_parameter_count should return an int, not a {type(count).__name__}.")
     if count <= 0:
@@ -129,9 +141,13 @@ def check_parameter_count(env: Mapping, inputs: dict, expected: dict) -> None:
         fail(f"siamese_parameter_count({m}, {n}) = {count} is wrong: count every entry of W and of b once.")
 
 
-def check_pseudo_siamese_gradients(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_pseudo_siamese_gradients(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     names = ("X", "Y", "W1", "b1", "W2", "b2", "W3", "b3")
-    result = call(env, "pseudo_siamese_gradients", *_copy(inputs, *names))
+    return {"grads": observe_call(env, "pseudo_siamese_gradients", *_copy(inputs, *names))}
+
+
+def judge_pseudo_siamese_gradients(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    result = result_of(observed["grads"], "pseudo_siamese_gradients")
     if not isinstance(result, tuple) or len(result) != 3:
         fail("pseudo_siamese_gradients should return the triple (dJ_dh1, dJ_dh2, dJ_dX).")
     N = inputs["X"].shape[1]
@@ -152,20 +168,27 @@ def check_pseudo_siamese_gradients(env: Mapping, inputs: dict, expected: dict) -
         assert_close(value, np.asarray(expected[key]), f"{key}", rtol=1e-6, atol=1e-10, diagnose=diagnose)
 
 
-def check_faster_weight(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_faster_weight(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     if "FASTER_WEIGHT" not in env:
+        return {"answer": {"missing": "FASTER_WEIGHT"}}
+    return {"answer": {"value": env["FASTER_WEIGHT"]}}
+
+
+def judge_faster_weight(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    if "missing" in observed["answer"]:
         fail("FASTER_WEIGHT is not defined: run the cell that sets it.")
-    answer = env["FASTER_WEIGHT"]
+    answer = observed["answer"]["value"]
     if not isinstance(answer, str) or answer.strip() not in ("W1", "W2"):
         fail(f'FASTER_WEIGHT should be the string "W1" or "W2", not {answer!r}.')
     if "answer" in expected and answer.strip() != expected["answer"]:
         fail(f"FASTER_WEIGHT = {answer!r} is not the weight matrix that is likely to train faster.")
 
 
-CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
-    "q3_siamese_gradients": check_siamese_gradients,
-    "q3_siamese_update": check_siamese_update,
-    "q3_parameter_count": check_parameter_count,
-    "q3_pseudo_siamese_gradients": check_pseudo_siamese_gradients,
-    "q3_faster_weight": check_faster_weight,
+QUESTIONS: dict[str, Question] = {
+    "q3_siamese_gradients": Question(observe_siamese_gradients, judge_siamese_gradients),
+    "q3_siamese_update": Question(observe_siamese_update, judge_siamese_update),
+    "q3_parameter_count": Question(observe_parameter_count, judge_parameter_count),
+    "q3_pseudo_siamese_gradients": Question(observe_pseudo_siamese_gradients, judge_pseudo_siamese_gradients),
+    "q3_faster_weight": Question(observe_faster_weight, judge_faster_weight),
 }
+CHECKERS = checkers(QUESTIONS)

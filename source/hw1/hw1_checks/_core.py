@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import operator
 import warnings
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 

@@ -1,16 +1,18 @@
 """Checks for Planar_MLP: how each case's inputs are made and how a student's answer is judged.
 
-A case is a small dict (seed and sizes). `make_inputs` turns it into arrays; a checker
-calls the student's function on them and compares with the expected values, which
-come from `public_expected.json` for the public cases and from the instructor's
-reference for the hidden ones.
+A case is a small dict (seed and sizes). `make_inputs` turns it into arrays; each question's
+`observe_*` calls the student's functions on them (in the student's process) and its `judge_*`
+compares what came back with the expected values (where those are: `public_expected.json`
+for the public cases, the instructor's reference, in the grader's own process, for the
+hidden ones). See `_judging`.
 
 Each question is judged on its own code only. Functions that call other answers
 (`nn_model`, `predict`) run with the helpers they call replaced, for the duration of the
 check, by stand-ins that replay the reference's numbers for this case and check the call
-protocol (which X, which parameters, which learning rate); `train_torch` and
-`torch_predict` get a grader-made model instead of the student's `TorchMLP`. A mistake in
-one answer therefore costs that answer's points and no others.
+protocol (which X, which parameters, which learning rate); the numbers are handed out by the
+judging side one call at a time. `train_torch` and `torch_predict` get a grader-made model
+instead of the student's `TorchMLP`. A mistake in one answer therefore costs that answer's
+points and no others.
 """
 from __future__ import annotations
 
@@ -24,17 +26,15 @@ from ._core import (
     assert_close,
     assert_float,
     assert_labels,
-    call,
     close,
     diagnose_common,
     expect_shape,
     fail,
-    known_mistake,
     quiet,
     same,
-    student_function,
     substituted,
 )
+from ._judging import Context, Question, checkers, describe_exception, observe_call, result_of
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -48,8 +48,8 @@ PUBLIC_CASES: dict[str, list[dict]] = {
     "q4_nn_model": [dict(seed=2, n_x=2, n_h=4, n_y=1, m=5, num_iterations=10)],
     "q4_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
     "q4_torch_mlp": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2, model="probe")],
-    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8, model="probe")],
+    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2)],
+    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
 }
 
 
@@ -80,18 +80,22 @@ def _mistakes(expected: Mapping, key: str) -> list:
     return list(expected.get("mistakes", {}).get(key, []))
 
 
-def _global_data(env: Mapping, X: Any) -> bool:
+def _global_data(data: Mapping, X: Any) -> bool:
     """Whether `X` is the notebook's global data set rather than the array the test passed."""
-    data = env.get("X") if hasattr(env, "get") else None
-    return isinstance(data, np.ndarray) and isinstance(X, np.ndarray) and (X is data or same(X, data, 0, 0))
+    own = data.get("X")
+    return isinstance(own, np.ndarray) and isinstance(X, np.ndarray) and same(X, own, 0, 0)
 
 
 GLOBAL_DATA = ("{name} used the notebook's global data set instead of the {arg} passed in: "
                "inside a function, use its arguments, never the global X and Y.")
 
 
-def check_layer_sizes(env: Mapping, inputs: dict, expected: dict) -> None:
-    sizes = call(env, "layer_sizes", inputs["X"], inputs["Y"])
+def observe_layer_sizes(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"sizes": observe_call(env, "layer_sizes", inputs["X"], inputs["Y"])}
+
+
+def judge_layer_sizes(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    sizes = result_of(observed["sizes"], "layer_sizes")
     if not isinstance(sizes, tuple) or len(sizes) != 3:
         fail(f"layer_sizes should return a tuple (n_x, n_h, n_y), got {sizes!r}.")
     try:
@@ -100,7 +104,7 @@ def check_layer_sizes(env: Mapping, inputs: dict, expected: dict) -> None:
         fail(f"layer_sizes should return three integers, got {sizes!r}.")
     want = tuple(int(v) for v in expected["sizes"])
     if sizes != want:
-        X, Y, data, labels = inputs["X"], inputs["Y"], env.get("X"), env.get("Y")
+        X, Y, data, labels = inputs["X"], inputs["Y"], ctx.data.get("X"), ctx.data.get("Y")
         hint = ""
         if isinstance(data, np.ndarray) and isinstance(labels, np.ndarray) and data.shape != X.shape \
                 and (sizes[0], sizes[2]) == (data.shape[0], labels.shape[0]):
@@ -111,11 +115,16 @@ def check_layer_sizes(env: Mapping, inputs: dict, expected: dict) -> None:
             hint = " The hidden layer has n_h = 4 units."
         elif sizes[0] != want[0] or sizes[2] != want[2]:
             hint = " Read n_x and n_y from the shapes of the X and Y passed in; do not type in numbers."
-        fail(f"layer_sizes returned {sizes} for X of shape {X.shape} and Y of shape {Y.shape}, expected {want}.{hint}")
+        fail(f"layer_sizes returned {sizes} for X of shape {X.shape} and Y of shape {Y.shape}, expected "
+             f"(X.shape[0], 4, Y.shape[0]).{hint}")
 
 
-def check_initialize_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
-    params = call(env, "initialize_parameters", inputs["n_x"], inputs["n_h"], inputs["n_y"])
+def observe_initialize_parameters(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"params": observe_call(env, "initialize_parameters", inputs["n_x"], inputs["n_h"], inputs["n_y"])}
+
+
+def judge_initialize_parameters(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    params = result_of(observed["params"], "initialize_parameters")
     if not isinstance(params, dict):
         fail("initialize_parameters should return a dict with W1, b1, W2, b2.")
     for key in PARAMS:
@@ -138,8 +147,12 @@ def check_initialize_parameters(env: Mapping, inputs: dict, expected: dict) -> N
                                                                  "function and draw W1 before W2 with np.random.randn.")
 
 
-def check_forward_propagation(env: Mapping, inputs: dict, expected: dict) -> None:
-    result = call(env, "forward_propagation", inputs["X"], _params_copy(inputs))
+def observe_forward_propagation(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"result": observe_call(env, "forward_propagation", inputs["X"], _params_copy(inputs))}
+
+
+def judge_forward_propagation(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    result = result_of(observed["result"], "forward_propagation")
     if not isinstance(result, tuple) or len(result) != 2:
         fail("forward_propagation should return the pair (A2, cache).")
     A2, cache = result
@@ -160,9 +173,12 @@ def _diagnose_affine(actual: np.ndarray, expected: np.ndarray) -> str | None:
     return "Check W @ X + b: the bias b must be added to every column (b has shape (n, 1))."
 
 
-def check_compute_cost(env: Mapping, inputs: dict, expected: dict) -> None:
-    params = _params_copy(inputs)
-    cost = call(env, "compute_cost", inputs["A2"], inputs["Y"], params)
+def observe_compute_cost(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"cost": observe_call(env, "compute_cost", inputs["A2"], inputs["Y"], _params_copy(inputs))}
+
+
+def judge_compute_cost(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    cost = result_of(observed["cost"], "compute_cost")
     m = inputs["Y"].shape[1]
     want = float(expected["cost"])
     if isinstance(cost, float) and want and cost == cost:
@@ -175,10 +191,13 @@ def check_compute_cost(env: Mapping, inputs: dict, expected: dict) -> None:
     assert_float(cost, want, "the cost", mistakes=_mistakes(expected, "cost"))
 
 
-def check_backward_propagation(env: Mapping, inputs: dict, expected: dict) -> None:
-    params = _params_copy(inputs)
-    cache = {k: np.array(v, dtype=np.float64) for k, v in expected["cache"].items()}  # copies: may be modified
-    grads = call(env, "backward_propagation", params, cache, inputs["X"], inputs["Y"])
+def observe_backward_propagation(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    cache = {k: np.array(v, dtype=np.float64) for k, v in inputs["cache"].items()}  # copies: may be modified
+    return {"grads": observe_call(env, "backward_propagation", _params_copy(inputs), cache, inputs["X"], inputs["Y"])}
+
+
+def judge_backward_propagation(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    grads = result_of(observed["grads"], "backward_propagation")
     if not isinstance(grads, dict):
         fail("backward_propagation should return a dict with dW1, db1, dW2, db2.")
     m = inputs["X"].shape[1]
@@ -204,13 +223,16 @@ def _diagnose_grad(key: str, actual: np.ndarray, expected: np.ndarray, m: int) -
     return "Check dZ2 = A2 - Y and dW2 = dZ2 @ A1.T / m."
 
 
-def check_update_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_update_parameters(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     params, grads = _params_copy(inputs), copy.deepcopy(inputs["grads"])
     rate = inputs.get("learning_rate")
     if rate is None:
-        updated = call(env, "update_parameters", params, grads)
-    else:
-        updated = call(env, "update_parameters", params, grads, learning_rate=rate)
+        return {"updated": observe_call(env, "update_parameters", params, grads)}
+    return {"updated": observe_call(env, "update_parameters", params, grads, learning_rate=rate)}
+
+
+def judge_update_parameters(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    updated = result_of(observed["updated"], "update_parameters")
     if not isinstance(updated, dict):
         fail("update_parameters should return the dict of updated parameters.")
     original = inputs["parameters"]
@@ -226,18 +248,23 @@ def check_update_parameters(env: Mapping, inputs: dict, expected: dict) -> None:
                      diagnose=lambda a, e, key=key: f"Use the learning_rate argument (default 1.2): {key} - learning_rate * d{key}.")
 
 
-class _Replay:
-    """Stand-ins for the helpers a composed function calls (layer_sizes ... update_parameters).
+HELPERS = ("layer_sizes", "initialize_parameters", "forward_propagation", "compute_cost", "backward_propagation",
+           "update_parameters")
 
-    They return the reference's numbers for this case (a table: the parameters, forward
-    caches, costs and gradients of every iteration) and fail with a clear message when
-    called the wrong way, so the composed function is judged on how it uses its helpers,
-    not on whether the student's helpers are right.
+
+class _Replay:
+    """The judging side of the stand-ins for the helpers a composed function calls (layer_sizes ...
+    update_parameters).
+
+    They answer with the reference's numbers for this case (a table: the parameters, forward
+    caches, costs and gradients of every iteration) and refuse, with a clear message, a call
+    made the wrong way, so the composed function is judged on how it uses its helpers, not on
+    whether the student's helpers are right. The table stays on the judging side.
     """
 
-    def __init__(self, env: Mapping, caller: str, X: np.ndarray, Y: np.ndarray | None, table: Mapping,
+    def __init__(self, data: Mapping, caller: str, X: np.ndarray, Y: np.ndarray | None, table: Mapping,
                  n_h: int | None = None, learning_rate: float = 1.2):
-        self.env, self.caller, self.X, self.Y, self.n_h, self.rate = env, caller, X, Y, n_h, learning_rate
+        self.data, self.caller, self.X, self.Y, self.n_h, self.rate = data, caller, X, Y, n_h, learning_rate
         as_arrays = lambda d: {k: np.asarray(v, dtype=np.float64) for k, v in d.items()}  # noqa: E731
         self.params = [as_arrays(p) for p in table["parameters"]]
         self.caches = [as_arrays(c) for c in table["caches"]]
@@ -245,6 +272,7 @@ class _Replay:
         self.grads = [as_arrays(g) for g in table.get("grads", [])]
         self.sizes = tuple(table.get("sizes", ()))
         self.latest = 0
+        self.failure: str | None = None
 
     def functions(self) -> dict[str, Callable]:
         return {"layer_sizes": self.layer_sizes, "initialize_parameters": self.initialize_parameters,
@@ -252,10 +280,10 @@ class _Replay:
                 "backward_propagation": self.backward_propagation, "update_parameters": self.update_parameters}
 
     def _data(self, value: Any, mine: np.ndarray, arg: str, helper: str) -> None:
-        if value is mine or same(value, mine, 0, 0):
+        if same(value, mine, 0, 0):
             return
-        if _global_data(self.env, value) or (arg == "Y" and isinstance(self.env.get("Y"), np.ndarray)
-                                              and isinstance(value, np.ndarray) and same(value, self.env["Y"], 0, 0)):
+        if isinstance(value, np.ndarray) and isinstance(self.data.get(arg), np.ndarray) \
+                and same(value, self.data[arg], 0, 0):
             fail(GLOBAL_DATA.format(name=self.caller, arg=arg))
         fail(f"{self.caller} passed {helper} a different {arg} than the one it was given: pass {arg} on unchanged.")
 
@@ -318,26 +346,45 @@ class _Replay:
                                                   for key in PARAMS):
             fail(f"{self.caller} passed update_parameters gradients that backward_propagation did not return for "
                  "the current parameters: pass grads on unchanged.")
-        if not isinstance(learning_rate, (int, float)) or abs(learning_rate - self.rate) > 1e-12:
+        if type(learning_rate) not in (int, float) or abs(learning_rate - self.rate) > 1e-12:
             fail(f"{self.caller} trained with learning_rate={learning_rate!r}; the network is trained with "
                  f"learning_rate={self.rate:g}.")
         self.latest = k + 1
         return copy.deepcopy(self.params[k + 1])
 
 
-def _replaying(env: Mapping, name: str, replay: _Replay):
-    """`replay`'s stand-ins in place of the helpers while `name` is being checked."""
+def _stand_ins(helpers: Callable, names: tuple[str, ...]) -> dict[str, Callable]:
+    """Functions that forward every call to the judging side's answers (`helpers`)."""
+    def stand_in(name: str) -> Callable:
+        def helper(*args, **kwargs):
+            return helpers(name, *args, **kwargs)
+        helper.__name__ = name
+        return helper
+    return {name: stand_in(name) for name in names}
+
+
+def _with_stand_ins(env: Mapping, name: str, helpers: Callable, names: tuple[str, ...]):
+    """The stand-ins in place of the helpers while the student's `name` runs."""
     fn = env.get(name)
-    return substituted([env, getattr(fn, "__globals__", None)], replay.functions())
+    return substituted([env, getattr(fn, "__globals__", None)], _stand_ins(helpers, names))
 
 
-def check_nn_model(env: Mapping, inputs: dict, expected: dict) -> None:
-    table = expected["trajectory"]
-    replay = _Replay(env, "nn_model", inputs["X"], inputs["Y"], table, n_h=inputs["n_h"])
+def observe_nn_model(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    with _with_stand_ins(env, "nn_model", helpers, HELPERS):
+        return {"trained": observe_call(env, "nn_model", inputs["X"], inputs["Y"], inputs["n_h"],
+                                        num_iterations=inputs["num_iterations"], print_cost=False)}
+
+
+def answers_nn_model(inputs: dict, expected: dict, data: dict) -> _Replay:
+    return _Replay(data, "nn_model", inputs["X"], inputs["Y"], expected["trajectory"], n_h=inputs["n_h"])
+
+
+def judge_nn_model(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    replay: _Replay = ctx.helpers
+    if replay.failure:
+        fail(replay.failure)
+    trained = result_of(observed["trained"], "nn_model")
     steps = inputs["num_iterations"]
-    with _replaying(env, "nn_model", replay):
-        trained = call(env, "nn_model", inputs["X"], inputs["Y"], inputs["n_h"], num_iterations=steps,
-                       print_cost=False)
     if not isinstance(trained, dict):
         fail("nn_model should return the trained parameters dict.")
     for key in PARAMS:
@@ -358,14 +405,22 @@ def check_nn_model(env: Mapping, inputs: dict, expected: dict) -> None:
                                            "backward, update with learning_rate=1.2.")
 
 
-def check_predict(env: Mapping, inputs: dict, expected: dict) -> None:
-    replay = _Replay(env, "predict", inputs["X"], inputs.get("Y"),
-                     {"parameters": [inputs["parameters"]], "caches": [expected["cache"]]})
-    with substituted([env, getattr(env.get("predict"), "__globals__", None)],
-                     {"forward_propagation": replay.forward_propagation}):
-        labels = call(env, "predict", _params_copy(inputs), inputs["X"])
-    if isinstance(labels, np.ndarray) and isinstance(env.get("X"), np.ndarray) \
-            and labels.size == env["X"].shape[1] != inputs["X"].shape[1]:
+def observe_predict(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    with _with_stand_ins(env, "predict", helpers, ("forward_propagation",)):
+        return {"labels": observe_call(env, "predict", _params_copy(inputs), inputs["X"])}
+
+
+def answers_predict(inputs: dict, expected: dict, data: dict) -> _Replay:
+    return _Replay(data, "predict", inputs["X"], inputs.get("Y"),
+                   {"parameters": [inputs["parameters"]], "caches": [expected["cache"]]})
+
+
+def judge_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    if ctx.helpers.failure:
+        fail(ctx.helpers.failure)
+    labels = result_of(observed["labels"], "predict")
+    if isinstance(labels, np.ndarray) and isinstance(ctx.data.get("X"), np.ndarray) \
+            and labels.size == ctx.data["X"].shape[1] != inputs["X"].shape[1]:
         fail(GLOBAL_DATA.format(name="predict", arg="X"))
     assert_labels(labels, expected["labels"], "predict(parameters, X)", ignore=np.asarray(expected["ignore"], bool),
                   shape_hint="Return shape (1, m): one row of labels (keep the row dimension).",
@@ -373,7 +428,7 @@ def check_predict(env: Mapping, inputs: dict, expected: dict) -> None:
 
 
 def _probe_mlp_class():
-    """A grader-made model for the train_torch and torch_predict public cases.
+    """The grader-made model train_torch and torch_predict are checked on (public and hidden cases).
 
     It has the `hidden` and `output` layers of the contract, but a softsign hidden layer, so
     these checks neither depend on the student's TorchMLP nor reveal it.
@@ -392,11 +447,6 @@ def _probe_mlp_class():
     return ProbeMLP
 
 
-# Models the graders may use for train_torch / torch_predict; the hidden checks add the
-# instructor's TorchMLP under "reference" (its prepare_checks).
-GRADER_MODELS: dict[str, Callable] = {}
-
-
 def _load(model, params: Mapping[str, Any]):
     import torch
 
@@ -408,60 +458,89 @@ def _load(model, params: Mapping[str, Any]):
     return model
 
 
+def _sizes(inputs: dict) -> tuple[int, int, int]:
+    n_h, n_x = np.shape(inputs["parameters"]["W1"])
+    return n_x, n_h, np.shape(inputs["parameters"]["W2"])[0]
+
+
 def _grader_model(inputs: dict):
     """The model train_torch and torch_predict are checked on: never the student's TorchMLP."""
-    params = inputs["parameters"]
-    n_h, n_x = np.shape(params["W1"])
-    n_y = np.shape(params["W2"])[0]
-    kind = inputs.get("model", "reference")
-    factory = GRADER_MODELS.get(kind) or (_probe_mlp_class() if kind == "probe" else None)
-    if factory is None:
-        raise RuntimeError(f"no grader model {kind!r}: only the grader's hidden run provides it")
-    return _load(factory(n_x, n_h, n_y), params)
+    return _load(_probe_mlp_class()(*_sizes(inputs)), inputs["parameters"])
 
 
-def _torch_model(env: Mapping, inputs: dict):
-    """A float64 TorchMLP of the case's sizes, loaded with the case's parameters."""
+def _layer_params(model) -> dict:
+    return {"W1": model.hidden.weight, "b1": model.hidden.bias, "W2": model.output.weight, "b2": model.output.bias}
+
+
+def observe_torch_mlp(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    """Build the student's TorchMLP with the case's weights, run it, and backpropagate the loss."""
     import torch
 
-    params = inputs["parameters"]
-    n_h, n_x = np.shape(params["W1"])
-    n_y = np.shape(params["W2"])[0]
-    model = call(env, "TorchMLP", n_x, n_h, n_y)
-    if not isinstance(model, torch.nn.Module):
+    n_x, n_h, n_y = _sizes(inputs)
+    made = observe_call(env, "TorchMLP", n_x, n_h, n_y)
+    observed: dict = {"made": {k: v for k, v in made.items() if k != "value"}}
+    model = made.get("value")
+    if model is None:
+        return observed
+    observed["module"] = isinstance(model, torch.nn.Module)
+    observed["layers"] = {name: _describe_layer(getattr(model, name, None)) for name in ("hidden", "output")}
+    if not observed["module"] or not all(layer["linear"] for layer in observed["layers"].values()):
+        return observed
+    try:
+        with quiet():
+            model = _load(model, inputs["parameters"])
+    except (Exception, SystemExit) as exc:
+        observed["load"] = describe_exception(exc)
+        return observed
+    X, Y = inputs["X"], inputs["Y"]
+    forward = observe_call({"model": model}, "model", torch.as_tensor(X.T, dtype=torch.float64))
+    observed["forward"] = forward
+    out = forward.get("value")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (X.shape[1], Y.shape[0]) \
+            or not out.requires_grad or out.dtype != torch.float64:
+        return observed
+    Yt = torch.as_tensor(Y.T, dtype=torch.float64)
+    try:
+        with quiet():
+            loss = -(Yt * out.log() + (1 - Yt) * (1 - out).log()).mean()  # no library loss the submission could replace
+            observed["loss"] = float(loss.detach())
+            model.zero_grad()
+            loss.backward()
+    except (Exception, SystemExit) as exc:
+        observed["backward"] = describe_exception(exc)
+        return observed
+    observed["grads"] = {"d" + key: None if p.grad is None else p.grad.detach().numpy().copy()
+                         for key, p in _layer_params(model).items()}
+    return observed
+
+
+def _describe_layer(layer: Any) -> dict:
+    import torch
+
+    if not isinstance(layer, torch.nn.Linear):
+        return {"linear": False}
+    return {"linear": True, "shape": tuple(int(n) for n in layer.weight.shape)}
+
+
+def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    import torch
+
+    result_of({**observed["made"], "value": None} if "made" in observed else {}, "TorchMLP")
+    n_x, n_h, n_y = _sizes(inputs)
+    if not observed.get("module"):
         fail("TorchMLP should subclass torch.nn.Module.")
     for name, shape in (("hidden", (n_h, n_x)), ("output", (n_y, n_h))):
-        layer = getattr(model, name, None)
-        if not isinstance(layer, torch.nn.Linear):
+        layer = observed["layers"][name]
+        if not layer["linear"]:
             fail(f"TorchMLP should have a layer `{name}` that is an nn.Linear.")
-        if tuple(layer.weight.shape) != shape:
-            fail(f"model.{name}.weight has shape {tuple(layer.weight.shape)}, expected {shape}: nn.Linear(in_features, out_features).")
-    try:
-        with quiet():
-            return _load(model, params)
-    except (Exception, SystemExit) as exc:
-        fail(f"TorchMLP could not be loaded with given weights ({type(exc).__name__}: {exc}).")
-
-
-def _model_probabilities(model, X: np.ndarray, what: str):
-    import torch
-
-    try:
-        with quiet():
-            out = model(torch.as_tensor(X.T, dtype=torch.float64))
-    except (Exception, SystemExit) as exc:
-        fail(f"{what} raised {type(exc).__name__}: {exc}")
-    if not isinstance(out, torch.Tensor):
-        fail(f"{what} should return a tensor, not a {type(out).__name__}.")
-    return out
-
-
-def check_torch_mlp(env: Mapping, inputs: dict, expected: dict) -> None:
-    import torch
-
-    model = _torch_model(env, inputs)
+        if tuple(layer["shape"]) != shape:
+            fail(f"model.{name}.weight has shape {tuple(layer['shape'])}, expected {shape}: nn.Linear(in_features, out_features).")
+    if "load" in observed:
+        fail(f"TorchMLP could not be loaded with given weights ({observed['load']['type']}: {observed['load']['message']}).")
+    out = result_of(observed["forward"], "model(X)")
     X, Y = inputs["X"], inputs["Y"]
-    out = _model_probabilities(model, X, "model(X)")
+    if not isinstance(out, torch.Tensor):
+        fail(f"model(X) should return a tensor, not a {type(out).__name__}.")
     if tuple(out.shape) != (X.shape[1], Y.shape[0]):
         fail(f"model(X) has shape {tuple(out.shape)}, expected (m, n_y) = {(X.shape[1], Y.shape[0])}: X is (m, n_x) here.")
     if not out.requires_grad:
@@ -473,43 +552,65 @@ def check_torch_mlp(env: Mapping, inputs: dict, expected: dict) -> None:
     if close(probs, np.log(A2 / (1 - A2))):
         fail("forward returns logits: apply torch.sigmoid to the output layer.")
     assert_close(probs, expected["A2"], "model(X).T", rtol=1e-9, atol=1e-12, mistakes=_mistakes(expected, "A2"))
-    Yt = torch.as_tensor(Y.T, dtype=torch.float64)
-    loss = -(Yt * out.log() + (1 - Yt) * (1 - out).log()).mean()  # no library loss a submission could replace
-    assert_float(float(loss.detach()), expected["cost"], "the loss", rtol=1e-9)
-    model.zero_grad()
-    loss.backward()
-    for key, param in (("dW1", model.hidden.weight), ("db1", model.hidden.bias), ("dW2", model.output.weight), ("db2", model.output.bias)):
-        if param.grad is None:
+    if "backward" in observed:
+        fail(f"the loss could not be backpropagated ({observed['backward']['type']}: {observed['backward']['message']}).")
+    assert_float(observed.get("loss"), expected["cost"], "the loss", rtol=1e-9)
+    for key in ("dW1", "db1", "dW2", "db2"):
+        grad = observed["grads"].get(key)
+        if grad is None:
             fail(f"no gradient reached {key[1:]}: every parameter must take part in forward.")
-        grad = param.grad.numpy().reshape(np.shape(expected[key]))
+        grad = as_array(grad, f"autograd's {key}").reshape(np.shape(expected[key]))
         assert_close(grad, expected[key], f"autograd's {key}", rtol=1e-7, atol=1e-10)
 
 
-def check_train_torch(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_train_torch(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    """Train a grader-made model with the student's train_torch; read back costs and weights."""
+    import torch
+
     model = _grader_model(inputs)
     backward_calls = []
     for param in model.parameters():
         param.register_hook(lambda grad: backward_calls.append(1) or grad)
     start = {name: p.detach().clone() for name, p in model.named_parameters()}
-    steps = inputs["num_iterations"]
-    costs = call(env, "train_torch", model, inputs["X"], inputs["Y"], num_iterations=steps,
-                 learning_rate=inputs["learning_rate"], print_cost=False)
-    if not backward_calls:
-        fail("train_torch never called loss.backward(): compute the gradients with autograd.")
+    costs = observe_call(env, "train_torch", model, inputs["X"], inputs["Y"], num_iterations=inputs["num_iterations"],
+                         learning_rate=inputs["learning_rate"], print_cost=False)
+    if "value" in costs:
+        costs["value"] = _plain_costs(costs["value"])
+    observed = {"costs": costs, "backward_called": bool(backward_calls),
+                "moved": any(not bool((p.detach() == start[name]).all()) for name, p in model.named_parameters()),
+                "params": {key: p.detach().numpy().copy() for key, p in _layer_params(model).items()}}
+    with torch.no_grad(), quiet():
+        observed["probabilities"] = model(torch.as_tensor(inputs["X"].T, dtype=torch.float64)).numpy().T.copy()
+    return observed
+
+
+def _plain_costs(costs: Any) -> Any:
+    """The costs as floats (tensors and NumPy scalars read with float()), or their type if they are not numbers."""
     if not isinstance(costs, (list, tuple)):
-        fail(f"train_torch should return the list of costs, not a {type(costs).__name__}.")
+        return costs
     try:
-        costs = np.asarray([float(c) for c in costs], dtype=float)
+        return [float(c) for c in costs]
     except (TypeError, ValueError, RuntimeError):
+        return {"not_numbers": True}
+
+
+def judge_train_torch(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    costs = result_of(observed["costs"], "train_torch")
+    steps = inputs["num_iterations"]
+    if not observed["backward_called"]:
+        fail("train_torch never called loss.backward(): compute the gradients with autograd.")
+    if isinstance(costs, dict) and costs.get("not_numbers"):
         fail("train_torch should return the list of costs as numbers (use loss.item()).")
+    if not isinstance(costs, list):
+        fail(f"train_torch should return the list of costs, not a {type(costs).__name__}.")
+    costs = np.asarray(costs, dtype=float)
     if len(costs) != steps:
         fail(f"train_torch returned {len(costs)} costs for {steps} iterations: record one cost per iteration.")
-    moved = any(not bool((p.detach() == start[name]).all()) for name, p in model.named_parameters())
-    if not moved:
+    if not observed["moved"]:
         fail("train_torch did not change the model's weights: the optimizer must update model.parameters() "
              "in place (do not create new tensors for the weights).")
     if "min_accuracy" in inputs:
-        probs = _model_probabilities(model, inputs["X"], "model(X)").detach().numpy().T
+        probs = as_array(observed["probabilities"], "the model's probabilities")
         acc = float(np.mean((probs > 0.5) == (inputs["Y"] > 0.5)))
         if acc < inputs["min_accuracy"]:
             fail(f"after {steps} iterations the model reaches {acc:.1%} training accuracy, expected at least {inputs['min_accuracy']:.0%}.")
@@ -521,34 +622,40 @@ def check_train_torch(env: Mapping, inputs: dict, expected: dict) -> None:
         fail("the loss is m times too large: use the mean binary cross-entropy, not the sum.")
     assert_close(costs, want, "the costs per iteration", rtol=1e-5, mistakes=_mistakes(expected, "costs"),
                  diagnose=lambda a, e: "Use full-batch gradient descent on the mean binary cross-entropy with the given learning_rate, starting from the model's current weights.")
-    for key, param in (("W1", model.hidden.weight), ("b1", model.hidden.bias), ("W2", model.output.weight), ("b2", model.output.bias)):
-        value = param.detach().numpy().reshape(np.shape(expected[key]))
+    for key in PARAMS:
+        value = as_array(observed["params"][key], key).reshape(np.shape(expected[key]))
         assert_close(value, expected[key], f"{key} after training", rtol=1e-5, atol=1e-8,
                      diagnose=lambda a, e: "The weights must be those after the last step: record the cost, then step.")
 
 
-def check_torch_predict(env: Mapping, inputs: dict, expected: dict) -> None:
-    model = _grader_model(inputs)
-    labels = call(env, "torch_predict", model, inputs["X"])
+def observe_torch_predict(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"labels": observe_call(env, "torch_predict", _grader_model(inputs), inputs["X"])}
+
+
+def judge_torch_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    labels = result_of(observed["labels"], "torch_predict")
     if not isinstance(labels, np.ndarray):
         fail(f"torch_predict should return a NumPy array, not a {type(labels).__name__}: use .detach().numpy().")
-    if isinstance(env.get("X"), np.ndarray) and labels.size == env["X"].shape[1] != inputs["X"].shape[1]:
+    if isinstance(ctx.data.get("X"), np.ndarray) and labels.size == ctx.data["X"].shape[1] != inputs["X"].shape[1]:
         fail(GLOBAL_DATA.format(name="torch_predict", arg="X"))
     assert_labels(labels, expected["labels"], "torch_predict(model, X)", ignore=np.asarray(expected["ignore"], bool),
                   shape_hint="Return shape (1, m): transpose the (m, 1) output of the model.",
                   hint="Class 1 is a probability above 0.5.")
 
 
-CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
-    "q4_layer_sizes": check_layer_sizes,
-    "q4_initialize_parameters": check_initialize_parameters,
-    "q4_forward_propagation": check_forward_propagation,
-    "q4_compute_cost": check_compute_cost,
-    "q4_backward_propagation": check_backward_propagation,
-    "q4_update_parameters": check_update_parameters,
-    "q4_nn_model": check_nn_model,
-    "q4_predict": check_predict,
-    "q4_torch_mlp": check_torch_mlp,
-    "q4_train_torch": check_train_torch,
-    "q4_torch_predict": check_torch_predict,
+QUESTIONS: dict[str, Question] = {
+    "q4_layer_sizes": Question(observe_layer_sizes, judge_layer_sizes),
+    "q4_initialize_parameters": Question(observe_initialize_parameters, judge_initialize_parameters),
+    "q4_forward_propagation": Question(observe_forward_propagation, judge_forward_propagation),
+    "q4_compute_cost": Question(observe_compute_cost, judge_compute_cost),
+    "q4_backward_propagation": Question(observe_backward_propagation, judge_backward_propagation, given=("cache",)),
+    "q4_update_parameters": Question(observe_update_parameters, judge_update_parameters),
+    "q4_nn_model": Question(observe_nn_model, judge_nn_model, answers_nn_model),
+    "q4_predict": Question(observe_predict, judge_predict, answers_predict),
+    "q4_torch_mlp": Question(observe_torch_mlp, judge_torch_mlp),
+    "q4_train_torch": Question(observe_train_torch, judge_train_torch),
+    "q4_torch_predict": Question(observe_torch_predict, judge_torch_predict),
 }
+
+
+CHECKERS = checkers(QUESTIONS)

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._core import as_array, assert_close, assert_float, call, close, expect_shape, fail
+from ._core import as_array, assert_close, assert_float, close, expect_shape, fail
+from ._judging import Context, Question, checkers, observe_call, result_of
 
 PUBLIC_CASES: dict[str, list[dict]] = {
     "q1_softmax": [dict(seed=1, c=3, N=4)],
@@ -74,13 +75,23 @@ def make_inputs(case: Mapping[str, Any]) -> dict:
     return inputs
 
 
+def restore_inputs(inputs: dict) -> dict:
+    """The activation pair, rebuilt from its name in the student's process (functions do not cross)."""
+    if "activation" in inputs:
+        inputs["f"], inputs["f_prime"] = ACTIVATIONS[inputs["activation"]]
+    return inputs
+
+
 def _copies(inputs: Mapping[str, Any], *names: str) -> list:
     return [np.array(inputs[n], copy=True) for n in names]
 
 
-def check_softmax(env: Mapping, inputs: dict, expected: dict) -> None:
-    (S,) = _copies(inputs, "S")
-    Z = call(env, "softmax", S)
+def observe_softmax(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"Z": observe_call(env, "softmax", *_copies(inputs, "S"))}
+
+
+def judge_softmax(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    Z = result_of(observed["Z"], "softmax")
     want = np.asarray(expected["Z"])
     value = as_array(Z, "softmax(S)")
     expect_shape(value, want.shape, "softmax(S)")
@@ -95,9 +106,13 @@ def check_softmax(env: Mapping, inputs: dict, expected: dict) -> None:
     assert_close(Z, want, "softmax(S)", rtol=1e-7, atol=1e-12)
 
 
-def check_cross_entropy(env: Mapping, inputs: dict, expected: dict) -> None:
-    Z, T = _copies(inputs, "Z", "T")
-    J = call(env, "cross_entropy", Z, T)
+def observe_cross_entropy(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"J": observe_call(env, "cross_entropy", *_copies(inputs, "Z", "T"))}
+
+
+def judge_cross_entropy(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    J = result_of(observed["J"], "cross_entropy")
+    Z, T = inputs["Z"], inputs["T"]
     if isinstance(J, np.ndarray) and J.size == 1:
         fail("cross_entropy should return a Python float, not an array: use float(...).")
     N = T.shape[1]
@@ -132,12 +147,15 @@ def _own_softmax_replaced(env: Mapping, name: str):
             ns["softmax"] = original
 
 
-def _check_gradient(env: Mapping, inputs: dict, expected: dict, name: str, key: str, with_prime: bool) -> None:
-    X, T, W1, W2 = _copies(inputs, "X", "T", "W1", "W2")
-    args = (X, T, W1, W2, inputs["f"]) + ((inputs["f_prime"],) if with_prime else ())
+def _observe_gradient(env: Mapping, inputs: dict, name: str, with_prime: bool) -> dict:
+    args = (*_copies(inputs, "X", "T", "W1", "W2"), inputs["f"]) + ((inputs["f_prime"],) if with_prime else ())
     with _own_softmax_replaced(env, name):
-        grad = call(env, name, *args)
-    N = X.shape[1]
+        return {"grad": observe_call(env, name, *args)}
+
+
+def _judge_gradient(inputs: dict, observed: dict, expected: dict, name: str, key: str, with_prime: bool) -> None:
+    grad = result_of(observed["grad"], name)
+    N = inputs["X"].shape[1]
     want = np.asarray(expected[key])
     what = f"{name}(...) with {inputs['activation']} hidden units"
 
@@ -157,19 +175,30 @@ def _check_gradient(env: Mapping, inputs: dict, expected: dict, name: str, key: 
     assert_close(grad, want, what, rtol=1e-6, atol=1e-9, diagnose=diagnose)
 
 
-def check_grad_hidden_to_output(env: Mapping, inputs: dict, expected: dict) -> None:
-    _check_gradient(env, inputs, expected, "grad_hidden_to_output", "dW2", with_prime=False)
+def observe_grad_hidden_to_output(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return _observe_gradient(env, inputs, "grad_hidden_to_output", with_prime=False)
 
 
-def check_grad_input_to_hidden(env: Mapping, inputs: dict, expected: dict) -> None:
-    _check_gradient(env, inputs, expected, "grad_input_to_hidden", "dW1", with_prime=True)
+def judge_grad_hidden_to_output(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    _judge_gradient(inputs, observed, expected, "grad_hidden_to_output", "dW2", with_prime=False)
 
 
-def check_nll_equivalence(env: Mapping, inputs: dict, expected: dict) -> None:
+def observe_grad_input_to_hidden(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return _observe_gradient(env, inputs, "grad_input_to_hidden", with_prime=True)
+
+
+def judge_grad_input_to_hidden(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
+    _judge_gradient(inputs, observed, expected, "grad_input_to_hidden", "dW1", with_prime=True)
+
+
+def observe_nll_equivalence(env: Mapping, inputs: dict, helpers: Callable) -> dict:
+    return {"T": observe_call(env, "one_hot", np.array(inputs["y"], copy=True), inputs["c"]),
+            "nll": observe_call(env, "negative_log_likelihood", *_copies(inputs, "Z", "y"))}
+
+
+def judge_nll_equivalence(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
     c, N = inputs["c"], inputs["N"]
-    y = np.array(inputs["y"], copy=True)
-    T = call(env, "one_hot", y, c)
-    T = as_array(T, "one_hot(y, c)")
+    T = as_array(result_of(observed["T"], "one_hot"), "one_hot(y, c)")
     expect_shape(T, (c, N), "one_hot(y, c)")
     want_T = np.asarray(expected["T"])
     if not close(T, want_T, rtol=0, atol=1e-12):
@@ -177,8 +206,7 @@ def check_nll_equivalence(env: Mapping, inputs: dict, expected: dict) -> None:
                 np.roll(T, -1, axis=0), want_T, rtol=0, atol=1e-12):
             fail("one_hot(y, c) is shifted by one class: labels are 0, ..., c-1 here (Python indexing).")
         fail("one_hot(y, c) is wrong: column i must hold a single 1, in row y[i].")
-    (Z,) = _copies(inputs, "Z")
-    nll = call(env, "negative_log_likelihood", Z, np.array(inputs["y"], copy=True))
+    nll = result_of(observed["nll"], "negative_log_likelihood")
     if isinstance(nll, np.ndarray) and nll.size == 1:
         fail("negative_log_likelihood should return a Python float, not an array: use float(...).")
     if isinstance(nll, float) and (nll != nll or nll in (float("inf"), float("-inf"))):
@@ -190,10 +218,11 @@ def check_nll_equivalence(env: Mapping, inputs: dict, expected: dict) -> None:
     assert_float(nll, expected["nll"], "negative_log_likelihood(Z, y)", rtol=1e-7)
 
 
-CHECKERS: dict[str, Callable[[Mapping, dict, dict], None]] = {
-    "q1_softmax": check_softmax,
-    "q1_cross_entropy": check_cross_entropy,
-    "q1_grad_hidden_to_output": check_grad_hidden_to_output,
-    "q1_grad_input_to_hidden": check_grad_input_to_hidden,
-    "q1_nll_equivalence": check_nll_equivalence,
+QUESTIONS: dict[str, Question] = {
+    "q1_softmax": Question(observe_softmax, judge_softmax),
+    "q1_cross_entropy": Question(observe_cross_entropy, judge_cross_entropy),
+    "q1_grad_hidden_to_output": Question(observe_grad_hidden_to_output, judge_grad_hidden_to_output),
+    "q1_grad_input_to_hidden": Question(observe_grad_input_to_hidden, judge_grad_input_to_hidden),
+    "q1_nll_equivalence": Question(observe_nll_equivalence, judge_nll_equivalence),
 }
+CHECKERS = checkers(QUESTIONS, restore_inputs)

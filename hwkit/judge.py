@@ -1,0 +1,326 @@
+"""The judge: decides every autograded question outside the student's process (host side).
+
+The student's process (the observer, hwkit/observer.py, in the worker's sandbox) executes the
+notebook's code cells and calls the student's functions on the inputs this side sends; what
+comes back is plain data (hw1_checks._wire). The expected values, the instructor's references,
+the mistake tables and the code that builds the hidden cases stay here: they never enter the
+student's process, so nothing a submission does there (patching modules, IPython hooks,
+reading frames or `gc`, printing) can make a wrong answer pass. A process that crashes, hangs,
+lies or sends garbage loses the question it was answering; the next question runs in a fresh
+fork.
+
+The verdicts, not the kernel's output, are the scores (the worker writes them into the
+gradebook and under each test cell of the autograded notebook).
+"""
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from nbformat import NotebookNode
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's decision on one autograded question."""
+
+    question: str
+    points: float
+    max_points: float
+    message: str  # why the points were lost, or which cases passed
+
+    @property
+    def passed(self) -> bool:
+        return self.points == self.max_points
+
+
+REPORT_GRACE = 10.0  # seconds the observer may take to report a question's child done
+
+
+class ObserverGone(Exception):
+    """The student's process stopped answering (or sent what cannot be read)."""
+
+
+class Reference:
+    """The trusted checks and the instructor's references, loaded in this (the grader's) process."""
+
+    def __init__(self, source: Path, grader_tests: Path):
+        for path in (str(source), str(grader_tests)):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        self.hidden: ModuleType = importlib.import_module("hw1_hidden")
+        self.checks: ModuleType = self.hidden.fresh_checks()
+        self._cases: dict[str, list] = {}
+
+    def cases(self, question: str) -> list:
+        """Public then hidden cases with expected values (computed once per process: same for every student)."""
+        if question not in self._cases:
+            with self.checks.quiet():
+                self._cases[question] = self.hidden.judged_cases(question, self.checks)
+        return self._cases[question]
+
+    def questions(self, notebook: NotebookNode) -> list[tuple[str, float]]:
+        """(question, points) of a source notebook's autograded test cells."""
+        from .notebooks import grade_cells
+
+        return [(c.grade_id, c.points) for c in grade_cells(notebook) if c.auto and c.grade_id in self.checks.QUESTIONS]
+
+
+class Connection:
+    """The judge's end of the socket the observer connects to: JSON lines with deadlines."""
+
+    def __init__(self, path: Path, wire: ModuleType):
+        self.path, self.wire = path, wire
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(1)
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def accept(self, timeout: float) -> None:
+        self.listener.settimeout(timeout)
+        try:
+            self.sock, _ = self.listener.accept()
+        except OSError as exc:
+            raise ObserverGone("the checking process did not start") from exc
+
+    def send(self, message: dict) -> None:
+        try:
+            self.sock.sendall((self.wire.dumps(message) + "\n").encode())
+        except OSError as exc:
+            raise ObserverGone("the checking process stopped answering") from exc
+
+    def receive(self, deadline: float) -> dict:
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > self.wire.MAX_BYTES:
+                raise ObserverGone("the checking process sent an answer too large to read")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ObserverGone("the checking process stopped answering")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError as exc:
+                raise ObserverGone("the checking process stopped answering") from exc
+            if not chunk:
+                raise ObserverGone("the checking process ended")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        message = self.wire.loads(line)
+        if not isinstance(message, dict):
+            raise self.wire.WireError("not a message")
+        return message
+
+    def close(self) -> None:
+        for sock in (self.sock, self.listener):
+            if sock is not None:
+                sock.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """What running the notebook's code cells in the observer gave (shown in the feedback when a question fails)."""
+
+    errors: list[str]
+
+
+def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None) -> list[dict]:
+    """The code cells the observer runs: the notebook's own, in order, without the test cells and the
+    long demos (tagged `demo` in the source notebook), up to where the notebook's run stopped
+    (a kernel that died or could not be interrupted) and without the cells that run had to stop
+    for their time or output limit (`run`: the trusted executor's RunReport)."""
+    skip = set()
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code" or "demo" in cell.metadata.get("tags", []):
+            skip.add(meta.get("grade_id"))
+    stopped = run.stopped_at if run is not None else None
+    interrupted = run.interrupted if run is not None else set()
+    cells = []
+    for index, cell in enumerate(submitted.cells):
+        if stopped is not None and index >= stopped:
+            break
+        if index in interrupted:
+            continue
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and (grade_id is None or grade_id not in skip):
+            cells.append({"id": grade_id or f"#{index + 1}", "source": cell.source})
+    return cells
+
+
+def judge_notebook(reference: Reference, connection: Connection, cells: list[dict],
+                   questions: list[tuple[str, float]], timeout: float,
+                   timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+    """Run the cells in the observer, then judge every question; the verdicts in question order.
+    `timings` gains the seconds spent on the cells ("judge_cells") and per question ("q4_...")."""
+    wire = reference.checks._wire
+    timings = timings if timings is not None else {}
+    started = time.monotonic()
+    try:
+        connection.send({"op": "cells", "cells": cells, "timeout": timeout})
+        reply = connection.receive(time.monotonic() + timeout * (len(cells) + 2) + 10)
+        ran = CellRun([f"cell {c.get('id')}: {c.get('error')}" for c in reply.get("cells", [])
+                       if isinstance(c, dict) and c.get("error")])
+    except (ObserverGone, wire.WireError) as exc:
+        reason = f"not graded: running the notebook's code for the checks failed ({exc})"
+        return [Verdict(q, 0.0, points, reason) for q, points in questions], CellRun([])
+    timings["judge_cells"] = timings.get("judge_cells", 0.0) + time.monotonic() - started
+    verdicts = []
+    for question, points in questions:
+        started = time.monotonic()
+        try:
+            verdicts.append(_judge_question(reference, connection, question, points, timeout))
+            timings[question] = timings.get(question, 0.0) + time.monotonic() - started
+        except ObserverGone as exc:  # the observer itself is gone: every question left is lost
+            verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
+            rest = questions[len(verdicts):]
+            verdicts += [Verdict(q, 0.0, p, f"{q}: not checked, the checking process had stopped") for q, p in rest]
+            break
+    return verdicts, ran
+
+
+def _judge_question(reference: Reference, connection: Connection, question: str, points: float,
+                    timeout: float) -> Verdict:
+    """One question in a fresh fork of the observer: its cases in order, the first failure decides."""
+    checks, wire = reference.checks, reference.checks._wire
+    spec = checks.checker_module(question).QUESTIONS[question]
+    cases = reference.cases(question)
+    # The observer kills the question's child after `timeout`; a parent that has not said so soon
+    # after is gone.
+    deadline = time.monotonic() + timeout + REPORT_GRACE
+    connection.send({"op": "question", "question": question, "timeout": timeout})
+    try:
+        failure = _run_cases(checks, connection, spec, cases, deadline)
+    except _ChildGone as gone:
+        return Verdict(question, 0.0, points, f"{question}: {gone}")
+    except (wire.WireError, ValueError, TypeError, KeyError) as exc:
+        failure = f"the checked code sent an answer that cannot be read ({str(exc)[:120]})"
+    connection.send({"op": "end"})
+    done = _drain(connection, deadline)
+    if failure is None and done.get("timed_out"):
+        failure = f"the checks ran longer than {timeout:g} s (an endless loop?)"
+    if failure:
+        return Verdict(question, 0.0, points, f"{question}, {failure}")
+    kinds = [c.kind for c in cases]
+    return Verdict(question, points, points, f"{question}: all {len(cases)} cases passed "
+                   f"({kinds.count('public')} public, {kinds.count('hidden')} hidden).")
+
+
+class _ChildGone(Exception):
+    """The forked child answering the question ended (crash, exit, timeout) before the verdict."""
+
+
+def _run_cases(checks: ModuleType, connection: Connection, spec: Any, cases: list, deadline: float) -> str | None:
+    """The first failing case's label and reason, or None when every case passed."""
+    message = connection.receive(deadline)
+    _raise_if_done(message, "")
+    data = checks._wire.decode(message["data"])
+    data = data if isinstance(data, dict) else {}
+    for case in cases:
+        failure = _judge_case(checks, connection, spec, case, data, deadline)
+        if failure:
+            return f"{case.label}: {failure}"
+    return None
+
+
+def _raise_if_done(message: dict, where: str) -> None:
+    if "question_done" not in message:
+        return
+    if message.get("timed_out"):
+        raise _ChildGone(f"{where}the checks ran longer than the time limit (an endless loop?)")
+    raise _ChildGone(f"{where}the checked code ended the process (exit status {message.get('status')}) "
+                     "before it could be judged")
+
+
+def _drain(connection: Connection, deadline: float) -> dict:
+    """Read until the observer reports the question's child gone; refuse what it still asks."""
+    while True:
+        try:
+            message = connection.receive(deadline)
+        except connection.wire.WireError:
+            continue
+        if "question_done" in message:
+            return message
+        if "call" in message:
+            connection.send({"refused": "the question is over"})
+
+
+def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any, data: dict,
+                deadline: float) -> str | None:
+    """One case: send its inputs, answer the stand-ins' calls, judge the observation."""
+    judging, wire = checks._judging, checks._wire
+    helpers = spec.answers(case.inputs, case.expected, data) if spec.answers else None
+    connection.send({"op": "case", "inputs": wire.encode(spec.student_inputs(case.inputs, case.expected))})
+    while True:
+        message = connection.receive(deadline)
+        if "call" in message and helpers is not None:
+            try:
+                value = judging.answer(helpers, str(message["call"]), wire.decode(message.get("args", {"list": []})),
+                                       wire.decode(message.get("kwargs", {"dict": []})))
+                connection.send({"answer": wire.encode(value)})
+            except checks.CheckFailure as refusal:
+                connection.send({"refused": str(refusal)})
+            continue
+        if "observed" in message:
+            observed = wire.decode(message["observed"])
+            try:
+                with checks.quiet():
+                    judging.judge_observed(spec, case.inputs, observed, case.expected,
+                                           judging.Context(data, helpers))
+            except checks.CheckFailure as failure:
+                return str(failure)
+            return None
+        _raise_if_done(message, f"{case.label}: ")
+        raise ValueError(f"unexpected message {sorted(message)[:3]}")
+
+
+def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: list[dict],
+                     questions: list[tuple[str, float]], timeout: float,
+                     timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+    """Judge one notebook with its observer forked in the worker's sandbox (`server`, forkserver.py),
+    in a fresh copy of the notebook's folder; the sandbox is cleaned afterwards."""
+    timings = timings if timings is not None else {}
+    started = time.monotonic()
+    server.prepare(folder)
+    connection = Connection(server.sockets / "judge.sock", reference.checks._wire)
+    try:
+        server.observe(str(connection.path), cpu_seconds=max(600, int(timeout) * (len(cells) + len(questions) + 2)))
+        connection.accept(60)
+        timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
+        return judge_notebook(reference, connection, cells, questions, timeout, timings)
+    finally:
+        connection.close()
+        started = time.monotonic()
+        server.finish()
+        timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
+
+
+def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], questions: list[tuple[str, float]],
+                      timeout: float, env: dict[str, str],
+                      timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+    """Judge one notebook with an observer in a plain subprocess (build verification of the instructor's
+    own solution; `hwkit grade` never runs student code this way)."""
+    import subprocess
+    import tempfile
+
+    observer = Path(__file__).with_name("observer.py")
+    checks = Path(reference.checks.__file__).parent
+    with tempfile.TemporaryDirectory(prefix="hwk-judge-") as tmp:
+        connection = Connection(Path(tmp) / "judge.sock", reference.checks._wire)
+        process = subprocess.Popen([sys.executable, str(observer), str(connection.path), str(checks)], cwd=folder,
+                                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            connection.accept(120)
+            return judge_notebook(reference, connection, cells, questions, timeout, timings)
+        finally:
+            connection.close()
+            process.kill()
+            process.wait()

@@ -1,0 +1,177 @@
+"""The sandbox side of the judge: runs in the student's process, knows no expected value.
+
+It executes the notebook's own code cells (the judge sends them), then, one question at a time
+in a forked child, calls the student's functions on the inputs of each case the judge sends and
+sends back what they returned, as plain data (hw1_checks._wire). The judge (hwkit/judge.py, the
+host side) compares and decides; whatever this process does, lies included, can only cost the
+student's own points.
+
+Standalone on purpose: it runs inside the sandbox, where hwkit is not installed, imported from
+the grader mount beside the trusted copy of hw1_checks (standard library and NumPy otherwise).
+Messages are JSON lines on one Unix socket the judge listens on.
+
+  judge -> observer: {"op": "cells", "cells": [{"id", "source"}], "timeout"}
+                     {"op": "question", "question", "timeout"}  then, to the forked child:
+                         {"op": "case", "inputs"} ... {"op": "end"}, and {"answer"} / {"refused"}
+                         to each stand-in call
+  observer -> judge: {"cells": [{"id", "error"}]}; per question: {"data"} once, per case
+                     {"call": helper, "args", "kwargs"} ... {"observed"}; then {"question_done",
+                     "status", "timed_out"} from the parent
+"""
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import linecache
+import os
+import signal
+import socket
+import sys
+import time
+
+CHECKS_NAME = "_hwkit_trusted_checks"
+
+
+class Channel:
+    """JSON lines on the socket, one `sendall` per message."""
+
+    def __init__(self, sock: socket.socket, wire):
+        self.sock, self.wire = sock, wire
+        self.buffer = b""
+
+    def send(self, message: dict) -> None:
+        self.sock.sendall((self.wire.dumps(message) + "\n").encode())
+
+    def receive(self) -> dict:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("the judge closed the connection")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return self.wire.loads(line)
+
+
+def load_checks(folder: str):
+    """The trusted hw1_checks under a private name (the notebook imports its own copy as hw1_checks)."""
+    spec = importlib.util.spec_from_file_location(CHECKS_NAME, os.path.join(folder, "__init__.py"),
+                                                  submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[CHECKS_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class CellTimeout(BaseException):
+    """Raised in a cell that ran past its time limit (BaseException: `except Exception` misses it)."""
+
+
+def _alarm(signum, frame):
+    raise CellTimeout()
+
+
+def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
+    """Execute the notebook's code cells in order, errors allowed (as nbgrader does), each under a time limit."""
+    results = []
+    for cell in cells:
+        filename = f"<cell {cell['id']}>"
+        source = "\n".join(line for line in str(cell["source"]).splitlines()
+                           if not line.lstrip().startswith(("%", "!")))  # IPython magics and shell escapes
+        linecache.cache[filename] = (len(source), None, [line + "\n" for line in source.splitlines()], filename)
+        error = None
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout, 0.5)  # and again, should the cell catch it
+        try:
+            exec(compile(source, filename, "exec"), namespace)
+        except CellTimeout:
+            error = f"CellTimeoutError: the cell ran longer than {timeout:g} s"
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next cell still runs
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        results.append({"id": cell["id"], "error": error})
+    return results
+
+
+def question_child(channel: Channel, checks, question: str, namespace: dict) -> None:
+    """In the forked child: observe one question's cases until the judge says "end"."""
+    module = checks.checker_module(question)
+    spec = module.QUESTIONS[question]
+    restore = getattr(module, "restore_inputs", dict)
+    wire, judging = checks._wire, checks._judging
+    channel.send({"data": wire.encode(judging.notebook_data(namespace))})
+
+    def helpers(helper: str, *args, **kwargs):
+        channel.send({"call": helper, "args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)})
+        reply = channel.receive()
+        if "refused" in reply:
+            raise checks.CheckFailure(str(reply["refused"]))
+        return wire.decode(reply["answer"])
+
+    while True:
+        request = channel.receive()
+        if request.get("op") != "case":
+            return
+        inputs = restore(wire.decode(request["inputs"]))
+        observed = judging.observe_safely(spec, namespace, inputs, helpers)
+        channel.send({"observed": wire.encode(observed)})
+
+
+def observe_question(channel: Channel, checks, request: dict, namespace: dict) -> None:
+    """Fork a child for one question (a crash, hang or mess there costs that question only)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            question_child(channel, checks, str(request["question"]), namespace)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    deadline = time.monotonic() + float(request["timeout"])
+    timed_out = False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            break
+        time.sleep(0.005)
+    channel.send({"question_done": request["question"], "status": os.waitstatus_to_exitcode(status),
+                  "timed_out": timed_out})
+
+
+def serve(socket_path: str, checks_folder: str) -> None:
+    """Connect to the judge and answer its requests until it hangs up."""
+    checks = load_checks(checks_folder)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path)
+    channel = Channel(sock, checks._wire)
+    sys.path.insert(0, os.getcwd())  # the notebook's folder: its helper modules, as in the kernel
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
+    while True:
+        try:
+            request = channel.receive()
+        except EOFError:
+            return
+        if request.get("op") == "cells":
+            with open(os.devnull, "w") as null:
+                sys.stdout = sys.stderr = null  # prints of the notebook: nobody reads them here
+                results = run_cells(request["cells"], float(request["timeout"]), namespace)
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            channel.send({"cells": results})
+        elif request.get("op") == "question":
+            observe_question(channel, checks, request, namespace)
+        # anything else is a late reply meant for a child that died: ignored
+
+
+def main(argv: list[str]) -> None:
+    """`python observer.py SOCKET CHECKS_FOLDER` (outside the sandbox: build verification)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    serve(argv[1], argv[2])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
