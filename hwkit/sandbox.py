@@ -24,7 +24,6 @@ notebook (every kind of output message counted) are enforced by `SandboxedExecut
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -225,13 +224,15 @@ class SandboxedExecute(Execute):
         notebook's cap before nbclient stores anything: outputs, display updates (which nbclient
         writes into every earlier output with that display id, in any cell), clear_output and
         widget/comm messages (their state goes to the notebook's widget metadata), and any
-        `execution_count` a message carries. Past a cap nothing more is stored and the cell is
-        interrupted."""
+        `execution_count` a message carries. Past a cap nothing more is stored, and a cell that goes
+        on sending is interrupted (one that sent a single oversized result or error just ends: an
+        interrupt would land in the kernel's own code as it finishes the cell)."""
         flooded = cell_index in self._flooded
         if self._within_caps(msg, cell_index):
             return super().process_message(msg, cell, cell_index)
-        if not flooded:  # it just passed a cap
-            asyncio.ensure_future(self.km.interrupt_kernel())
+        if flooded and msg["msg_type"] != "status" and cell_index not in self._interrupted:
+            self._interrupted.add(cell_index)  # now, before nbclient can start the next cell
+            self.kc.control_channel.send(self.kc.session.msg("interrupt_request", {}))
         if msg["msg_type"] == "status":  # the cell must still end; nothing else of the message is kept
             state = msg["content"].get("execution_state") if isinstance(msg["content"], dict) else None
             return super().process_message({**msg, "content": {"execution_state": state}}, cell, cell_index)
@@ -283,6 +284,7 @@ class SandboxedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._total, self._notebook_full = 0, False
         self._flooded: dict[int, str] = {}  # cell index -> what was cut
+        self._interrupted: set[int] = set()
         self._timed_out: set[int] = set()
         source = Path(resources.get("metadata", {}).get("path") or ".")
         self._sandbox_km = None

@@ -330,14 +330,15 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
                 response = page.goto(f"{server.base_url}/formgrader/submissions/{submission}/")
                 policies = [h["value"] for h in response.headers_array() if h["name"].lower() == "content-security-policy"]
                 assert any("script-src" in p for p in policies) == ("csp" in WALLS[walls]), policies
+                pwned = "() => [window.__pwned, document.title]"  # after `load`: images have failed by now
+                assert page.evaluate(pwned) == [None, Path(NOTEBOOK).stem], page.evaluate(pwned)
                 _wait_for_views(page, WRITTEN, errors)  # formgrader's scripts run under the policy
                 page.locator("span.glyphicon.name-hidden").click()  # its onclick handler: toggle_name(true)
                 expect(page.locator("a.name-shown")).to_be_visible()
                 for link in page.get_by_text(LINK_TEXT).all():
                     link.click(timeout=5_000, no_wait_after=True)
                 page.wait_for_timeout(1_000)  # for anything asynchronous
-                assert page.evaluate("window.__pwned") is None and page.title() == Path(NOTEBOOK).stem, \
-                    (page.evaluate("window.__pwned"), page.title())
+                assert page.evaluate(pwned) == [None, Path(NOTEBOOK).stem], page.evaluate(pwned)
                 text = page.locator("#notebook").first.text_content()
                 assert LATEX in text and r"a &= b \\ c &< d" in text, "LaTeX reaches MathJax unchanged"
                 for button in page.get_by_role("button", name=BUTTON_TEXT).all():  # last: a refused form
