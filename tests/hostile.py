@@ -82,6 +82,23 @@ def vandal(course: Course) -> str:
             "print('WROTE:', _wrote)")
 
 
+# Output that nbclient stores without passing it through its `output` hook (issue 13): display
+# updates rewrite earlier outputs, widget (comm) state and buffers go to the notebook's metadata.
+DISPLAY_UPDATE_FLOOD = ("from IPython.display import display\n_h = display('x', display_id=True)\n"
+                        "for _i in range(10**6):\n    _h.update('u' * 100_000 + str(_i))")
+WIDGET_FLOOD = ("from ipykernel.comm import Comm\n"
+                "_c = Comm(target_name='jupyter.widget', data={'state': {'_model_module': 'm', '_model_name': 'M'}, "
+                "'buffer_paths': []})\nfor _i in range(10**6):\n"
+                "    _c.send({'method': 'update', 'state': {f'k{_i}': 'w' * 1000}, 'buffer_paths': [['b']]}, "
+                "buffers=[bytes(100_000)])")
+
+
+def notebook_flood(cell_id: str, text: str) -> str:
+    flooded = ("layer_sizes", "initialize_parameters", "forward_propagation", "compute_cost", "backward_propagation",
+               "update_parameters")
+    return f"print('n' * 950_000)\n{text}" if cell_id in flooded else text
+
+
 SABOTEUR = r"""
 import os, signal, time
 known = {p for p in os.listdir('/proc') if p.isdigit()}
@@ -256,6 +273,11 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
     "output_flood": (planted("layer_sizes", "for _i in range(10**8):\n    print('flood', _i, 'x' * 100)"),
                      LAYER_SIZES_LOST, "OutputLimitExceeded"),
+    "display_update_flood": (planted("layer_sizes", DISPLAY_UPDATE_FLOOD), LAYER_SIZES_LOST, "OutputLimitExceeded"),
+    "widget_flood": (planted("layer_sizes", WIDGET_FLOOD), LAYER_SIZES_LOST, "OutputLimitExceeded"),
+    # 950 kB (under the cell's 1 MB) in each of six solution cells: the sixth passes the notebook's 5 MB
+    "notebook_output_flood": (notebook(lambda c: filled_release(c, PLANAR, notebook_flood)),
+                              lambda c: tests_from(c, "update_parameters"), "OutputLimitExceeded"),
     "deleted_test_cell": (notebook(lambda c: without_test_cell(c, "q4_layer_sizes")), set(), ""),
     "edited_test_cell": (notebook(with_edited_test), {"q4_layer_sizes"}, "q4_layer_sizes"),
     "renamed_notebook": (notebook(lambda c: filled_release(c, PLANAR), "Planar_MLP (1).ipynb"), set(), "renamed"),

@@ -249,3 +249,13 @@ def test_a_killed_run_resumes_to_the_same_grades(graded, tmp_path: Path) -> None
         assert g.scores == _grade(run, g.student, g.notebook).scores, g.student
     with Gradebook(f"sqlite:///{small.gradebook}") as gb:
         assert {s.student.id for s in gb.find_assignment("hw1").submissions} == set(students)
+
+
+def test_nothing_over_the_output_caps_reaches_disk(graded) -> None:
+    """At most the 5 MB output cap per notebook (plus its code, JSON layout and the feedback page's
+    CSS), also for the floods through display updates, widgets and many cells (issue 13)."""
+    course, _, _, _, _ = graded
+    files = [*course.autograded.glob("*/hw1/*.ipynb"), *course.feedback.glob("*/hw1/*.html")]
+    assert any("notebook_output_flood" in str(f) for f in files)
+    too_big = {str(f): f.stat().st_size for f in files if f.stat().st_size > 6_000_000}
+    assert not too_big, too_big
