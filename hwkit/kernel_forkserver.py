@@ -162,20 +162,18 @@ class Server:
                 self.status = os.waitstatus_to_exitcode(status)
 
     def op_spawn(self, request):
-        self.op_reset({})
-        self.status = None
-        pid = os.fork()
-        if pid == 0:
-            become_kernel(request)
-        self.kernel = pid
-        return {"pid": pid}
+        return self._fork(become_kernel, request)
 
     def op_observe(self, request):
+        return self._fork(become_observer, request)
+
+    def _fork(self, become, request):
+        """A fresh sandbox (nothing of the last notebook alive), then `become(request)` in a child."""
         self.op_reset({})
         self.status = None
         pid = os.fork()
         if pid == 0:
-            become_observer(request)
+            become(request)
         self.kernel = pid
         return {"pid": pid}
 
