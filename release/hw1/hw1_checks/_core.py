@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import operator
 import warnings
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
@@ -324,4 +323,4 @@ def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, ato
     actual, target = np.asarray([value], dtype=float), np.asarray([expected], dtype=float)
     if max_error(actual, target, rtol, atol) > 1.0:
         hint = known_mistake(actual, mistakes) or diagnose_common(actual, target)
-        fail(f"{what} is {float(value):.6g}, expected {expected:.6g}.{' ' + hint if hint else ''}")
+        fail(f"{what} is {float(value):.6g}, not the expected value.{' ' + hint if hint else ''}")
