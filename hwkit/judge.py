@@ -190,7 +190,7 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
 def _judge_question(reference: Reference, connection: Connection, question: str, points: float,
                     timeout: float) -> Verdict:
     """One question in a fresh fork of the observer: its cases in order, the first failure decides."""
-    checks, wire = reference.checks, reference.checks._wire
+    checks = reference.checks
     spec = checks.checker_module(question).QUESTIONS[question]
     cases = reference.cases(question)
     # The observer kills the question's child after `timeout`; a parent that has not said so soon
