@@ -166,7 +166,8 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
     try:
         connection.send({"op": "cells", "cells": cells, "timeout": timeout})
         reply = connection.receive(time.monotonic() + timeout * (len(cells) + 2) + 10)
-        ran = CellRun([f"cell {c.get('id')}: {c.get('error')}" for c in reply.get("cells", [])
+        results = reply.get("cells") if isinstance(reply.get("cells"), list) else []
+        ran = CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
                        if isinstance(c, dict) and c.get("error")])
     except (ObserverGone, wire.WireError) as exc:
         reason = f"not graded: running the notebook's code for the checks failed ({exc})"
@@ -189,7 +190,7 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
 def _judge_question(reference: Reference, connection: Connection, question: str, points: float,
                     timeout: float) -> Verdict:
     """One question in a fresh fork of the observer: its cases in order, the first failure decides."""
-    checks, wire = reference.checks, reference.checks._wire
+    checks = reference.checks
     spec = checks.checker_module(question).QUESTIONS[question]
     cases = reference.cases(question)
     # The observer kills the question's child after `timeout`; a parent that has not said so soon
@@ -200,8 +201,10 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
         failure = _run_cases(checks, connection, spec, cases, deadline)
     except _ChildGone as gone:
         return Verdict(question, 0.0, points, f"{question}: {gone}")
-    except (wire.WireError, ValueError, TypeError, KeyError) as exc:
-        failure = f"the checked code sent an answer that cannot be read ({str(exc)[:120]})"
+    except ObserverGone:
+        raise
+    except Exception as exc:  # garbage from the student's process (WireError, a missing key, ...)
+        failure = f"the checked code sent an answer that cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
     connection.send({"op": "end"})
     done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):

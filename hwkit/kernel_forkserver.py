@@ -13,7 +13,8 @@ Requests:  {"op": "spawn", "connection_file", "cwd", "arguments", "rlimits": {"R
            {"op": "signal", "signum"}
            {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
                                                 (kernel, its children, anything left behind), reap
-                                                them, empty the given folders (/tmp, /dev/shm)
+                                                them, remove System V IPC objects, empty the given
+                                                folders (/tmp, /dev/shm)
 Replies:   {"ok": true, ...} or {"ok": false, "error": "..."}
 """
 import ctypes
@@ -93,6 +94,29 @@ def become_kernel(request):
     os._exit(code)  # never return into the server's loop
 
 
+IPC_RMID = 0
+
+
+def remove_sysv_ipc():
+    """Remove every System V shared memory segment, message queue and semaphore set of the sandbox's
+    IPC namespace (it lives as long as the worker: a segment left by one notebook could be read by the
+    next, and pins its memory)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    removers = {"shm": lambda ident: libc.shmctl(ident, IPC_RMID, None),
+                "msg": lambda ident: libc.msgctl(ident, IPC_RMID, None),
+                "sem": lambda ident: libc.semctl(ident, 0, IPC_RMID)}
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
 def _wipe(folder):
     """Empty `folder`, also of entries a kernel made unreadable (it may chmod, not chattr)."""
     try:
@@ -138,20 +162,18 @@ class Server:
                 self.status = os.waitstatus_to_exitcode(status)
 
     def op_spawn(self, request):
-        self.op_reset({})
-        self.status = None
-        pid = os.fork()
-        if pid == 0:
-            become_kernel(request)
-        self.kernel = pid
-        return {"pid": pid}
+        return self._fork(become_kernel, request)
 
     def op_observe(self, request):
+        return self._fork(become_observer, request)
+
+    def _fork(self, become, request):
+        """A fresh sandbox (nothing of the last notebook alive), then `become(request)` in a child."""
         self.op_reset({})
         self.status = None
         pid = os.fork()
         if pid == 0:
-            become_observer(request)
+            become(request)
         self.kernel = pid
         return {"pid": pid}
 
@@ -177,6 +199,7 @@ class Server:
             raise RuntimeError("processes survive SIGKILL")
         if self.kernel and self.status is None:
             self.status = -signal.SIGKILL
+        remove_sysv_ipc()
         for folder in request.get("wipe", []):
             _wipe(folder)
         return {}

@@ -14,7 +14,7 @@ What the kernel sees (everything else of the host does not exist for it):
   /opt/hwkit-grader                              read-only: a trusted copy of the public checks
                                                  (hw1_checks/) and the judge's observer
                                                  (hwkit_observer.py); no expected value, no reference
-  /tmp                                           private tmpfs
+  /tmp, /dev/shm                                 private tmpfs, 512 MB each
   the kernel's socket folder                     read-write, nothing else in it
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
 terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
@@ -74,6 +74,7 @@ class Limits:
     cpu_seconds: int = 1800     # RLIMIT_CPU of the whole kernel: a backstop, cells have a wall limit
     file_mb: int = 256          # RLIMIT_FSIZE: largest file the kernel may write
     output_bytes: int = 1_000_000  # text/data a cell may send back before it is stopped
+    tmp_mb: int = 512           # size of the sandbox's /tmp (RAM-backed)
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,7 +111,9 @@ def sandbox_argv(work: Path, grader: Path, sockets: Path, assignment: str, limit
             f"--fsize={limits.file_mb * 2**20}", "--core=0", "--nofile=1024", "--", bwrap,
             "--unshare-all", *_no_nested_userns(), "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv",
-            "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
+            "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/dev/shm"]
     for name in ("bin", "lib", "lib64", "sbin"):
         target = Path("/") / name
         if target.is_symlink():

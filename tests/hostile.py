@@ -240,6 +240,7 @@ def untouched_with(code: str) -> Maker:
 
 
 ALL = "all"  # marker: every question of the notebook is lost
+ANY = "any"  # marker: the submission's own score is not checked (it sabotages its own judging)
 
 # student -> (maker(course, folder) writing the submission, lost questions (set, ALL or a callable), reason word)
 Maker = Callable[[Course, Path], None]
@@ -288,7 +289,8 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     "wrong_name": (notebook(lambda c: filled_release(c, PLANAR), "homework.txt"), ALL, "missing"),
     "snooper": (planted("layer_sizes", snooper), set(), ""),
     "vandal": (planted("layer_sizes", vandal), set(), ""),
-    # graded first (sorted ids), so later notebooks of its worker would suffer if it survived
-    "background_saboteur": (planted("layer_sizes", saboteur), set(), ""),
+    # graded first (sorted ids), so later notebooks of its worker would suffer if it survived; its own
+    # questions are judged while its code runs again in the observer, killing whatever starts after it
+    "background_saboteur": (planted("layer_sizes", saboteur), ANY, ""),
     **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
 }

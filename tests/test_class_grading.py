@@ -27,7 +27,7 @@ from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
 from hwkit.sandbox import available
 
-from hostile import ALL, CHEATS, CORPUS, PLANAR
+from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR
 
 TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def test_hostile_submission_gets_its_points_and_a_reason(graded, student: str) -
     _, lost, word = CORPUS[student]
     grade = _grade(run, student)
     lost = lost(course) if callable(lost) else lost
-    for question, points in grade.max_scores.items():
+    for question, points in grade.max_scores.items() if lost != ANY else ():
         want = 0 if lost == ALL or question in lost else points
         assert grade.scores[question] == want, (question, grade.problems)
     reasons = "\n".join(grade.problems + run.notes.get(student, []))

@@ -131,3 +131,29 @@ def test_kernel_limits_and_fresh_random_state(server: KernelForkServer, tmp_path
 def test_one_server_per_worker_process() -> None:
     grader = Path("/nonexistent")
     assert worker_server(grader, "hw1", Limits(), 2) is worker_server(grader, "hw1", Limits(), 2)
+
+
+SYSV_WRITE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+ident = libc.shmget(0x5EC7, 1 << 20, 0o1666)  # IPC_CREAT | 0666
+address = libc.shmat(ident, None, 0)
+ctypes.memmove(address, b"secret of student A", 19)
+libc.shmdt(ctypes.c_void_p(address))
+print("created", ident >= 0)
+"""
+SYSV_READ = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print("found" if libc.shmget(0x5EC7, 0, 0) >= 0 else "absent", open("/proc/sysvipc/shm").read().count("\\n") - 1)
+"""
+
+
+def test_sysv_shared_memory_does_not_outlive_its_notebook(server: KernelForkServer, tmp_path: Path) -> None:
+    """A System V segment one notebook leaves behind is gone before the next notebook (issue 13)."""
+    folder = tmp_path / "ipc"
+    folder.mkdir()
+    assert run(server, folder, SYSV_WRITE) == ["created True\n"]
+    assert run(server, folder, SYSV_READ) == ["absent 0\n"]

@@ -28,6 +28,7 @@ from . import _wire
 from ._core import CheckFailure, fail, quiet
 
 _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
+MESSAGE_LIMIT = 1000  # characters of a failure message (what a student's process says is cut too)
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,13 @@ def result_of(observed: Any, name: str) -> Any:
     if "not_callable" in observed:
         fail(f"`{name}` should be a function (or class) but is a {observed['not_callable']}.")
     if "refused" in observed:
-        fail(str(observed["refused"]))
+        fail(str(observed["refused"])[:MESSAGE_LIMIT])
     if "raised" in observed:
         raised = observed["raised"] if isinstance(observed["raised"], dict) else {}
-        kind, message = str(raised.get("type", "an exception")), str(raised.get("message", ""))
+        kind, message = str(raised.get("type", "an exception"))[:80], str(raised.get("message", ""))[:300]
         hint = " Print the shapes of the arrays on that line: the sizes do not fit together." \
             if any(word in message for word in SHAPE_WORDS) else ""
-        where = f" (at {raised['where']})" if raised.get("where") else ""
+        where = f" (at {str(raised['where'])[:300]})" if raised.get("where") else ""
         fail(f"`{name}` raised {kind}: {message}".rstrip(": ") + where + "." + hint)
     if "value" not in observed:
         fail(f"no answer was recorded for `{name}`.")
@@ -161,13 +162,13 @@ def judge_observed(question: Question, inputs: dict, observed: Any, expected: di
         fail("the checked code returned no observation.")
     if "broken" in observed:
         broken = observed["broken"] if isinstance(observed["broken"], dict) else {}
-        fail(f"checking the answer raised {broken.get('type')}: {broken.get('message')} (did the notebook change "
-             "the libraries or the checks?)")
+        fail(f"checking the answer raised {str(broken.get('type'))[:80]}: {str(broken.get('message'))[:300]} (did the "
+             "notebook change the libraries or the checks?)")
     try:
         question.judge(inputs, observed, expected, ctx)
-    except CheckFailure:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # an observation of the wrong form
+    except CheckFailure as failure:
+        fail(str(failure)[:MESSAGE_LIMIT])
+    except Exception as exc:  # an observation of a form no honest process sends (or values no comparison takes)
         fail(f"the answer could not be read ({type(exc).__name__}: {str(exc)[:200]}).")
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 MAX_DEPTH = 32
-MAX_BYTES = 64 * 2**20  # one message; a bigger answer is a failure, not a memory problem
+MAX_BYTES = 8 * 2**20  # one message (the largest real answer is ~0.2 MB); a bigger one is a failure
+MAX_TEXT = 2000  # characters of any string that crosses (messages, names)
 TENSOR_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
@@ -42,7 +43,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     if value is None or type(value) is bool:
         return value
     if type(value) is str:
-        return value[:20000]
+        return value[:MAX_TEXT]
     if type(value) is int:
         return value if abs(value) < 2**63 else float(value)
     if type(value) is float:
@@ -90,10 +91,21 @@ def dumps(value: Any) -> str:
 
 def decode(data: Any, depth: int = 0) -> Any:
     """The plain value `data` stands for (grader side); WireError if it is not of the agreed form."""
+    try:
+        return _decode(data, depth)
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, KeyError, RecursionError, MemoryError) as exc:
+        raise WireError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _decode(data: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH + 2:
         raise WireError("nested too deeply")
-    if data is None or type(data) in (bool, int, str):
+    if data is None or type(data) in (bool, int):
         return data
+    if type(data) is str:
+        return data[:MAX_TEXT]
     if type(data) is float:
         return data
     if type(data) is not dict or len(data) == 0:
@@ -102,21 +114,21 @@ def decode(data: Any, depth: int = 0) -> Any:
         return float(data["float"])
     if "scalar" in data:
         dtype = _dtype(data["scalar"])
-        return dtype.type(decode(data["value"], depth + 1))
+        return dtype.type(_decode(data["value"], depth + 1))
     if "array" in data:
         return _decode_array(data)
     if "tuple" in data:
-        return tuple(decode(v, depth + 1) for v in _list(data["tuple"]))
+        return tuple(_decode(v, depth + 1) for v in _list(data["tuple"]))
     if "list" in data:
-        return [decode(v, depth + 1) for v in _list(data["list"])]
+        return [_decode(v, depth + 1) for v in _list(data["list"])]
     if "dict" in data:
         result = {}
         for pair in _list(data["dict"]):
             key, value = _list(pair)
-            key = decode(key, depth + 1)
+            key = _decode(key, depth + 1)
             if not isinstance(key, (str, int, float, bool, type(None), tuple)):
                 raise WireError("unhashable key")
-            result[key] = decode(value, depth + 1)
+            result[key] = _decode(value, depth + 1)
         return result
     if "tensor" in data:
         return _decode_tensor(data)
