@@ -48,8 +48,6 @@ ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "h
               "td": CELL, "th": CELL, "span": ["class"], "div": ["class"], "pre": ["class"], "code": ["class"]}
 # data: only for images (bleach checks the scheme of every href and src against this list)
 PROTOCOLS = {"http", "https", "mailto", "data"}
-_CLEANER = bleach.Cleaner(tags=TAGS, attributes=lambda tag, name, value: _allowed(tag, name, value),
-                          protocols=PROTOCOLS, strip=False, strip_comments=True)
 
 
 def _allowed(tag: str, name: str, value: str) -> bool:
@@ -62,8 +60,10 @@ def _allowed(tag: str, name: str, value: str) -> bool:
 
 
 def clean_html(html) -> str:
-    """nbconvert's `clean_html` filter, with the allow-list above."""
-    return _CLEANER.clean(html.decode() if isinstance(html, bytes) else str(html))
+    """nbconvert's `clean_html` filter, with the allow-list above (a bleach cleaner per call: they
+    are not thread-safe)."""
+    return bleach.clean(html.decode() if isinstance(html, bytes) else str(html), tags=TAGS, attributes=_allowed,
+                        protocols=PROTOCOLS, strip=False, strip_comments=True)
 
 
 @pass_context

@@ -302,6 +302,7 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
     from nbgrader.api import Gradebook
 
     chromium = _chromium()
+    expect.set_options(timeout=30_000)
     course = graded_course
     config = course.root / "nbgrader_config.py"
     shipped = config.read_text()
@@ -328,7 +329,8 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
                 page.goto(server.formgrader_url)  # the URL `hwkit lab` prints logs the TA in
                 expect(page.locator("table")).to_contain_text(course.assignment)
                 response = page.goto(f"{server.base_url}/formgrader/submissions/{submission}/")
-                policies = [h["value"] for h in response.headers_array() if h["name"].lower() == "content-security-policy"]
+                policies = [h["value"] for h in response.headers_array()
+                            if h["name"].lower() == "content-security-policy"]
                 assert any("script-src" in p for p in policies) == ("csp" in WALLS[walls]), policies
                 pwned = "() => [window.__pwned, document.title]"  # after `load`: images have failed by now
                 assert page.evaluate(pwned) == [None, Path(NOTEBOOK).stem], page.evaluate(pwned)
