@@ -76,8 +76,8 @@ def course_fingerprint(course: Course, timeout: int) -> str:
     if course.grader_tests.is_dir():
         _tree_digest(course.grader_tests, digest)
     digest.update((course.root / "nbgrader_config.py").read_bytes())
-    for module in ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "sandbox.py", "forkserver.py",
-                   "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
+    for module in ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "safe_html.py", "sandbox.py",
+                   "forkserver.py", "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()
 
