@@ -11,22 +11,40 @@ from .course import Course
 
 
 def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
-                      archive_regex: str | None = None) -> int:
-    from .grade import grade
-    from .report import console_table, write_grades_csv, write_summaries, write_summary_figure
+                      archive_regex: str | None = None, unsandboxed: bool = False) -> int:
+    from .grade import SandboxUnavailable, grade
 
     started = time.time()
-    run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
-                archive_regex=archive_regex)
+    try:
+        run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
+                    archive_regex=archive_regex, sandbox=not unsandboxed)
+    except SandboxUnavailable as error:
+        print(f"hwkit grade: {error}", file=sys.stderr)
+        return 2
+    return report_run(course, run, time.time() - started)
+
+
+def report_run(course: Course, run, seconds: float) -> int:
+    """grades.csv, the summaries, the figure and the console table of a finished run; the exit code:
+    0, or 1 when a student could not be graded."""
+    from .report import console_table, write_grades_csv, write_summaries, write_summary_figure
+
     write_grades_csv(run, course.root / "grades.csv")
     write_summaries(run, course)
     figure = write_summary_figure(run, course.root / "grades-summary.png")
     print(console_table(run))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {line}")
-    print(f"\n{len(run.students())} student(s) graded in {time.time() - started:.0f} s "
+    missing = run.not_graded()
+    print(f"\n{len(run.students()) - len(missing)} student(s) graded in {seconds:.0f} s "
           f"({len(run.cached)} unchanged since the last run, not regraded); scores in {course.root / 'grades.csv'}, "
           f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
+    if run.sandboxed is False:
+        print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); grades.csv records it")
+    if missing:
+        print(f"{len(missing)} student(s) NOT GRADED (no grade recorded; run hwkit grade again): "
+              + "; ".join(f"{student} ({why})" for student, why in missing.items()))
+        return 1
     return 0
 
 
@@ -42,7 +60,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    return _grade_and_report(Course.at(args.course), args.timeout, args.jobs, args.archive, args.archive_regex)
+    return _grade_and_report(Course.at(args.course), args.timeout, args.jobs, args.archive, args.archive_regex,
+                             args.unsandboxed)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -87,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--archive-regex", default=None,
                    help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
                         "(default: <hw1_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run student code WITHOUT the bubblewrap sandbox (recorded in grades.csv and the summary); "
+                        "without this flag, grading stops when bubblewrap is missing")
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("demo", help="build, grade example submissions in demo-course/, print the scores")
     p.add_argument("--timeout", type=int, default=20)

@@ -69,9 +69,10 @@ def _tree_digest(folder: Path, digest) -> None:
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def course_fingerprint(course: Course, timeout: int) -> str:
-    """Everything besides the submission that decides a grade: source/, grader_tests/, config, settings."""
-    digest = hashlib.sha256(f"{CACHE_VERSION}\0{course.assignment}\0{timeout}\0".encode())
+def course_fingerprint(course: Course, timeout: int, sandbox: bool = True) -> str:
+    """Everything besides the submission that decides a grade: source/, grader_tests/, config, settings
+    (a grade from an unsandboxed run is never reused by a sandboxed one)."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}\0{course.assignment}\0{timeout}\0{sandbox}\0".encode())
     _tree_digest(course.source, digest)
     if course.grader_tests.is_dir():
         _tree_digest(course.grader_tests, digest)
@@ -190,21 +191,40 @@ def _publish_student(course: Course, result: dict) -> None:
             shutil.copytree(source, target)
 
 
+class SandboxUnavailable(RuntimeError):
+    """Student code would run without a sandbox, and nobody asked for that."""
+
+
+def require_sandbox() -> None:
+    """Raise SandboxUnavailable, with how to install bubblewrap, when it cannot sandbox student code here."""
+    from .sandbox import available
+
+    why = available()
+    if why is not None:
+        raise SandboxUnavailable(
+            f"student code cannot be sandboxed here ({why}): install bubblewrap with `apt-get install bubblewrap`, "
+            "or pass --unsandboxed to run student code without a sandbox at your own risk.")
+
+
 def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: Path | None = None,
           archive_regex: str | None = None, progress: TextIO | None | bool = None,
-          sandbox: bool | None = None, on_result: Callable[[str], None] | None = None) -> GradeRun:
+          sandbox: bool = True, on_result: Callable[[str], None] | None = None) -> GradeRun:
     """Autograde every submission; write autograded/, feedback/ and the gradebook of `course`.
 
     jobs: parallel workers (default: number of cores). archive: an LMS download zip, graded
-    instead of submitted/ for the students it holds. sandbox: None = bubblewrap when available.
+    instead of submitted/ for the students it holds. sandbox: True (default) = bubblewrap, and
+    SandboxUnavailable when it cannot run here; False = student code runs unsandboxed (recorded
+    in the GradeRun, so the reports say so).
     progress: a stream for the progress bar (default stderr), False for none.
     """
-    from .sandbox import available, prepare_grader_mount
+    from .sandbox import prepare_grader_mount
 
+    if sandbox:
+        require_sandbox()  # before anything is written
     started = time.monotonic()
     jobs = max(1, jobs or os.cpu_count() or 1)
     maxima = max_scores(course)
-    fingerprint = course_fingerprint(course, timeout)
+    fingerprint = course_fingerprint(course, timeout, sandbox)
     course_id, db_url = _course_settings(course)
     notes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="hwkit-grade-") as tmp:
@@ -236,13 +256,9 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             bar.done = len(cached)
         if todo:
             env = course.env()
-            use_sandbox = sandbox if sandbox is not None else available() is None
-            if use_sandbox and available():
-                raise RuntimeError(available())
-            if not use_sandbox:
-                print("hwkit grade: WARNING: student code runs without a sandbox "
-                      f"({available() or 'disabled'})", file=sys.stderr)
-            grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if use_sandbox else None
+            if not sandbox:
+                print("hwkit grade: WARNING: student code runs WITHOUT a sandbox (--unsandboxed)", file=sys.stderr)
+            grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if sandbox else None
             _template(course, run_dir / "template", db_url, env)
             course.autograded.mkdir(exist_ok=True)
             context = get_context("spawn")
@@ -282,4 +298,4 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
     for s in ordered:
         if s.notes.get("*"):
             notes[s.student] = s.notes["*"]
-    return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started)
+    return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started, sandboxed=bool(sandbox))

@@ -16,23 +16,41 @@ def _by_student(run: GradeRun) -> dict[str, list[NotebookGrade]]:
     return table
 
 
+def sandbox_label(run: GradeRun) -> str:
+    return {True: "bubblewrap", False: "NONE (--unsandboxed)"}.get(run.sandboxed, "")
+
+
+def status_of(grades: list[NotebookGrade]) -> str:
+    """"graded", or every notebook's "not graded: <reason>"."""
+    missing = [g for g in grades if not g.graded]
+    if not missing:
+        return "graded"
+    if len(missing) == len(grades) and len({g.status for g in missing}) == 1:
+        return missing[0].status
+    return "; ".join(f"{Path(g.notebook).stem} {g.status}" for g in missing)
+
+
 def write_grades_csv(run: GradeRun, path: Path) -> None:
-    """One row per student: points per question and per notebook, total and maximum."""
+    """One row per student: points per question and per notebook, total and maximum, whether it was
+    graded (a notebook whose grading did not finish has empty cells, never 0, and the row's status
+    says "not graded: <reason>"), and the sandbox student code ran in."""
     students = _by_student(run)
     if not students:
-        path.write_text("student_id,total,max_total\n")
+        path.write_text("student_id,total,max_total,status,sandbox\n")
         return
     first = next(iter(students.values()))
     questions = [q for g in first for q in g.max_scores]
     notebooks = [Path(g.notebook).stem for g in first]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", *questions, *notebooks, "total", "max_total"])
+        writer.writerow(["student_id", *questions, *notebooks, "total", "max_total", "status", "sandbox"])
         for student, grades in students.items():
-            scores = {q: s for g in grades for q, s in g.scores.items()}
+            scores = {q: s for g in grades if g.graded for q, s in g.scores.items()}
+            complete = all(g.graded for g in grades)
             writer.writerow([student, *(_fmt(scores.get(q)) for q in questions),
-                             *(_fmt(g.total) for g in grades), _fmt(sum(g.total for g in grades)),
-                             _fmt(sum(g.max_total for g in grades))])
+                             *(_fmt(g.total if g.graded else None) for g in grades),
+                             _fmt(sum(g.total for g in grades) if complete else None),
+                             _fmt(sum(g.max_total for g in grades)), status_of(grades), sandbox_label(run)])
 
 
 def _fmt(value: float | None) -> str:
@@ -49,13 +67,14 @@ def write_summaries(run: GradeRun, course: Course) -> None:
             link = f'<a href="{html.escape(Path(grade.notebook).stem)}.html">{html.escape(grade.notebook)}</a>' \
                 if (folder / f"{Path(grade.notebook).stem}.html").exists() else html.escape(grade.notebook)
             problems = "".join(f"<li>{html.escape(p)}</li>" for p in grade.problems) or "<li>no problems</li>"
-            rows.append(f"<tr><td>{link}</td><td>{grade.total:g} / {grade.max_total:g}</td><td><ul>{problems}</ul></td></tr>")
+            points = f"{grade.total:g} / {grade.max_total:g}" if grade.graded else html.escape(grade.status.upper())
+            rows.append(f"<tr><td>{link}</td><td>{points}</td><td><ul>{problems}</ul></td></tr>")
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in run.notes.get(student, []))
-        total = sum(g.total for g in grades)
+        total = sum(g.total for g in grades) if all(g.graded for g in grades) else "NOT GRADED"
         maximum = sum(g.max_total for g in grades)
         (folder / "index.html").write_text(
             f"<!doctype html><meta charset='utf-8'><title>{html.escape(course.assignment)} feedback: {html.escape(student)}</title>"
-            f"<h1>{html.escape(course.assignment)}: {html.escape(student)}</h1><p>Total: {total:g} / {maximum:g}"
+            f"<h1>{html.escape(course.assignment)}: {html.escape(student)}</h1><p>Total: {total if isinstance(total, str) else f'{total:g}'} / {maximum:g}"
             " (written answers are added when they have been graded by hand)</p>"
             f"<table border=1 cellpadding=4><tr><th>notebook</th><th>points</th><th>why points were lost</th></tr>{''.join(rows)}</table>"
             + (f"<h2>Other notes</h2><ul>{notes}</ul>" if notes else ""))
@@ -70,11 +89,16 @@ def console_table(run: GradeRun) -> str:
     width = max(12, *(len(s) for s in students))
     header = f"{'student':<{width}} " + " ".join(f"{n[:18]:>18}" for n in notebooks) + f" {'total':>12}"
     lines = [header, "-" * len(header)]
+    if run.sandboxed is False:
+        lines.insert(0, "WARNING: graded WITHOUT a sandbox (--unsandboxed): student code ran with your rights")
     for student, grades in students.items():
-        cells = " ".join(f"{f'{g.total:g}/{g.max_total:g}':>18}" for g in grades)
-        total = f"{sum(g.total for g in grades):g}/{sum(g.max_total for g in grades):g}"
+        cells = " ".join(f"{f'{g.total:g}/{g.max_total:g}' if g.graded else 'NOT GRADED':>18}" for g in grades)
+        total = (f"{sum(g.total for g in grades):g}/{sum(g.max_total for g in grades):g}"
+                 if all(g.graded for g in grades) else "NOT GRADED")
         lines.append(f"{student:<{width}} {cells} {total:>12}")
         for grade in grades:
+            if not grade.graded:
+                lines.append(f"{'':<{width}}   - {grade.notebook}: {grade.status}")
             lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:4])
     return "\n".join(lines)
 
@@ -86,7 +110,7 @@ def write_summary_figure(run: GradeRun, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    students = _by_student(run)
+    students = {s: grades for s, grades in _by_student(run).items() if all(g.graded for g in grades)}
     totals = [sum(g.total for g in grades) for grades in students.values()]
     maximum = max((sum(g.max_total for g in grades) for grades in students.values()), default=0)
     questions: dict[str, list[float]] = {}

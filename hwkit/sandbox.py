@@ -82,7 +82,7 @@ def available() -> str | None:
     """None if bubblewrap works here, otherwise why not."""
     exe = shutil.which("bwrap")
     if not exe:
-        return "bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap"
+        return "bubblewrap (bwrap) is not on PATH"
     probe = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
                             "true"], capture_output=True, text=True)
     return None if probe.returncode == 0 else f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
