@@ -25,10 +25,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, TextIO
+from urllib.parse import unquote
 
 from nbgrader.api import Gradebook, MissingEntry
 
@@ -59,7 +61,7 @@ def max_scores(course: Course) -> dict[str, dict[str, float]]:
 
 
 # ---- the class-grading pipeline -------------------------------------------------------------
-CACHE_VERSION = "hwkit-grade-3"
+CACHE_VERSION = "hwkit-grade-4"  # 4: NotebookGrade.status
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
 
 
@@ -244,7 +246,8 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
         known = _gradebook_students(db_url, course.assignment)
         results: dict[str, list[NotebookGrade]] = {}
-        cached = []
+        cached: list[str] = []
+        retried: list[str] = []
         for s in ordered:
             grades = _load_cached(course, s, keys[s.student], known)
             if grades is not None:
@@ -265,37 +268,80 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             workers = min(jobs, len(todo))
             settings = WorkerSettings(str(run_dir), str(run_dir / "template"), timeout, workers, grader_mount, env,
                                       course.assignment, str(course.source), str(course.grader_tests))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
-                                     initargs=(settings,)) as pool:
-                futures = {pool.submit(grade_student, s, maxima): s for s in todo}
-                for future in as_completed(futures):
-                    submission = futures[future]
-                    try:
-                        result = future.result()
-                    except Exception as exc:  # a worker crashed: this student is retried next run
-                        grades = [NotebookGrade(submission.student, name, dict.fromkeys(m, 0.0), dict(m),
-                                                [f"grading failed ({type(exc).__name__}: {exc}); run hwkit grade again"])
-                                  for name, m in maxima.items()]
-                        results[submission.student] = grades
-                        if bar:
-                            bar.update(submission.student, " (FAILED)")
-                        continue
-                    grades = [NotebookGrade(**g) for g in result["grades"]]
-                    if result.get("log"):
-                        for g in grades:
-                            g.problems.append("nbgrader could not grade the submission: " +
-                                              result["log"].strip().splitlines()[-1][:300])
-                            break
-                    _publish_student(course, result)
-                    merge_into_gradebook(db_url, course_id, course.assignment, result)
+
+            def finished(submission: Submission, result: dict) -> None:
+                grades = [NotebookGrade(**g) for g in result["grades"]]
+                if result.get("log"):
+                    for g in grades:
+                        g.problems.append("nbgrader could not grade the submission: " +
+                                          result["log"].strip().splitlines()[-1][:300])
+                        break
+                _publish_student(course, result)
+                merge_into_gradebook(db_url, course_id, course.assignment, result)
+                if all(g.graded for g in grades):  # a notebook not graded is tried again next run
                     _store_cached(course, submission.student, keys[submission.student], grades, result["timings"])
-                    results[submission.student] = grades
-                    if on_result:
-                        on_result(submission.student)
+                results[submission.student] = grades
+                if on_result:
+                    on_result(submission.student)
+                if bar:
+                    bar.update(submission.student, "" if all(g.graded for g in grades) else " (NOT GRADED)")
+
+            # First every student in shared pools. A worker that dies (OOM-killed, crashed) breaks its
+            # pool: the students it had not started yet go to a new pool, those that were being graded
+            # (the culprit and whoever was in another worker at that moment) are retried afterwards,
+            # each alone on a fresh worker, so a crash again costs only that student.
+            queue, retry, failures = list(todo), [], {}
+            while queue:
+                started_dir = run_dir / "started"
+                shutil.rmtree(started_dir, ignore_errors=True)
+                started_dir.mkdir()
+                failed = _grade_in_pool(queue, maxima, settings, context, min(workers, len(queue)), finished)
+                begun = {unquote(p.name) for p in started_dir.iterdir()}
+                stuck = len(failed) == len(queue) and not begun  # the pool broke before any student began
+                for submission, exc in failed:
+                    if stuck or submission.student in begun or not isinstance(exc, BrokenProcessPool):
+                        failures[submission.student] = exc
+                        retry.append(submission)
+                queue = [submission for submission, _ in failed if submission.student not in failures]
+            for submission in retry:
+                failed = _grade_in_pool([submission], maxima, settings, context, 1, finished)
+                retried.append(submission.student)
+                if failed:
+                    first, again = failures[submission.student], failed[0][1]
+                    reason = (f"grading did not finish, twice (a grading worker crashed or was killed, e.g. out of "
+                              f"memory: {_describe(first)}; retried on a fresh worker: {_describe(again)}); "
+                              "run hwkit grade again")
+                    grades = [NotebookGrade(submission.student, name, dict.fromkeys(m), dict(m)) for name, m in maxima.items()]
+                    for g in grades:
+                        g.mark_not_graded(reason)
+                    results[submission.student] = grades  # nothing published, merged or cached
                     if bar:
-                        bar.update(submission.student)
+                        bar.update(submission.student, " (NOT GRADED)")
     all_grades = [g for student in sorted(results) for g in results[student]]
     for s in ordered:
         if s.notes.get("*"):
             notes[s.student] = s.notes["*"]
-    return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started, sandboxed=bool(sandbox))
+    return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started, sandboxed=bool(sandbox),
+                    retried=retried)
+
+
+def _grade_in_pool(submissions: list[Submission], maxima: dict, settings: WorkerSettings, context, workers: int,
+                   finished: Callable[[Submission, dict], None]) -> list[tuple[Submission, BaseException]]:
+    """Grade `submissions` in a new pool of `workers` processes; `finished` gets every result as it
+    comes. Returns the students whose grading did not finish, with the exception."""
+    failed = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
+                             initargs=(settings,)) as pool:
+        futures = {pool.submit(grade_student, s, maxima): s for s in submissions}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:
+                failed.append((futures[future], exc))
+                continue
+            finished(futures[future], result)
+    return failed
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -198,9 +198,11 @@ def export_from_gradebook(course: Course) -> GradeRun:
             for name, cell_max in maxima.items():
                 grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max))
                 executed = course.autograded / student / course.assignment / name
-                if student in graded and not executed.exists():
+                if student not in graded:
+                    grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
+                elif not executed.exists():
                     grade.problems.append(f"{name} was not graded (missing, unreadable or could not be executed): 0 points")
-                elif student in graded:
+                else:
                     _scores_from_gradebook(gradebook, grade, course, executed)
                 grades.append(grade)
     return GradeRun(grades, notes)

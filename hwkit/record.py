@@ -10,7 +10,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .course import Course
 from .intake import Submission
-from .results import NotebookGrade
+from .results import NOT_GRADED, NotebookGrade
 
 
 def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
@@ -37,9 +37,9 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
                 else:
                     _fill_scores(gradebook, grade, course, judged.get(name))
                     nb = gradebook.find_submission_notebook(Path(name).stem, assignment, submission.student)
-                    records[Path(name).stem] = {
+                    records[Path(name).stem] = {  # not graded: every cell flagged for a TA in formgrader
                         "late_submission_penalty": nb.late_submission_penalty,
-                        "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in nb.grades},
+                        "grades": {g.name: [g.auto_score, g.needs_manual_grade or not grade.graded] for g in nb.grades},
                         "comments": {c.name: c.auto_comment for c in nb.comments}}
             grades.append(grade)
     return {"student": submission.student, "grades": [asdict(g) for g in grades], "notebooks": records,
@@ -62,9 +62,13 @@ def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, jud
         # Written answers wait for a TA (None) until graded in formgrader.
         grade.scores[cell_grade.name] = None if cell_grade.needs_manual_grade else float(cell_grade.score or 0)
     if judged is None:
-        grade.problems.append(f"{grade.notebook} was not judged: 0 points for its autograded questions")
+        grade.mark_not_graded(f"{grade.notebook} was not judged (its autograded questions have no verdict)")
         return
     verdicts, ran = judged
+    unjudged = next((v.message for v in verdicts if v.message.startswith(NOT_GRADED)), None)
+    if unjudged is not None:  # the judge could not even run the notebook's cells: no grade, not 0 points
+        grade.mark_not_graded(unjudged[len(NOT_GRADED):].lstrip(": "))
+        return
     grade.problems.extend(v.message for v in verdicts if not v.passed)
     if any(not v.passed for v in verdicts):  # errors in the student's own cells explain failing questions
         grade.problems.extend(f"error in {e}" for e in ran.errors[:5])

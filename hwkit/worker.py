@@ -17,6 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
@@ -78,11 +79,21 @@ def init_worker(settings: WorkerSettings) -> None:
     _STATE.update(scratch=scratch, api=api, settings=settings, reference=reference)
 
 
+# Fault injection for tests (and for rehearsing a crash): a worker that starts grading the student
+# named in this variable dies at once, as an OOM-killed worker would (os._exit, no cleanup).
+CRASH_FOR_ENV = "HWKIT_TEST_CRASH_WORKER_FOR"
+
+
 def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -> dict:
-    """Autograde one student in this worker's scratch course; return scores and gradebook records."""
+    """Autograde one student in this worker's scratch course; return scores and gradebook records.
+    First leaves a mark in <run_dir>/started/ (the parent tells from it who was being graded when
+    a worker died, and retries only those)."""
     scratch: Path = _STATE["scratch"]
     settings: WorkerSettings = _STATE["settings"]
     assignment = settings.assignment
+    (Path(settings.run_dir) / "started" / quote(submission.student, safe="")).touch()
+    if os.environ.get(CRASH_FOR_ENV) == submission.student:
+        os._exit(70)
     started = time.monotonic()
     for kind in ("submitted", "autograded", "feedback"):
         shutil.rmtree(scratch / kind / submission.student, ignore_errors=True)

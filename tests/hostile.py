@@ -294,3 +294,8 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     "background_saboteur": (planted("layer_sizes", saboteur), ANY, ""),
     **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
 }
+
+# Not a notebook fault: the grading worker that takes this (honest) student dies, as an OOM-killed
+# worker would (hwkit.worker.CRASH_FOR_ENV); it is retried once on a fresh worker, then reported as
+# not graded, never 0 points (issue 13, item 4).
+WORKER_CRASH = "worker_killed"

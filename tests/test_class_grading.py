@@ -5,6 +5,7 @@ One run (module fixture, two workers) grades a corpus of hostile and broken subm
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -27,7 +28,8 @@ from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
 from hwkit.sandbox import available
 
-from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR
+from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR, WORKER_CRASH
+from hwkit.worker import CRASH_FOR_ENV
 
 TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +67,17 @@ def make_class(course: Course) -> None:
     (folder / "timestamp.txt").write_text("2024-03-01 12:00:00")
     add_student(course, "forgot_average", lambda c, f: nbformat.write(filled_release(c, PLANAR, forgot_average), f / PLANAR))
     add_student(course, "untouched", lambda c, f: shutil.copy(c.release / PLANAR, f / PLANAR))
+    add_student(course, WORKER_CRASH, lambda c, f: nbformat.write(filled_release(c, PLANAR), f / PLANAR))
+
+
+@contextlib.contextmanager
+def crashing_worker():
+    """Every grading worker that starts on WORKER_CRASH dies (only for this process's grade() calls)."""
+    os.environ[CRASH_FOR_ENV] = WORKER_CRASH
+    try:
+        yield
+    finally:
+        del os.environ[CRASH_FOR_ENV]
 
 
 def make_archive(course: Course, path: Path) -> Path:
@@ -89,11 +102,24 @@ def graded(built_course: Course, tmp_path_factory):
     (course.root / "grades.csv").write_text("student_id,total\nsentinel,1\n")  # must only change via reports
     before = digest(course.submitted)
     bar = io.StringIO()
-    run = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=bar)
+    with crashing_worker():
+        run = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=bar)
     write_grades_csv(run, course.root / "grades.csv")
     write_summaries(run, course)
     write_summary_figure(run, course.root / "grades-summary.png")
     return course, run, before, bar.getvalue(), archive
+
+
+@pytest.fixture(scope="module")
+def reported(graded):
+    """`hwkit grade`'s reports of the run: (exit code, console output)."""
+    from hwkit.cli import report_run
+
+    course, run, _, _, _ = graded
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = report_run(course, run, run.seconds)
+    return code, out.getvalue()
 
 
 def _grade(run: GradeRun, student: str, notebook: str = PLANAR):
@@ -176,7 +202,8 @@ def test_archive_intake(graded) -> None:
 def test_gradebook_holds_every_submission_consistently(graded) -> None:
     course, run, _, _, _ = graded
     with Gradebook(f"sqlite:///{course.gradebook}") as gb:
-        for student in run.students():
+        assert WORKER_CRASH not in {s.student.id for s in gb.find_assignment("hw1").submissions}
+        for student in set(run.students()) - {WORKER_CRASH}:
             submission = gb.find_submission("hw1", student)
             for notebook in submission.notebooks:
                 grade = _grade(run, student, notebook.name + ".ipynb")
@@ -211,8 +238,10 @@ def test_second_run_changes_nothing_and_keeps_manual_grades(graded) -> None:
         cell.manual_score = 2.5
         gb.db.commit()
     autograded = digest(course.autograded)
-    again = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=False)
-    assert sorted(again.cached) == run.students()
+    with crashing_worker():  # not graded: never cached, so tried again (and again not graded)
+        again = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=False)
+    assert sorted(again.cached) == sorted(set(run.students()) - {WORKER_CRASH})
+    assert again.retried == [WORKER_CRASH] and set(again.not_graded()) == {WORKER_CRASH}
     assert [(g.student, g.notebook, g.scores) for g in again.grades] == [(g.student, g.notebook, g.scores) for g in run.grades]
     assert digest(course.autograded) == autograded
     assert digest(course.submitted) == before
@@ -259,3 +288,31 @@ def test_nothing_over_the_output_caps_reaches_disk(graded) -> None:
     assert any("notebook_output_flood" in str(f) for f in files)
     too_big = {str(f): f.stat().st_size for f in files if f.stat().st_size > 6_000_000}
     assert not too_big, too_big
+
+
+def test_a_crashed_worker_never_records_a_grade(graded, reported) -> None:
+    """The worker grading WORKER_CRASH dies (as if OOM-killed), twice: retried once on a fresh worker,
+    then not graded (empty scores, a status, no 0), nothing cached or in the gradebook, exit code 1;
+    whoever shared the broken pool is graded normally (issue 13, item 4)."""
+    course, run, _, bar, _ = graded
+    code, console = reported
+    assert WORKER_CRASH in run.retried
+    assert set(run.not_graded()) == {WORKER_CRASH}, run.not_graded()
+    crashed = _grade(run, WORKER_CRASH)
+    assert not crashed.graded and "retried on a fresh worker" in crashed.status
+    assert all(s is None for s in crashed.scores.values())
+    for student in run.retried:  # collateral of the broken pool: graded on the retry
+        if student != WORKER_CRASH:
+            assert all(g.graded for g in run.grades if g.student == student), student
+    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    row = rows[WORKER_CRASH]
+    assert row["status"].startswith("not graded: ") and "retried" in row["status"]
+    assert row["total"] == "" and row["Planar_MLP"] == "" and all(row[q] == "" for q in crashed.max_scores)
+    assert rows["reference"]["status"] == "graded" and rows["reference"]["sandbox"] == "bubblewrap"
+    assert not (course.autograded / ".hwkit-cache" / f"{WORKER_CRASH}.json").exists()
+    assert not (course.autograded / WORKER_CRASH).exists()
+    assert code == 1
+    line = next(x for x in console.splitlines() if x.startswith(WORKER_CRASH))
+    assert "NOT GRADED" in line and " 0/" not in line, line
+    assert "1 student(s) NOT GRADED" in console and WORKER_CRASH in console.splitlines()[-1]
+    assert "(NOT GRADED)" in bar
