@@ -11,13 +11,14 @@ from .course import Course
 
 
 def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
-                      archive_regex: str | None = None, unsandboxed: bool = False) -> int:
+                      archive_regex: str | None = None, unsandboxed: bool = False,
+                      notebook_timeout: int = 300) -> int:
     from .grade import SandboxUnavailable, grade
 
     started = time.time()
     try:
         run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
-                    archive_regex=archive_regex, sandbox=not unsandboxed)
+                    archive_regex=archive_regex, sandbox=not unsandboxed, notebook_timeout=notebook_timeout)
     except SandboxUnavailable as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
@@ -61,7 +62,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     return _grade_and_report(Course.at(args.course), args.timeout, args.jobs, args.archive, args.archive_regex,
-                             args.unsandboxed)
+                             args.unsandboxed, args.notebook_timeout)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grade", help="autograde submitted/*/hw1 (or an LMS archive) into autograded/, feedback/, "
                        "gradebook.db, grades.csv, in parallel, student code sandboxed")
     p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run (default 20)")
+    p.add_argument("--notebook-timeout", type=int, default=300,
+                   help="seconds all cells of one notebook may run together (default 300); past it the running "
+                        "cell is stopped and later cells are not run")
     p.add_argument("--jobs", "-j", type=int, default=None, help="students graded at once (default: number of cores)")
     p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,

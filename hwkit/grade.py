@@ -71,10 +71,10 @@ def _tree_digest(folder: Path, digest) -> None:
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def course_fingerprint(course: Course, timeout: int, sandbox: bool = True) -> str:
+def course_fingerprint(course: Course, timeout: int, sandbox: bool = True, notebook_timeout: int = 300) -> str:
     """Everything besides the submission that decides a grade: source/, grader_tests/, config, settings
     (a grade from an unsandboxed run is never reused by a sandboxed one)."""
-    digest = hashlib.sha256(f"{CACHE_VERSION}\0{course.assignment}\0{timeout}\0{sandbox}\0".encode())
+    digest = hashlib.sha256(f"{CACHE_VERSION}\0{course.assignment}\0{timeout}\0{sandbox}\0{notebook_timeout}\0".encode())
     _tree_digest(course.source, digest)
     if course.grader_tests.is_dir():
         _tree_digest(course.grader_tests, digest)
@@ -210,14 +210,16 @@ def require_sandbox() -> None:
 
 def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: Path | None = None,
           archive_regex: str | None = None, progress: TextIO | None | bool = None,
-          sandbox: bool = True, on_result: Callable[[str], None] | None = None) -> GradeRun:
+          sandbox: bool = True, on_result: Callable[[str], None] | None = None,
+          notebook_timeout: int = 300) -> GradeRun:
     """Autograde every submission; write autograded/, feedback/ and the gradebook of `course`.
 
     jobs: parallel workers (default: number of cores). archive: an LMS download zip, graded
     instead of submitted/ for the students it holds. sandbox: True (default) = bubblewrap, and
     SandboxUnavailable when it cannot run here; False = student code runs unsandboxed (recorded
     in the GradeRun, so the reports say so).
-    progress: a stream for the progress bar (default stderr), False for none.
+    progress: a stream for the progress bar (default stderr), False for none. timeout: seconds per
+    cell; notebook_timeout: seconds all cells of one notebook may run together (sandboxed runs).
     """
     from .sandbox import prepare_grader_mount
 
@@ -226,7 +228,7 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
     started = time.monotonic()
     jobs = max(1, jobs or os.cpu_count() or 1)
     maxima = max_scores(course)
-    fingerprint = course_fingerprint(course, timeout, sandbox)
+    fingerprint = course_fingerprint(course, timeout, sandbox, notebook_timeout)
     course_id, db_url = _course_settings(course)
     notes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="hwkit-grade-") as tmp:
@@ -267,7 +269,8 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             context = get_context("spawn")
             workers = min(jobs, len(todo))
             settings = WorkerSettings(str(run_dir), str(run_dir / "template"), timeout, workers, grader_mount, env,
-                                      course.assignment, str(course.source), str(course.grader_tests))
+                                      course.assignment, str(course.source), str(course.grader_tests),
+                                      notebook_timeout)
 
             def finished(submission: Submission, result: dict) -> None:
                 grades = [NotebookGrade(**g) for g in result["grades"]]

@@ -20,7 +20,8 @@ The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-ne
 terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
 (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
 (RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell and per
-notebook (every kind of output message counted) are enforced by `SandboxedExecute` on the trusted side.
+notebook (every kind of output message counted) and wall time per notebook (all cells together) are
+enforced by `SandboxedExecute` on the trusted side.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +197,9 @@ class SandboxedExecute(Execute):
                                     "cell is stopped and later cells are not run").tag(config=True)
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
+    notebook_timeout = Integer(300, help="seconds all cells of a notebook may run together (each cell also has "
+                               "`timeout`); past it the running cell is stopped and later cells are not run"
+                               ).tag(config=True)
 
     # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
     # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
@@ -289,6 +294,8 @@ class SandboxedExecute(Execute):
         self._flooded: dict[int, str] = {}  # cell index -> what was cut
         self._interrupted: set[int] = set()
         self._timed_out: set[int] = set()
+        self._deadline: float | None = None  # set when the kernel is ready: its start-up does not count
+        self._cut_by_notebook_limit: NotebookNode | None = None  # the cell whose time limit is the notebook's
         source = Path(resources.get("metadata", {}).get("path") or ".")
         self._sandbox_km = None
         self.shutdown_kernel = "immediate"  # everything in the sandbox is killed anyway
@@ -301,7 +308,16 @@ class SandboxedExecute(Execute):
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
+                if self.notebook_timeout > 0:
+                    self._deadline = time.monotonic() + self.notebook_timeout
+                over = (f"the notebook ran longer than its limit of {self.notebook_timeout} s in all "
+                        "(raise --notebook-timeout if it is just slow)")
                 for index, cell in enumerate(self.nb.cells):
+                    if not stopped and cell.cell_type == "code" and self._deadline is not None \
+                            and time.monotonic() >= self._deadline:
+                        stopped = f"not run: {over}"
+                        report.stopped_at = index
+                        report.note(index, cell, f"NotebookTimeout: {over}; this cell and the cells after it did not run")
                     if stopped:
                         _fail(cell, "NotRun", stopped)
                         continue
@@ -320,6 +336,13 @@ class SandboxedExecute(Execute):
                         why = f"the cell ran longer than {self.timeout} s and did not stop when interrupted"
                         report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
                         _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
+                    if index in self._timed_out and stopped is None and cell is self._cut_by_notebook_limit:
+                        stopped = f"not run: {over}"
+                        report.stopped_at = index
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"NotebookTimeout: {over}; this cell was stopped and the cells "
+                                    "after it did not run")
+                        _fail(cell, "NotebookTimeout", f"{over}; this cell was stopped")
                     if index in self._timed_out and stopped is None:
                         report.interrupted.add(index)
                         report.note(index, cell, f"CellTimeoutError: the cell ran longer than {self.timeout} s "
@@ -348,6 +371,17 @@ class SandboxedExecute(Execute):
                 self._server.finish()
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _get_timeout(self, cell):
+        """The cell's time limit, or what is left of the notebook's when that is shorter."""
+        timeout = super()._get_timeout(cell)
+        if cell is None or self._deadline is None:
+            return timeout
+        left = max(0.1, self._deadline - time.monotonic())
+        if timeout is None or left < timeout:
+            self._cut_by_notebook_limit = cell
+            return left
+        return timeout
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out.update(i for i, c in enumerate(self.nb.cells) if c is cell)

@@ -42,6 +42,7 @@ class WorkerSettings:
     assignment: str
     source: str  # the course's source/<assignment> (trusted checks, notebooks)
     grader_tests: str  # the course's grader_tests (references, hidden cases)
+    notebook_timeout: int = 300  # seconds all cells of a notebook may run together (sandboxed runs)
 
 
 _STATE: dict = {}
@@ -72,6 +73,7 @@ def init_worker(settings: WorkerSettings) -> None:
         config.SandboxedExecute.grader_mount = settings.grader_mount
         config.SandboxedExecute.assignment = settings.assignment
         config.SandboxedExecute.jobs = settings.jobs
+        config.SandboxedExecute.notebook_timeout = settings.notebook_timeout
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")  # SQLAlchemy and nbformat chatter from nbgrader
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
