@@ -31,7 +31,7 @@ HIDDEN_CASES: dict[str, list[dict]] = {
     "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10)],
     "q4_train_torch": [dict(seed=26, n_x=3, n_h=5, n_y=1, m=20, num_iterations=6, learning_rate=0.8),
                        dict(seed=29, n_x=2, n_h=4, n_y=1, m=9, num_iterations=4, learning_rate=1.2),
-                       dict(flower=True, n_h=4, num_iterations=2500, learning_rate=1.2, min_accuracy=0.9)],
+                       dict(flower=True, n_h=4, num_iterations=1500, learning_rate=1.2, min_accuracy=0.9)],
     "q4_torch_predict": [dict(seed=27, n_x=3, n_h=5, n_y=1, m=50), dict(seed=28, n_x=4, n_h=3, n_y=1, m=23)],
 }
 
