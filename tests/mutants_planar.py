@@ -409,28 +409,40 @@ def _variant_cells(name: str) -> set[str]:
     return {cell for cell, _, _ in VARIANTS[name]}
 
 
-def pack_variants(names: list[str] | None = None) -> list[list[str]]:
-    """The variants spread over as few notebooks as possible, at most one variant per solution cell."""
-    packs: list[list[str]] = []
-    for name in VARIANTS if names is None else names:
-        for group in packs:
-            if all(not (_variant_cells(name) & _variant_cells(other)) for other in group):
-                group.append(name)
+def route_notebooks(mutant_packs: list[list[Mutant]]) -> list[tuple[list[Mutant], list[str]]]:
+    """The notebooks the real routes grade: the mutant packs, with the correct variants written into
+    the solution cells they leave alone (questions are judged on their own cells, so they do not
+    interact), then notebooks of variants only for the rest. Each is (mutants, variant names)."""
+    notebooks = [(list(mutants), []) for mutants in mutant_packs]
+    used = [{m.cell for m in mutants} for mutants in mutant_packs]
+    for name in sorted(VARIANTS, key=lambda n: -len(_variant_cells(n))):  # first fit, largest first
+        cells = _variant_cells(name)
+        for (_, variants), taken in zip(notebooks, used):
+            if not cells & taken:
+                variants.append(name)
+                taken |= cells
                 break
         else:
-            packs.append([name])
-    return packs
+            notebooks.append(([], [name]))
+            used.append(set(cells))
+    return notebooks
 
 
-def mutant_edit(mutants: list[Mutant]) -> Callable[[str, str], str]:
-    """An `edit(grade_id, source)` planting every mutant in `mutants` (at most one per cell)."""
+def mutant_edit(mutants: list[Mutant], variants: tuple[str, ...] = ()) -> Callable[[str, str], str]:
+    """An `edit(grade_id, source)` planting every mutant in `mutants` (at most one per cell), and
+    writing the correct `variants` into other cells."""
     by_cell: dict[str, Mutant] = {}
     for mutant in mutants:
         assert mutant.cell not in by_cell, f"{mutant.name} and {by_cell[mutant.cell].name} edit one cell"
         by_cell[mutant.cell] = mutant
 
+    written = variant_edit(*variants)
+
     def edit(grade_id: str, text: str) -> str:
-        return by_cell[grade_id].apply(text) if grade_id in by_cell else text
+        if grade_id in by_cell:
+            assert not any(cell == grade_id for name in variants for cell, _, _ in VARIANTS[name]), grade_id
+            return by_cell[grade_id].apply(text)
+        return written(grade_id, text)
     return edit
 
 
