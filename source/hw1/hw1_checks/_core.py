@@ -324,4 +324,5 @@ def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, ato
     actual, target = np.asarray([value], dtype=float), np.asarray([expected], dtype=float)
     if max_error(actual, target, rtol, atol) > 1.0:
         hint = known_mistake(actual, mistakes) or diagnose_common(actual, target)
-        fail(f"{what} is {float(value):.6g}, expected {expected:.6g}.{' ' + hint if hint else ''}")
+        # the student's value only: a hidden case's expected value is never shown
+        fail(f"{what} is {float(value):.6g}, which is not the expected value.{' ' + hint if hint else ''}")
