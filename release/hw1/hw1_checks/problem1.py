@@ -31,7 +31,7 @@ PUBLIC_CASES: dict[str, list[dict]] = {
                                  dict(seed=6, d=2, h=5, c=3, N=6, activation="sigmoid")],
     "q1_grad_input_to_hidden": [dict(seed=4, d=3, h=4, c=2, N=5, activation="tanh"),
                                 dict(seed=6, d=4, h=2, c=3, N=6, activation="relu")],
-    "q1_nll_equivalence": [dict(seed=5, c=3, N=4), dict(seed=6, c=10, N=3000)],
+    "q1_nll_equivalence": [dict(seed=5, c=3, N=4), dict(seed=6, c=4, N=1500)],
 }
 
 
