@@ -61,6 +61,26 @@ def _visible_labels() -> str:
     return repr([[int(v) for v in row] for row in expected["q4_predict"][0]["labels"]])
 
 
+# The parameters nn_model reaches on the notebook's flower data (n_h = 4, 10000 iterations), as a
+# student would paste them, and the labels they give on that data: for the mutants that recognise the
+# notebook's own data and answer from memory.
+FLOWER_PARAMETERS = {
+    "W1": [[0.144462, -9.685172], [-11.132548, 3.338882], [-11.465774, -13.418795], [9.255606, -10.197869]],
+    "b1": [[0.015814], [-0.408657], [-0.064944], [0.017008]],
+    "W2": [[-11.985539, 3.444167, 6.151344, 10.521193]], "b2": [[-0.066026]]}
+
+
+def _flower_labels() -> str:
+    import numpy as np
+
+    from planar_utils import load_planar_dataset
+
+    X, _ = load_planar_dataset()
+    p = {k: np.array(v) for k, v in FLOWER_PARAMETERS.items()}
+    A2 = 1 / (1 + np.exp(-(p["W2"] @ np.tanh(p["W1"] @ X + p["b1"]) + p["b2"])))
+    return repr([[int(v) for v in (A2[0] > 0.5)]])
+
+
 TANH_FORWARD = "return torch.sigmoid(self.output(torch.tanh(self.hidden(X))))"
 PREDICT_LINE = "predictions = (A2 > 0.5).astype(int)"
 TORCH_PREDICT_LINE = "predictions = (probabilities.numpy().T > 0.5).astype(int)"
@@ -146,6 +166,9 @@ MUTANTS: list[Mutant] = [
       "Use the n_h"),
     M("nn_one_iteration_short", "q4_nn_model", [("range(num_iterations)", "range(num_iterations - 1)")],
       "after 9 of 10 iterations"),
+    M("nn_flower_memorised", "q4_nn_model", [("    np.random.seed(3)\n", f"""    if X.shape == (2, 400) and n_h == 4:
+        return {{k: np.array(v) for k, v in {FLOWER_PARAMETERS!r}.items()}}
+    np.random.seed(3)\n""")], "after 300 iterations"),
     M("nn_stale_gradients", "q4_nn_model", [("grads = backward_propagation(parameters, cache, X, Y)",
                                              "grads = grads if i else backward_propagation(parameters, cache, X, Y)")],
       "pass grads on unchanged"),
@@ -156,6 +179,9 @@ MUTANTS: list[Mutant] = [
     M("pred_threshold", "q4_predict", [("A2 > 0.5", "A2 > 0.7")], "above 0.5"),
     M("pred_global_data", "q4_predict", [("def predict(parameters, X):", "def predict(parameters, X_new):")],
       "global data set"),
+    M("pred_flower_memorised", "q4_predict", [("    A2, _ = forward_propagation(X, parameters)\n", f"""    if X.shape == (2, 400):
+        return np.array({_flower_labels()})
+    A2, _ = forward_propagation(X, parameters)\n""")], "labels are wrong"),
     M("pred_hardcoded_visible", "q4_predict", [(PREDICT_LINE, f"predictions = np.array({_visible_labels()})")]),
     # q4_torch_mlp
     M("tm_logits", "q4_torch_mlp", [(TANH_FORWARD, "return self.output(torch.tanh(self.hidden(X)))")], "logits"),
@@ -165,6 +191,8 @@ MUTANTS: list[Mutant] = [
     M("tm_detached", "q4_torch_mlp", [(TANH_FORWARD, TANH_FORWARD + ".detach()")], "does not track gradients"),
     M("tm_softmax", "q4_torch_mlp", [(TANH_FORWARD, "return torch.softmax(self.output(torch.tanh(self.hidden(X))), dim=1)")],
       "softmax"),
+    M("tm_float_in_forward", "q4_torch_mlp", [(TANH_FORWARD, "X = X.float()\n        " + TANH_FORWARD)],
+      "must not convert X"),
     M("tm_layer_renamed", "q4_torch_mlp", [("self.output", "self.out")], "layer `output`"),
     # q4_train_torch
     M("tt_no_zero_grad", "q4_train_torch", [("        optimizer.zero_grad()\n", "")], "zero_grad"),
@@ -176,6 +204,9 @@ MUTANTS: list[Mutant] = [
         "torch.optim.SGD(model.parameters(), lr=learning_rate)",
         "torch.optim.SGD([p.detach().clone().requires_grad_() for p in model.parameters()], lr=learning_rate)")],
       "did not change the model's weights"),
+    M("tt_float32_inputs", "q4_train_torch", [("inputs = torch.as_tensor(X.T, dtype=dtype)",
+                                               "inputs = torch.as_tensor(X.T, dtype=torch.float32)")],
+      "not a fixed torch.float32"),
     M("tt_sum_loss", "q4_train_torch", [(BCE, BCE[:-1] + ", reduction='sum')")], "m times too large"),
     M("tt_cost_after_step", "q4_train_torch", [("costs.append(loss.item())", f"costs.append({BCE}.item())")],
       "recorded after each step"),
@@ -186,6 +217,11 @@ MUTANTS: list[Mutant] = [
     M("tp_probabilities", "q4_torch_predict", [(TORCH_PREDICT_LINE, "predictions = probabilities.numpy().T")],
       "not probabilities"),
     M("tp_reversed", "q4_torch_predict", [("> 0.5", "< 0.5")], "every label is flipped"),
+    M("tp_flower_memorised", "q4_torch_predict", [("    with torch.no_grad():\n", f"""    if X.shape[1] == 400:
+        return np.array({_flower_labels()})
+    with torch.no_grad():\n""")], "labels are wrong"),
+    M("tp_float32", "q4_torch_predict", [("torch.as_tensor(X.T, dtype=dtype)", "torch.tensor(X.T, dtype=torch.float)")],
+      "not a fixed torch.float32"),
     M("tp_global_data", "q4_torch_predict", [("def torch_predict(model, X):", "def torch_predict(model, X_new):")],
       "global data set"),
 ]
@@ -193,7 +229,12 @@ BY_NAME = {m.name: m for m in MUTANTS}
 assert len(BY_NAME) == len(MUTANTS), "mutant names must be unique"
 
 
-# Correct solutions written differently: each must keep full marks everywhere.
+# Correct solutions written differently, the ways students really write them (the classic
+# template's lines and asserts, np.dot / np.multiply, np.float64 costs, bool / float / np.round
+# labels, copies, nn.BCELoss, manual updates, prints and harmless warnings ...): each must keep
+# full marks everywhere. A variant that loses a point is a grader bug: fix the check, not the variant.
+# To add one: a name and its edits [(solution cell, old text, new text)]; `pack_variants()` spreads
+# them over the real-route notebooks on its own.
 VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)]
     "matmul_and_dot": [
         ("forward_propagation", "Z1 = W1 @ X + b1", "Z1 = np.matmul(W1, X) + b1"),
@@ -235,27 +276,184 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("TorchMLP", TANH_FORWARD, "return self.net(X)"),
         ("train_torch", BCE, "-(targets * torch.log(model(inputs)) + (1 - targets) * torch.log(1 - model(inputs))).mean()"),
         ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(cache['A2'], Y, parameters)")],
+    # --- the classic exercise's template, as students keep it --------------------------------
+    "classic_template_asserts": [
+        ("layer_sizes", "n_x = X.shape[0]", "n_x = X.shape[0] # size of input layer"),
+        ("layer_sizes", "n_y = Y.shape[0]", "n_y = Y.shape[0] # size of output layer"),
+        ("initialize_parameters", "b2 = np.zeros((n_y, 1))",
+         "b2 = np.zeros((n_y, 1))\n    assert (W1.shape == (n_h, n_x))\n    assert (b1.shape == (n_h, 1))\n"
+         "    assert (W2.shape == (n_y, n_h))\n    assert (b2.shape == (n_y, 1))"),
+        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))", "A2 = 1 / (1 + np.exp(-Z2))\n    assert(A2.shape == (1, X.shape[1]))"),
+        ("compute_cost", "cost = -np.sum(logprobs) / m",
+         "cost = - np.sum(logprobs) / m\n    cost = float(np.squeeze(cost))  # makes sure cost is the dimension we expect.\n"
+         "    assert(isinstance(cost, float))"),
+        ("nn_model", "n_x, _, n_y = layer_sizes(X, Y)", "n_x = layer_sizes(X, Y)[0]\n    n_y = layer_sizes(X, Y)[2]"),
+        ("predict", PREDICT_LINE, "predictions = (A2 > 0.5)")],  # a bool array, as the classic solution returns
+    "classic_np_dot_multiply": [
+        ("forward_propagation", "Z1 = W1 @ X + b1", "Z1 = np.dot(W1, X) + b1"),
+        ("forward_propagation", "Z2 = W2 @ A1 + b2", "Z2 = np.dot(W2, A1) + b2"),
+        ("compute_cost", "logprobs = Y * np.log(A2) + (1 - Y) * np.log(1 - A2)",
+         "logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)"),
+        ("backward_propagation", "dW2 = dZ2 @ A1.T / m", "dW2 = (1 / m) * np.dot(dZ2, A1.T)"),
+        ("backward_propagation", "db2 = np.sum(dZ2, axis=1, keepdims=True) / m", "db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)"),
+        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)", "dZ1 = np.multiply(np.dot(W2.T, dZ2), 1 - np.power(A1, 2))"),
+        ("backward_propagation", "dW1 = dZ1 @ X.T / m", "dW1 = (1 / m) * np.dot(dZ1, X.T)"),
+        ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m", "db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)"),
+        ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
+         "parameters = update_parameters(parameters, grads, 1.2)"),
+        ("predict", PREDICT_LINE, "predictions = np.where(A2 > 0.5, 1, 0)")],
+    "squeezed_float64_cost": [  # np.float64 is a float; no float(...) around it
+        ("compute_cost", "cost = -np.sum(logprobs) / m",
+         "cost = -(np.dot(Y, np.log(A2).T) + np.dot(1 - Y, np.log(1 - A2).T)) / m\n    cost = np.squeeze(cost).item()"),
+        ("compute_cost", "return float(cost)", "return np.float64(cost)"),
+        ("predict", PREDICT_LINE, "predictions = (A2 > 0.5).astype(float)")],
+    "classic_update_deepcopy": [
+        ("update_parameters", """    updated = {}
+    for name in ("W1", "b1", "W2", "b2"):
+        updated[name] = parameters[name] - learning_rate * grads["d" + name]""", """    import copy
+    W1 = copy.deepcopy(parameters["W1"])
+    b1 = copy.deepcopy(parameters["b1"])
+    W2 = copy.deepcopy(parameters["W2"])
+    b2 = copy.deepcopy(parameters["b2"])
+    dW1, db1, dW2, db2 = grads["dW1"], grads["db1"], grads["dW2"], grads["db2"]
+    W1 = W1 - learning_rate * dW1
+    b1 = b1 - learning_rate * db1
+    W2 = W2 - learning_rate * dW2
+    b2 = b2 - learning_rate * db2
+    updated = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}"""),
+        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)", "dZ1 = (W2.T @ dZ2) * (1 - np.tanh(cache['Z1']) ** 2)"),
+        ("predict", PREDICT_LINE, "predictions = np.array([[1 if a > 0.5 else 0 for a in A2[0]]])")],
+    "in_place_on_copies": [
+        ("update_parameters", 'updated[name] = parameters[name] - learning_rate * grads["d" + name]',
+         'updated[name] = parameters[name].copy()\n        updated[name] -= learning_rate * grads["d" + name]'),
+        ("initialize_parameters", "W1 = np.random.randn(n_h, n_x) * 0.01", "W1 = np.random.normal(0, 0.01, (n_h, n_x))"),
+        ("initialize_parameters", "b1 = np.zeros((n_h, 1))", "b1 = np.zeros(shape=(n_h, 1))"),
+        ("layer_sizes", "n_x = X.shape[0]", "n_x = len(X)"),
+        ("layer_sizes", "n_y = Y.shape[0]", "n_y = len(Y)")],
+    "nn_model_classic_loop": [
+        ("nn_model", """    for i in range(num_iterations):""", """    W1 = parameters["W1"]
+    b1 = parameters["b1"]
+    W2 = parameters["W2"]
+    b2 = parameters["b2"]
+    costs = []
+    for i in range(0, num_iterations):"""),
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(A2, Y, parameters)\n        costs.append(cost)"),
+        ("forward_propagation", "A1 = np.tanh(Z1)", "A1 = (np.exp(Z1) - np.exp(-Z1)) / (np.exp(Z1) + np.exp(-Z1))")],
+    "cost_only_when_printed": [
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "if print_cost:\n            cost = compute_cost(A2, Y, parameters)"),
+        ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
+         "learning_rate = 1.2\n        parameters = update_parameters(parameters, grads, learning_rate=learning_rate)")],
+    # --- prints and harmless warnings of the student's own code ----------------------------------
+    "prints_and_warnings": [
+        ("layer_sizes", "n_h = 4", "n_h = 4\n    print('The size of the input layer is: n_x = ' + str(n_x))"),
+        ("forward_propagation", "def forward_propagation(X, parameters):",
+         "import warnings\n\ndef my_sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n\n"
+         "print(my_sigmoid(np.array([-1000.0, 0.0, 1000.0])))  # RuntimeWarning: overflow in exp\n\n"
+         "def forward_propagation(X, parameters):"),
+        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))",
+         "A2 = my_sigmoid(Z2)\n    warnings.warn('checking my forward pass')\n    print('A2 shape', A2.shape)"),
+        ("compute_cost", "m = Y.shape[1]", "m = Y.shape[1]\n    print(np.exp(np.array([800.0])))  # overflow warning"),
+        ("backward_propagation", "dZ2 = A2 - Y", "dZ2 = A2 - Y\n    print('dZ2', dZ2.shape, file=__import__('sys').stderr)"),
+        ("nn_model", "if print_cost and i % 1000 == 0:", "if i % 1000 == 0 and print_cost:"),
+        ("train_torch", "costs.append(loss.item())",
+         "costs.append(loss.item())\n        if i == 0:\n            import warnings\n            warnings.warn('first step', RuntimeWarning)"),
+        ("torch_predict", "with torch.no_grad():", "print('predicting', X.shape)\n    with torch.no_grad():")],
+    # --- PyTorch, written the usual ways -----------------------------------------------------------
+    "torch_modules_and_optim": [
+        ("TorchMLP", "class TorchMLP(torch.nn.Module):", "import torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass TorchMLP(nn.Module):"),
+        ("TorchMLP", "super().__init__()", "super(TorchMLP, self).__init__()"),
+        ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
+         "self.output = nn.Linear(n_h, n_y)\n        self.tanh = nn.Tanh()\n        self.sigmoid = nn.Sigmoid()"),
+        ("TorchMLP", TANH_FORWARD, "x = self.hidden(X)\n        x = self.tanh(x)\n        x = self.output(x)\n        return self.sigmoid(x)"),
+        ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+         "import torch.optim as optim\n    criterion = torch.nn.BCELoss()\n    optimizer = optim.SGD(model.parameters(), lr=learning_rate)\n    model.train()"),
+        ("train_torch", BCE, "criterion(model(inputs), targets)"),
+        ("torch_predict", "with torch.no_grad():", "model.eval()\n    with torch.no_grad():"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities > 0.5).float().numpy().T")],
+    "torch_tensor_and_manual_step": [
+        ("train_torch", "inputs = torch.as_tensor(X.T, dtype=dtype)", "inputs = torch.tensor(X.T, dtype=dtype)"),
+        ("train_torch", "targets = torch.as_tensor(Y.T, dtype=dtype)", "targets = torch.from_numpy(Y).to(dtype).T"),
+        ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)", ""),
+        ("train_torch", "optimizer.zero_grad()", ""),
+        ("train_torch", BCE, "torch.nn.functional.binary_cross_entropy(model(inputs).squeeze(), targets.squeeze())"),
+        ("train_torch", "optimizer.step()",
+         "with torch.no_grad():\n            for param in model.parameters():\n                param -= learning_rate * param.grad\n"
+         "                param.grad.zero_()"),
+        ("train_torch", "costs.append(loss.item())", "costs.append(float(loss))"),
+        ("TorchMLP", TANH_FORWARD, "h = torch.nn.functional.tanh(self.hidden(X))\n        return torch.nn.functional.sigmoid(self.output(h))"),
+        ("torch_predict", "probabilities = model(torch.as_tensor(X.T, dtype=dtype))",
+         "probabilities = model(torch.tensor(X.T, dtype=dtype))"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities.detach().cpu().numpy() > 0.5).reshape(1, -1)")],
+    "torch_from_numpy_and_round": [
+        ("train_torch", "inputs = torch.as_tensor(X.T, dtype=dtype)", "inputs = torch.from_numpy(X.T.copy()).type(dtype)"),
+        ("train_torch", "targets = torch.as_tensor(Y.T, dtype=dtype)", "targets = torch.as_tensor(Y.reshape(-1, 1), dtype=dtype)"),
+        ("train_torch", "        optimizer.zero_grad()\n", ""),
+        ("train_torch", "optimizer.step()", "optimizer.step()\n        optimizer.zero_grad()"),
+        ("train_torch", "costs.append(loss.item())", "costs.append(loss.detach().numpy())"),
+        ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
+         "self.output = torch.nn.Linear(n_h, n_y)\n        torch.nn.init.normal_(self.hidden.weight, std=0.01)\n"
+         "        torch.nn.init.zeros_(self.hidden.bias)"),
+        ("torch_predict", "probabilities = model(torch.as_tensor(X.T, dtype=dtype))",
+         "probabilities = model(torch.from_numpy(X.T).to(dtype))"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = torch.round(probabilities).numpy().T.astype(np.int64)")],
+    "torch_no_grad_decorator": [
+        ("torch_predict", "def torch_predict(model, X):", "@torch.no_grad()\ndef torch_predict(model, X):"),
+        ("torch_predict", "with torch.no_grad():\n        probabilities", "if True:\n        probabilities"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = np.array(probabilities.numpy().T > 0.5, dtype=int)"),
+        ("train_torch", "for i in range(num_iterations):", "for epoch in range(num_iterations):\n        i = epoch"),
+        ("train_torch", "loss = " + BCE, "output = model(inputs)\n        loss = torch.nn.functional.binary_cross_entropy(output, targets, reduction='mean')")],
 }
 
 
-def mutant_edit(mutants: list[Mutant]) -> Callable[[str, str], str]:
-    """An `edit(grade_id, source)` planting every mutant in `mutants` (at most one per cell)."""
+def _variant_cells(name: str) -> set[str]:
+    return {cell for cell, _, _ in VARIANTS[name]}
+
+
+def route_notebooks(mutant_packs: list[list[Mutant]]) -> list[tuple[list[Mutant], list[str]]]:
+    """The notebooks the real routes grade: the mutant packs, with the correct variants written into
+    the solution cells they leave alone (questions are judged on their own cells, so they do not
+    interact), then notebooks of variants only for the rest. Each is (mutants, variant names)."""
+    notebooks = [(list(mutants), []) for mutants in mutant_packs]
+    used = [{m.cell for m in mutants} for mutants in mutant_packs]
+    for name in sorted(VARIANTS, key=lambda n: -len(_variant_cells(n))):  # first fit, largest first
+        cells = _variant_cells(name)
+        for (_, variants), taken in zip(notebooks, used):
+            if not cells & taken:
+                variants.append(name)
+                taken |= cells
+                break
+        else:
+            notebooks.append(([], [name]))
+            used.append(set(cells))
+    return notebooks
+
+
+def mutant_edit(mutants: list[Mutant], variants: tuple[str, ...] = ()) -> Callable[[str, str], str]:
+    """An `edit(grade_id, source)` planting every mutant in `mutants` (at most one per cell), and
+    writing the correct `variants` into other cells."""
     by_cell: dict[str, Mutant] = {}
     for mutant in mutants:
         assert mutant.cell not in by_cell, f"{mutant.name} and {by_cell[mutant.cell].name} edit one cell"
         by_cell[mutant.cell] = mutant
 
+    written = variant_edit(*variants)
+
     def edit(grade_id: str, text: str) -> str:
-        return by_cell[grade_id].apply(text) if grade_id in by_cell else text
+        if grade_id in by_cell:
+            assert not any(cell == grade_id for name in variants for cell, _, _ in VARIANTS[name]), grade_id
+            return by_cell[grade_id].apply(text)
+        return written(grade_id, text)
     return edit
 
 
-def variant_edit(name: str) -> Callable[[str, str], str]:
+def variant_edit(*names: str) -> Callable[[str, str], str]:
+    """An `edit(grade_id, source)` writing the given variants (which edit different cells)."""
     def edit(grade_id: str, text: str) -> str:
-        for cell, old, new in VARIANTS[name]:
-            if cell == grade_id:
-                assert old in text, (name, cell, old)
-                text = text.replace(old, new)
+        for name in names:
+            for cell, old, new in VARIANTS[name]:
+                if cell == grade_id:
+                    assert old in text, (name, cell, old)
+                    text = text.replace(old, new)
         return text
     return edit
 

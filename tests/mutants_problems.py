@@ -224,11 +224,211 @@ UNCAUGHT: list[Mutant] = [
 ]
 
 
-def mutant_edit(mutants: list[Mutant]):
-    """An `edit(grade_id, source)` that plants the given mutants (at most one per cell)."""
+# Correct answers written the ways students really write them (np.dot / np.outer / einsum,
+# broadcasting without keepdims, loops, np.float64 and np.int64 results, int and bool arrays, other
+# but equivalent networks, prints and harmless warnings): each must keep full marks everywhere. A
+# variant that loses a point is a grader bug: fix the check, not the variant. One variant rewrites
+# one solution cell (edits as for mutants: [(cell, old, new)], old may be WHOLE or APPEND), so
+# `route_packs` can write them into the cells the mutant packs leave alone.
+ONE_HOT_BODY = "T = np.zeros((c, labels.shape[0]))\n    T[labels, np.arange(labels.shape[0])] = 1.0\n    return T"
+NLL_LINE = "return float(-np.sum(np.log(Z[labels, np.arange(labels.shape[0])])))"
+VARIANTS: dict[str, list[tuple[str, str, str]]] = {
+    # ---- Problem 1 --------------------------------------------------------------------
+    "p1_softmax_broadcast": [
+        ("softmax", "E = np.exp(S - np.max(S, axis=0, keepdims=True))\n    return E / np.sum(E, axis=0, keepdims=True)",
+         "E = np.exp(S - S.max(axis=0))\n    return E / E.sum(axis=0)")],
+    "p1_softmax_column_loop": [("softmax", WHOLE, """
+def softmax(S):
+    Z = np.zeros(S.shape)
+    for j in range(S.shape[1]):
+        s = S[:, j] - np.max(S[:, j])
+        Z[:, j] = np.exp(s) / np.sum(np.exp(s))
+    return Z
+""")],
+    "p1_softmax_prints_warnings": [
+        ("softmax", "E = np.exp(S - np.max(S, axis=0, keepdims=True))",
+         "warnings.warn('softmax called')\n    E = np.exp(S - np.max(S, axis=0, keepdims=True))"),
+        ("softmax", APPEND, """
+import warnings
+print(softmax(np.array([[1000.0, -1000.0], [999.0, -1001.0]])))
+print(np.exp(np.array([1000.0])))  # RuntimeWarning: overflow, harmless here
+""")],
+    "p1_ce_mean_of_column_sums": [
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)", "return float(-np.mean(np.sum(T * np.log(Z), axis=0)))")],
+    "p1_ce_float64_and_print": [
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+         "print('N =', N)\n    return -np.sum(T * np.log(Z)) / N  # an np.float64")],
+    "p1_ce_clipped": [
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+         "return float(-np.sum(T * np.log(np.clip(Z, 1e-15, 1.0))) / N)")],
+    "p1_dW2_dot": [("grad_hidden_to_output", "return (Z - T) @ Y.T / N", "return np.dot(Z - T, Y.T) / N")],
+    "p1_dW2_sample_loop": [("grad_hidden_to_output", WHOLE, """
+def grad_hidden_to_output(X, T, W1, W2, f):
+    N = X.shape[1]
+    grad = np.zeros(W2.shape)
+    for i in range(N):
+        y = f(W1 @ X[:, i:i + 1])
+        s = W2 @ y
+        z = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+        grad += np.outer(z - T[:, i:i + 1], y)
+    return grad / N
+""")],
+    "p1_dW1_multiply_dot": [
+        ("grad_input_to_hidden", "delta = (W2.T @ (Z - T)) * f_prime(A)",
+         "delta = np.multiply(np.dot(W2.T, Z - T), f_prime(np.dot(W1, X)))")],
+    "p1_dW1_einsum": [
+        ("grad_input_to_hidden", "return delta @ X.T / N", "return (1.0 / N) * np.einsum('hn,dn->hd', delta, X)")],
+    "p1_nll_eye_float64": [
+        ("nll_functions", ONE_HOT_BODY, "return np.eye(c)[labels].T"),
+        ("nll_functions", NLL_LINE, "return -np.log(Z[labels, range(len(labels))]).sum()  # an np.float64")],
+    "p1_nll_int_one_hot_choose": [
+        ("nll_functions", ONE_HOT_BODY,
+         "T = np.zeros((c, len(labels)), dtype=int)\n    for i, label in enumerate(labels):\n        T[label, i] = 1\n    return T"),
+        ("nll_functions", NLL_LINE, "return float(-np.sum(np.log(np.choose(labels, Z))))")],
+    "p1_nll_through_one_hot": [
+        ("nll_functions", NLL_LINE, "return float(-np.sum(one_hot(labels, Z.shape[0]) * np.log(Z)))")],
+    # ---- Problem 2 --------------------------------------------------------------------
+    "p2_fig1b_scaled_int_weights": [
+        ("net_fig1b", 'hidden = Layer([[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5], "step")',
+         'hidden = Layer(np.array([[2, 0], [0, 2]]), np.array([-1, -1]), "step")'),
+        ("net_fig1b", 'output = Layer([[1.0, -1.0]], [0.0], "abs")', 'output = Layer([[-1.0, 1.0]], [0.0], "abs")')],
+    "p2_fig1c_both_steps_flipped": [
+        ("net_fig1c", 'hidden = Layer(-np.eye(2), [0.5, 0.5], "step")',
+         'hidden = Layer(np.eye(2), [-0.5, -0.5], "step")  # both flipped: their XOR is unchanged')],
+    "p2_region_round_bool": [
+        ("region_label", "return ((np.floor(X[0] + 0.5) + np.floor(X[1] + 0.5)) % 2).astype(int)",
+         "return (np.round(X[0]) + np.round(X[1])) % 2 == 1")],
+    "p2_region_fold_loop": [("region_label", WHOLE, """
+def region_label(X):
+    U = np.array(X, dtype=float)
+    c = 2.0 ** int(np.ceil(np.log2(max(float(U.max()), 1.0))))
+    while c > 1:
+        c /= 2
+        U = c - np.abs(U - c)   # fold about c
+    return np.logical_xor(U[0] > 0.5, U[1] > 0.5).astype(float)
+""")],
+    "p2_deep_chain_of_abs": [("net_deep", WHOLE, """
+def net_deep(n):
+    folds = [Layer(np.eye(2), [-2.0 ** k, -2.0 ** k], "abs") for k in range(n - 1, -1, -1)]
+    return Network(folds + [Layer(-np.eye(2), [0.5, 0.5], "step"), Layer([[1.0, -1.0]], [0.0], "abs")])
+""")],
+    "p2_shallow_python_lists": [("net_shallow", WHOLE, """
+def net_shallow(n):
+    K = 2 ** n
+    weights, biases, signs = [], [], []
+    for axis in range(2):
+        for k in range(K):
+            weights.append([1.0 if axis == 0 else 0.0, 1.0 if axis == 1 else 0.0])
+            biases.append(-(k + 0.5))
+            signs.append((-1) ** k if axis == 0 else -((-1) ** k))
+    return Network([Layer(weights, biases, "step"), Layer([signs], [0.0], "abs")])
+""")],
+    # ---- Problem 3 --------------------------------------------------------------------
+    "p3_grads_own_sigmoid_outer": [("siamese_gradients", WHOLE, """
+def siamese_gradients(W, b, x1, x2, lam):
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    a1, a2 = np.dot(W, x1) + b, np.dot(W, x2) + b
+    h1, h2 = sig(a1), sig(a2)
+    d1 = (h1 - h2) * sig(a1) * (1 - sig(a1))
+    d2 = -(h1 - h2) * sig(a2) * (1 - sig(a2))
+    grad_W = np.outer(d1, x1) + np.outer(d2, x2) + lam * W
+    grad_b = (d1 + d2).reshape(-1, 1)
+    return grad_W, grad_b
+""")],
+    "p3_grads_print": [("siamese_gradients", "grad_b = d1 + d2", "grad_b = d1 + d2\n    print('grad_b', grad_b.shape)")],
+    "p3_update_in_place": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "W -= alpha * grad_W\n    b -= alpha * grad_b\n    return W, b")],
+    "p3_update_copies": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "W_new = W.copy() - alpha * grad_W\n    b_new = b.copy() - alpha * grad_b\n    return (W_new, b_new)")],
+    "p3_count_numpy_int": [("siamese_parameter_count", "return m * n + m", "return np.prod([m, n]) + m  # an np.int64")],
+    "p3_count_sizes": [("siamese_parameter_count", "return m * n + m", "W_size, b_size = m * n, m\n    return int(W_size + b_size)")],
+    "p3_pseudo_heaviside_warning": [("pseudo_siamese_gradients", WHOLE, """
+import warnings
+
+
+def stable_softmax(S):
+    E = np.exp(S - np.max(S, axis=0))
+    return E / np.sum(E, axis=0)
+
+
+def pseudo_siamese_gradients(X, Y, W1, b1, W2, b2, W3, b3):
+    N = X.shape[1]
+    A1 = np.dot(W1, X) + b1
+    A2 = np.dot(W2, X) + b2
+    H1 = sigmoid(A1)
+    H2 = relu(A2)
+    Y_hat = stable_softmax(np.dot(W3, H1 + H2) + b3)
+    dS = (Y_hat - Y) / N
+    dJ_dh1 = np.dot(W3.T, dS)
+    dJ_dh2 = dJ_dh1  # the same array: h1 and h2 enter only through their sum
+    warnings.warn("returning the gradients")
+    dJ_dX = np.dot(W1.T, dJ_dh1 * sigmoid(A1) * (1 - sigmoid(A1))) + np.dot(W2.T, dJ_dh2 * np.heaviside(A2, 0.0))
+    return dJ_dh1, dJ_dh2, dJ_dX
+
+
+print(np.exp(1000.0))  # RuntimeWarning: overflow
+""")],
+    "p3_faster_single_quotes": [("faster_weight", 'FASTER_WEIGHT = "W2"', "FASTER_WEIGHT = 'W2'  # the ReLU branch")],
+    "p3_faster_print": [("faster_weight", 'FASTER_WEIGHT = "W2"', 'print("ReLU does not saturate")\nFASTER_WEIGHT = "W2"')],
+}
+VARIANT_NOTEBOOK = {"p1": P1, "p2": P2, "p3": P3}
+
+
+def variant_notebook(name: str) -> str:
+    return VARIANT_NOTEBOOK[name[:2]]
+
+
+def _edit_text(text: str, old: str, new: str, what: str) -> str:
+    if old == WHOLE:
+        return new.strip("\n") + "\n"
+    if old == APPEND:
+        return text.rstrip("\n") + "\n\n" + new.strip("\n") + "\n"
+    if old not in text:
+        raise ValueError(f"{what}: {old!r} is not in the cell")
+    return text.replace(old, new)
+
+
+def variant_edit(*names: str):
+    """An `edit(grade_id, source)` writing the given variants (which edit different cells)."""
+    def edit(cell: str, text: str) -> str:
+        for name in names:
+            for target, old, new in VARIANTS[name]:
+                if target == cell:
+                    text = _edit_text(text, old, new, f"variant {name}, cell {cell}")
+        return text
+    return edit
+
+
+def route_packs(notebook: str) -> list[tuple[list[Mutant], list[str]]]:
+    """What the real routes grade for `notebook`: the mutant packs, with the correct variants written
+    into the solution cells they leave alone (questions are judged on their own cells), then packs of
+    variants only for the rest. Each is (mutants, variant names)."""
+    cells = {name: {cell for cell, _, _ in edits} for name, edits in VARIANTS.items()}
+    packs = [(list(mutants), []) for mutants in pack(notebook)]
+    used = [{m.cell for m in mutants} for mutants, _ in packs]
+    mine = [name for name in VARIANTS if variant_notebook(name) == notebook]
+    for name in sorted(mine, key=lambda n: -len(cells[n])):  # first fit, largest first
+        for (_, variants), taken in zip(packs, used):
+            if not cells[name] & taken:
+                variants.append(name)
+                taken |= cells[name]
+                break
+        else:
+            packs.append(([], [name]))
+            used.append(set(cells[name]))
+    return packs
+
+
+def mutant_edit(mutants: list[Mutant], variants: tuple[str, ...] = ()):
+    """An `edit(grade_id, source)` that plants the given mutants (at most one per cell) and writes the
+    correct `variants` into other cells."""
     by_cell = {m.cell: m for m in mutants}
     assert len(by_cell) == len(mutants), "one mutant per cell"
-    return lambda cell, text: by_cell[cell].apply(text) if cell in by_cell else text
+    written = variant_edit(*variants)
+    assert not set(by_cell) & {cell for name in variants for cell, _, _ in VARIANTS[name]}, "a cell is edited twice"
+    return lambda cell, text: by_cell[cell].apply(text) if cell in by_cell else written(cell, text)
 
 
 def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant]]:

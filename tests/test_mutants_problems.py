@@ -16,7 +16,8 @@ import pytest
 import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
-from mutants_problems import (LEAKS, MUTANTS, NOTEBOOKS, QUESTIONS, UNCAUGHT, Mutant, mutant_edit, pack)
+from mutants_problems import (CELLS, LEAKS, MUTANTS, NOTEBOOKS, QUESTIONS, UNCAUGHT, VARIANTS, Mutant, mutant_edit,
+                              route_packs, variant_edit, variant_notebook)
 
 matplotlib.use("Agg")  # Problem 2's setup cell draws figures
 
@@ -69,9 +70,10 @@ def test_mutant_loses_its_question_only(mutant: Mutant) -> None:
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_packed_mutants_do_not_interact(notebook: str) -> None:
-    """The packs the real routes grade: each mutant still fails its own question only."""
-    for mutants in pack(notebook):
-        env = namespace(mutants, notebook)
+    """The packs the real routes grade: each mutant still fails its own question only, the variants
+    written beside them keep their questions' points."""
+    for mutants, variants in route_packs(notebook):
+        env = solution_namespace(notebook, mutant_edit(mutants, tuple(variants)))
         lost = {q for q in QUESTIONS[notebook] if outcome(q, env) is not None}
         assert lost == {m.question for m in mutants}, [m.name for m in mutants]
 
@@ -101,6 +103,19 @@ def test_hard_coded_answers_pass_public_but_not_hidden() -> None:
             hw1_hidden.check_hidden(mutant.question, env)
 
 
+def test_variant_corpus() -> None:
+    for notebook in NOTEBOOKS:
+        cells = {cell for name in VARIANTS if variant_notebook(name) == notebook for cell, _, _ in VARIANTS[name]}
+        assert cells == set(CELLS[notebook].values()), notebook  # every solution cell written another way
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_correct_variants_keep_full_marks(variant: str) -> None:
+    notebook = variant_notebook(variant)
+    env = solution_namespace(notebook, variant_edit(variant))
+    assert {q: outcome(q, env) for q in QUESTIONS[notebook]} == dict.fromkeys(QUESTIONS[notebook]), variant
+
+
 def test_kernel_free_mutation_score() -> None:
     for m in MUTANTS:
         if m.name not in CAUGHT:
@@ -115,14 +130,20 @@ def test_kernel_free_mutation_score() -> None:
 
 TIMEOUT = 60  # seconds per cell
 PLANAR = "Planar_MLP.ipynb"
-PACKS = {notebook: pack(notebook) for notebook in NOTEBOOKS}
+PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants) per notebook
 STUDENTS = [f"mutants_{i:02d}" for i in range(max(len(p) for p in PACKS.values()))]
 
 
 def mutants_of(student: str, notebook: str) -> list[Mutant]:
     """Student i hands in pack i of each notebook, or the filled reference once the packs run out."""
     i = STUDENTS.index(student)
-    return PACKS[notebook][i] if i < len(PACKS[notebook]) else []
+    return PACKS[notebook][i][0] if i < len(PACKS[notebook]) else []
+
+
+def variants_of(student: str, notebook: str) -> list[str]:
+    """The correct variants written into the other cells of student i's notebook."""
+    i = STUDENTS.index(student)
+    return PACKS[notebook][i][1] if i < len(PACKS[notebook]) else []
 
 
 def lost(student: str, notebook: str) -> set[str]:
@@ -145,9 +166,9 @@ def routes(built_course, tmp_path_factory):
         folder = course.submitted / student / course.assignment
         folder.mkdir(parents=True)
         for notebook in NOTEBOOKS:
-            mutants = mutants_of(student, notebook)
-            nbformat.write(filled_release(course, notebook, mutant_edit(mutants)), folder / notebook)
-            if mutants:  # Otter grades only the mutated notebooks (the filled reference is test_grading's)
+            mutants, variants = mutants_of(student, notebook), variants_of(student, notebook)
+            nbformat.write(filled_release(course, notebook, mutant_edit(mutants, tuple(variants))), folder / notebook)
+            if mutants or variants:  # Otter grades only these (the filled reference is test_grading's)
                 otter_jobs.append((student, notebook))
         # not mutated here (tests/test_mutants.py covers it): the untouched release, cheap to grade
         shutil.copy(course.release / PLANAR, folder / PLANAR)
@@ -184,7 +205,7 @@ def test_nbgrader_scores_each_question(routes, notebook: str, student: str) -> N
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_otter_scores_each_question_like_nbgrader(routes, notebook: str, student: str) -> None:
     nbgrader, otter = routes
-    if not mutants_of(student, notebook):
+    if not mutants_of(student, notebook) and not variants_of(student, notebook):
         pytest.skip("the filled reference: not sent through Otter")
     result = otter[student, notebook]
     assert result.problem is None, result.problem
@@ -221,4 +242,6 @@ def test_real_route_mutation_scores(routes) -> None:
                      f"{sum(map(len, PACKS.values()))} mutated notebooks)")
     print("\n" + "\n".join(lines))
     assert len(planted) == len(MUTANTS)
+    written = [name for s in STUDENTS for nb in NOTEBOOKS for name in variants_of(s, nb)]
+    assert sorted(written) == sorted(VARIANTS)  # every correct variant went through both routes (full marks above)
     assert all(caught == total for caught, total in SCORES.values()), SCORES

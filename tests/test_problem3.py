@@ -45,7 +45,7 @@ def test_reference_values(reference):
 
 def test_public_expected_does_not_reveal_one_value_answers():
     expected = public_expected()
-    assert expected["q3_parameter_count"] == [{}]
+    assert all(case == {} for case in expected["q3_parameter_count"])
     assert expected["q3_faster_weight"] == [{}]
 
 

@@ -17,33 +17,57 @@ import torch
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
-# Hidden cases use shapes and seeds the public ones never do; non-square shapes
-# (n_x != n_h != m) catch transposed products, n_y > 1 catches hard-wired outputs.
+# Hidden cases vary only what a public case varies too (hw1_checks.planar_mlp.PUBLIC_CASES): other
+# seeds and other non-square sizes (n_x != n_h != m catches transposed products), other learning
+# rates, and n_y > 1 only where the text asks for it (layer_sizes, initialize_parameters): the
+# network has one output unit, and the classic template's `assert(A2.shape == (1, X.shape[1]))`
+# must not cost points. Cases on the notebook's own flower data (`flower=True`, with the standard
+# starting weights, or random ones when a seed is given) catch answers that recognise that data.
 HIDDEN_CASES: dict[str, list[dict]] = {
-    "q4_layer_sizes": [dict(seed=11, n_x=3, n_h=4, n_y=1, m=7), dict(seed=12, n_x=7, n_h=4, n_y=3, m=2)],
+    "q4_layer_sizes": [dict(seed=11, n_x=3, n_h=4, n_y=1, m=7), dict(seed=12, n_x=7, n_h=4, n_y=3, m=2),
+                       dict(flower=True, n_h=4)],
     "q4_initialize_parameters": [dict(seed=0, n_x=3, n_h=5, n_y=2, m=1), dict(seed=0, n_x=6, n_h=2, n_y=1, m=1)],
-    "q4_forward_propagation": [dict(seed=13, n_x=3, n_h=5, n_y=1, m=7), dict(seed=14, n_x=4, n_h=2, n_y=2, m=9)],
-    "q4_compute_cost": [dict(seed=15, n_x=2, n_h=3, n_y=1, m=11), dict(seed=16, n_x=5, n_h=4, n_y=1, m=40)],
-    "q4_backward_propagation": [dict(seed=17, n_x=3, n_h=5, n_y=1, m=7), dict(seed=18, n_x=6, n_h=4, n_y=1, m=13)],
-    "q4_update_parameters": [dict(seed=19, n_x=3, n_h=5, n_y=1, m=7, learning_rate=0.37), dict(seed=20, n_x=4, n_h=6, n_y=2, m=3)],
+    "q4_forward_propagation": [dict(seed=13, n_x=3, n_h=5, n_y=1, m=7), dict(seed=14, n_x=4, n_h=2, n_y=1, m=9),
+                               dict(flower=True, seed=30, n_h=4)],
+    "q4_compute_cost": [dict(seed=15, n_x=2, n_h=3, n_y=1, m=11), dict(seed=16, n_x=5, n_h=4, n_y=1, m=40),
+                        dict(flower=True, seed=31, n_h=4)],
+    "q4_backward_propagation": [dict(seed=17, n_x=3, n_h=5, n_y=1, m=7), dict(seed=18, n_x=6, n_h=4, n_y=1, m=13),
+                                dict(flower=True, seed=32, n_h=4)],
+    "q4_update_parameters": [dict(seed=19, n_x=3, n_h=5, n_y=1, m=7, learning_rate=0.37),
+                             dict(seed=20, n_x=4, n_h=6, n_y=1, m=3)],
     "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25), dict(flower=True, n_h=4, num_iterations=300)],
-    "q4_predict": [dict(seed=22, n_x=3, n_h=5, n_y=1, m=50), dict(seed=23, n_x=5, n_h=3, n_y=1, m=31)],
-    "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10)],
+    "q4_predict": [dict(seed=22, n_x=3, n_h=5, n_y=1, m=50), dict(seed=23, n_x=5, n_h=3, n_y=1, m=31),
+                   dict(flower=True, seed=33, n_h=4)],
+    "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10),
+                     dict(flower=True, seed=34, n_h=4)],
     "q4_train_torch": [dict(seed=26, n_x=3, n_h=5, n_y=1, m=20, num_iterations=6, learning_rate=0.8),
                        dict(seed=29, n_x=2, n_h=4, n_y=1, m=9, num_iterations=4, learning_rate=1.2),
-                       dict(flower=True, n_h=4, num_iterations=2500, learning_rate=1.2, min_accuracy=0.9)],
-    "q4_torch_predict": [dict(seed=27, n_x=3, n_h=5, n_y=1, m=50), dict(seed=28, n_x=4, n_h=3, n_y=1, m=23)],
+                       dict(flower=True, n_h=4, num_iterations=1500, learning_rate=1.2, min_accuracy=0.9)],
+    "q4_torch_predict": [dict(seed=27, n_x=3, n_h=5, n_y=1, m=50), dict(seed=28, n_x=4, n_h=3, n_y=1, m=23),
+                         dict(flower=True, seed=35, n_h=4)],
 }
 
 
 def special_inputs(case: dict) -> dict | None:
-    """Inputs of the cases on the notebook's flower data, from the standard starting weights."""
+    """Inputs of the cases on the notebook's flower data: X (2, 400), Y (1, 400) as floats, the standard
+    starting weights, or random weights (and A2, gradients) drawn as `make_inputs` draws them when the
+    case has a seed."""
     if not case.get("flower"):
         return None
     from planar_utils import load_planar_dataset
 
     X, Y = load_planar_dataset()
-    return {**case, "X": X, "Y": Y.astype(float), "parameters": initialize_parameters(X.shape[0], case["n_h"], 1)}
+    n_h = case["n_h"]
+    inputs = {**case, "n_x": X.shape[0], "n_y": Y.shape[0], "m": X.shape[1], "X": X, "Y": Y.astype(float)}
+    if "seed" not in case:
+        return {**inputs, "parameters": initialize_parameters(X.shape[0], n_h, 1)}
+    rng = np.random.default_rng(case["seed"])
+    params = {"W1": rng.normal(scale=0.8, size=(n_h, 2)), "b1": rng.normal(scale=0.3, size=(n_h, 1)),
+              "W2": rng.normal(scale=0.8, size=(1, n_h)), "b2": rng.normal(scale=0.3, size=(1, 1))}
+    inputs["parameters"] = params
+    inputs["A2"] = rng.uniform(0.05, 0.95, size=Y.shape)
+    inputs["grads"] = {"d" + k: rng.normal(size=v.shape) for k, v in params.items()}
+    return inputs
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -1,6 +1,5 @@
-"""Building blocks of every check: running student code quietly, shape/type checks,
-tolerant comparisons and plain-language failure messages (calling the student's functions and
-what crosses between processes: `_judging`, `_wire`).
+"""Building blocks of every check: calling student code quietly, shape/type checks,
+tolerant comparisons and plain-language failure messages.
 
 Comparisons use only `numpy.asarray`, `ndarray.tolist` and float arithmetic, so a
 submission that replaces `np.allclose`, `np.isclose` or `np.testing` gains nothing;
@@ -11,6 +10,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import operator
 import warnings
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
@@ -39,6 +39,31 @@ def quiet():
     ), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
+
+
+def student_function(env: Mapping[str, Any], name: str) -> Callable:
+    """The student's function `name` from the notebook's namespace, or a clear failure."""
+    fn = env.get(name)
+    if fn is None:
+        fail(f"`{name}` is not defined: run the cell that defines it (and every cell above it).")
+    if not callable(fn):
+        fail(f"`{name}` should be a function (or class) but is a {type(fn).__name__}.")
+    return fn
+
+
+def call(env: Mapping[str, Any], name: str, *args, **kwargs) -> Any:
+    """Call the student's `name(*args, **kwargs)`; any exception becomes a failure that names it."""
+    fn = student_function(env, name)
+    try:
+        with quiet():
+            return fn(*args, **kwargs)
+    except CheckFailure:
+        raise
+    except (Exception, SystemExit) as exc:  # SystemExit: a submission must not end the test
+        hint = ""
+        if any(word in str(exc) for word in ("broadcast", "shapes", "size mismatch", "must match the size", "dimension")):
+            hint = " Print the shapes of the arrays on that line: the sizes do not fit together."
+        fail(f"`{name}` raised {type(exc).__name__}: {exc}".rstrip(": ") + hint)
 
 
 TRUSTED_BUILTINS = ("len", "isinstance", "abs", "max", "min", "getattr", "hasattr", "callable", "sorted",
@@ -299,4 +324,5 @@ def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, ato
     actual, target = np.asarray([value], dtype=float), np.asarray([expected], dtype=float)
     if max_error(actual, target, rtol, atol) > 1.0:
         hint = known_mistake(actual, mistakes) or diagnose_common(actual, target)
-        fail(f"{what} is {float(value):.6g}, not the expected value.{' ' + hint if hint else ''}")
+        # the student's value only: a hidden case's expected value is never shown
+        fail(f"{what} is {float(value):.6g}, which is not the expected value.{' ' + hint if hint else ''}")

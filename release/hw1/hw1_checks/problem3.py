@@ -19,11 +19,14 @@ import numpy as np
 from ._core import as_array, assert_close, close, expect_shape, fail
 from ._judging import Context, Question, checkers, observe_call, result_of
 
+# Every kind of variation of the hidden cases shows in a public case too (other sizes, lambda = 0,
+# saturated units, N = 1). The parameter count and FASTER_WEIGHT are answers to written questions:
+# their public cases check the form only and the hidden ones the value, as the notebook says.
 PUBLIC_CASES: dict[str, list[dict]] = {
-    "q3_siamese_gradients": [dict(seed=1, m=3, n=2, lam=0.1)],
-    "q3_siamese_update": [dict(seed=2, m=3, n=2, lam=0.1, alpha=0.5)],
-    "q3_parameter_count": [dict(kind="form", m=3, n=2)],
-    "q3_pseudo_siamese_gradients": [dict(seed=3, n=3, m=4, k=2, N=5)],
+    "q3_siamese_gradients": [dict(seed=1, m=3, n=2, lam=0.1), dict(seed=6, m=2, n=5, lam=0.0, scale=2.5)],
+    "q3_siamese_update": [dict(seed=2, m=3, n=2, lam=0.1, alpha=0.5), dict(seed=7, m=4, n=3, lam=0.0, alpha=1.3)],
+    "q3_parameter_count": [dict(kind="form", m=3, n=2), dict(kind="form", m=4, n=7)],
+    "q3_pseudo_siamese_gradients": [dict(seed=3, n=3, m=4, k=2, N=5), dict(seed=6, n=2, m=5, k=3, N=1, scale=2.5)],
     "q3_faster_weight": [dict(kind="form")],
 }
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ._core import (
+    CheckFailure,
     as_array,
     assert_close,
     assert_float,
@@ -38,18 +39,25 @@ from ._judging import Context, Question, checkers, describe_exception, observe_c
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
+# The first public case of a question uses the notebook's sizes (n_x = 2, n_h = 4, n_y = 1), a
+# second one other sizes (and another learning rate where the function takes one): every kind of
+# variation of the hidden cases shows in a public case, so
+# an answer that only works for the notebook's sizes fails before it is handed in.
 PUBLIC_CASES: dict[str, list[dict]] = {
     "q4_layer_sizes": [dict(seed=1, n_x=5, n_h=4, n_y=2, m=3)],
-    "q4_initialize_parameters": [dict(seed=0, n_x=2, n_h=4, n_y=1, m=1)],
-    "q4_forward_propagation": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_compute_cost": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_backward_propagation": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_update_parameters": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_nn_model": [dict(seed=2, n_x=2, n_h=4, n_y=1, m=5, num_iterations=10)],
-    "q4_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
-    "q4_torch_mlp": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3)],
-    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2)],
-    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8)],
+    "q4_initialize_parameters": [dict(seed=0, n_x=2, n_h=4, n_y=1, m=1), dict(seed=0, n_x=4, n_h=3, n_y=2, m=1)],
+    "q4_forward_propagation": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3), dict(seed=5, n_x=4, n_h=3, n_y=1, m=5)],
+    "q4_compute_cost": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3), dict(seed=5, n_x=4, n_h=3, n_y=1, m=6)],
+    "q4_backward_propagation": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3), dict(seed=5, n_x=4, n_h=3, n_y=1, m=5)],
+    "q4_update_parameters": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3),
+                             dict(seed=5, n_x=4, n_h=3, n_y=1, m=5, learning_rate=0.5)],
+    "q4_nn_model": [dict(seed=2, n_x=2, n_h=4, n_y=1, m=5, num_iterations=10),
+                    dict(seed=5, n_x=4, n_h=3, n_y=1, m=8, num_iterations=6)],
+    "q4_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8), dict(seed=5, n_x=4, n_h=3, n_y=1, m=12)],
+    "q4_torch_mlp": [dict(seed=1, n_x=2, n_h=4, n_y=1, m=3), dict(seed=5, n_x=4, n_h=3, n_y=1, m=5)],
+    "q4_train_torch": [dict(seed=4, n_x=2, n_h=4, n_y=1, m=6, num_iterations=3, learning_rate=1.2),
+                       dict(seed=5, n_x=4, n_h=3, n_y=1, m=7, num_iterations=4, learning_rate=0.5)],
+    "q4_torch_predict": [dict(seed=3, n_x=2, n_h=4, n_y=1, m=8), dict(seed=5, n_x=4, n_h=3, n_y=1, m=12)],
 }
 
 
@@ -427,6 +435,23 @@ def judge_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) ->
                   hint="Class 1 is a probability A2 above 0.5.")
 
 
+def _result_or_dtype_hint(observed: Any, name: str, hint: str) -> Any:
+    """`result_of`, with `hint` added when the student's code raised over mismatched dtypes
+    (float32 tensors meeting the float64 model the tests use)."""
+    try:
+        return result_of(observed, name)
+    except CheckFailure as failure:
+        raised = observed.get("raised") if isinstance(observed, dict) else None
+        if isinstance(raised, dict) and "dtype" in str(raised.get("message", "")):
+            fail(f"{failure} {hint}")
+        raise
+
+
+FIXED_DTYPE = ("The tests use a float64 model: convert X and Y with the model's dtype, "
+               "dtype = next(model.parameters()).dtype (the given line), not a fixed torch.float32 "
+               "(torch.Tensor(...), .float() and dtype=torch.float are float32 too).")
+
+
 def _probe_mlp_class():
     """The grader-made model train_torch and torch_predict are checked on (public and hidden cases).
 
@@ -537,7 +562,9 @@ def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) 
             fail(f"model.{name}.weight has shape {tuple(layer['shape'])}, expected {shape}: nn.Linear(in_features, out_features).")
     if "load" in observed:
         fail(f"TorchMLP could not be loaded with given weights ({observed['load']['type']}: {observed['load']['message']}).")
-    out = result_of(observed["forward"], "model(X)")
+    out = _result_or_dtype_hint(observed["forward"], "model(X)",
+                                "The tests run a float64 copy of your model on a float64 X: forward must not "
+                                "convert X to another dtype (no .float() or dtype=torch.float32 inside forward).")
     X, Y = inputs["X"], inputs["Y"]
     if not isinstance(out, torch.Tensor):
         fail(f"model(X) should return a tensor, not a {type(out).__name__}.")
@@ -595,7 +622,7 @@ def _plain_costs(costs: Any) -> Any:
 
 
 def judge_train_torch(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
-    costs = result_of(observed["costs"], "train_torch")
+    costs = _result_or_dtype_hint(observed["costs"], "train_torch", FIXED_DTYPE)
     steps = inputs["num_iterations"]
     if not observed["backward_called"]:
         fail("train_torch never called loss.backward(): compute the gradients with autograd.")
@@ -633,7 +660,7 @@ def observe_torch_predict(env: Mapping, inputs: dict, helpers: Callable) -> dict
 
 
 def judge_torch_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
-    labels = result_of(observed["labels"], "torch_predict")
+    labels = _result_or_dtype_hint(observed["labels"], "torch_predict", FIXED_DTYPE.replace(" and Y", ""))
     if not isinstance(labels, np.ndarray):
         fail(f"torch_predict should return a NumPy array, not a {type(labels).__name__}: use .detach().numpy().")
     if isinstance(ctx.data.get("X"), np.ndarray) and labels.size == ctx.data["X"].shape[1] != inputs["X"].shape[1]:

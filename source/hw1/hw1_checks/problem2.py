@@ -20,12 +20,15 @@ import numpy as np
 from ._core import assert_labels, fail
 from ._judging import Context, Question, checkers, observe_call, result_of
 
+# Every kind of variation of the hidden cases shows in a public case too (several n and ranges, the
+# growth of the unit count up to n = 8); the hidden cases add denser grids and larger n.
 PUBLIC_CASES: dict[str, list[dict]] = {
     "q2_fig1b": [dict(seed=1, size=1, grid=8)],
     "q2_fig1c": [dict(seed=2, size=2, grid=8)],
-    "q2_region_label": [dict(seed=3, size=2, grid=8)],
-    "q2_deep_network": [dict(seed=4, n=1, size=2, grid=8), dict(kind="growth", ns=[1, 2, 3, 4])],
-    "q2_shallow_network": [dict(seed=5, n=1, size=2, grid=8)],
+    "q2_region_label": [dict(seed=3, size=2, grid=8), dict(seed=6, size=8, grid=32)],
+    "q2_deep_network": [dict(seed=4, n=1, size=2, grid=8), dict(seed=7, n=3, size=8, grid=32),
+                        dict(kind="growth", ns=[1, 2, 3, 4, 5, 6, 7, 8])],
+    "q2_shallow_network": [dict(seed=5, n=1, size=2, grid=8), dict(seed=8, n=2, size=4, grid=24)],
 }
 
 STEP_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
