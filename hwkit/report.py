@@ -80,6 +80,9 @@ def write_summaries(run: GradeRun, course: Course) -> None:
             + (f"<h2>Other notes</h2><ul>{notes}</ul>" if notes else ""))
 
 
+REASONS_SHOWN = 4  # per notebook on the console; the feedback page lists them all
+
+
 def console_table(run: GradeRun) -> str:
     """The score table `hwkit grade` and `hwkit demo` print."""
     students = _by_student(run)
@@ -99,7 +102,10 @@ def console_table(run: GradeRun) -> str:
         for grade in grades:
             if not grade.graded:
                 lines.append(f"{'':<{width}}   - {grade.notebook}: {grade.status}")
-            lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:4])
+            lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:REASONS_SHOWN])
+            if len(grade.problems) > REASONS_SHOWN:
+                lines.append(f"{'':<{width}}   - ... and {len(grade.problems) - REASONS_SHOWN} more reasons for "
+                             f"{grade.notebook} in feedback/{student}/<assignment>/index.html")
     return "\n".join(lines)
 
 
