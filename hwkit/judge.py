@@ -133,14 +133,18 @@ class CellRun:
 
 def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None) -> list[dict]:
     """The code cells the observer runs: the notebook's own, in order, without the test cells and the
-    long demos (tagged `demo` in the source notebook), up to where the notebook's run stopped
-    (a kernel that died or could not be interrupted) and without the cells that run had to stop
-    for their time or output limit (`run`: the trusted executor's RunReport)."""
-    skip = set()
+    demos and figures (tagged `demo` in the source notebook: the checks need nothing they define), up
+    to where the notebook's run stopped (a kernel that died or could not be interrupted) and without
+    the cells that run had to stop for their time or output limit (`run`: the trusted executor's
+    RunReport). Cells are matched by grade id, or by cell id for the untracked ones."""
+    skip, skip_ids = set(), set()
     for cell in source.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code" or "demo" in cell.metadata.get("tags", []):
+        test = meta.get("grade") and not meta.get("solution") and cell.cell_type == "code"
+        if test or "demo" in cell.metadata.get("tags", []):
             skip.add(meta.get("grade_id"))
+            if not meta.get("grade_id") and cell.get("id"):
+                skip_ids.add(cell["id"])
     stopped = run.stopped_at if run is not None else None
     interrupted = run.interrupted if run is not None else set()
     cells = []
@@ -150,7 +154,7 @@ def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None)
         if index in interrupted:
             continue
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and (grade_id is None or grade_id not in skip):
+        if cell.cell_type == "code" and (grade_id is None or grade_id not in skip) and cell.get("id") not in skip_ids:
             cells.append({"id": grade_id or f"#{index + 1}", "source": cell.source})
     return cells
 

@@ -592,8 +592,6 @@ def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) 
 
 def observe_train_torch(env: Mapping, inputs: dict, helpers: Callable) -> dict:
     """Train a grader-made model with the student's train_torch; read back costs and weights."""
-    import torch
-
     model = _grader_model(inputs)
     backward_calls = []
     for param in model.parameters():
@@ -603,12 +601,9 @@ def observe_train_torch(env: Mapping, inputs: dict, helpers: Callable) -> dict:
                          learning_rate=inputs["learning_rate"], print_cost=False)
     if "value" in costs:
         costs["value"] = _plain_costs(costs["value"])
-    observed = {"costs": costs, "backward_called": bool(backward_calls),
-                "moved": any(not bool((p.detach() == start[name]).all()) for name, p in model.named_parameters()),
-                "params": {key: p.detach().numpy().copy() for key, p in _layer_params(model).items()}}
-    with torch.no_grad(), quiet():
-        observed["probabilities"] = model(torch.as_tensor(inputs["X"].T, dtype=torch.float64)).numpy().T.copy()
-    return observed
+    return {"costs": costs, "backward_called": bool(backward_calls),
+            "moved": any(not bool((p.detach() == start[name]).all()) for name, p in model.named_parameters()),
+            "params": {key: p.detach().numpy().copy() for key, p in _layer_params(model).items()}}
 
 
 def _plain_costs(costs: Any) -> Any:
@@ -636,11 +631,6 @@ def judge_train_torch(inputs: dict, observed: dict, expected: dict, ctx: Context
     if not observed["moved"]:
         fail("train_torch did not change the model's weights: the optimizer must update model.parameters() "
              "in place (do not create new tensors for the weights).")
-    if "min_accuracy" in inputs:
-        probs = as_array(observed["probabilities"], "the model's probabilities")
-        acc = float(np.mean((probs > 0.5) == (inputs["Y"] > 0.5)))
-        if acc < inputs["min_accuracy"]:
-            fail(f"after {steps} iterations the model reaches {acc:.1%} training accuracy, expected at least {inputs['min_accuracy']:.0%}.")
     want = np.asarray(expected["costs"])
     if costs.size > 1 and close(costs[:2], want[:2], rtol=1e-6) and not close(costs, want, rtol=1e-5):
         fail("the first steps match but later costs drift: call optimizer.zero_grad() (or zero the .grad) every iteration; gradients accumulate otherwise.")
