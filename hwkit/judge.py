@@ -208,7 +208,8 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     connection.send({"op": "end"})
     done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):
-        failure = f"the checks ran longer than {timeout:g} s (an endless loop?)"
+        failure = (f"the checks ran longer than the {timeout:g} s limit (--timeout; an endless loop?); raise it with "
+                   f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
     if failure:
         return Verdict(question, 0.0, points, f"{question}, {failure}")
     kinds = [c.kind for c in cases]

@@ -56,6 +56,7 @@ def lab_command(course: Course, port: int) -> list[str]:
         "--ServerApp.open_browser=False",
         "--ServerApp.allow_remote_access=False",
         "--ServerApp.log_level=WARN",
+        "--LabApp.log_level=WARN",
         f"--Exchange.root={course.root / EXCHANGE}",
         "--FormgradeExtension.debug=False",  # else it warns "config is not serializable" on every page
         *(f"--ServerApp.jpserver_extensions={name}=True" for name in SERVER_EXTENSIONS),
@@ -84,9 +85,9 @@ class LabServer:
     def formgrader_url(self) -> str:
         return self.url("formgrader")
 
-    def get(self, path: str, timeout: float = 5) -> tuple[int, str]:
-        """GET a server path with the token; (status, body)."""
-        request = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}",
+    def get(self, path: str, timeout: float = 5, method: str = "GET") -> tuple[int, str]:
+        """GET (or `method`) a server path with the token; (status, body)."""
+        request = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}", method=method,
                                          headers={"Authorization": f"token {self.token}"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -119,19 +120,27 @@ class LabServer:
         return "\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 15) -> None:
-        """SIGTERM (Jupyter shuts its kernels down), then SIGKILL to the server's process group."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
+        """Jupyter's own shutdown request (it stops its kernels; a SIGTERM would log a critical line),
+        else SIGTERM, then SIGKILL to the server's process group."""
+        for ask in (self._request_shutdown, self.process.terminate):
+            if self.process.poll() is None:
+                ask()
+                try:
+                    self.process.wait(timeout / 2)
+                except subprocess.TimeoutExpired:
+                    pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of this server's own session only
         except (ProcessLookupError, PermissionError):
             pass
         if self.process.poll() is None:
             self.process.wait(5)
+
+    def _request_shutdown(self) -> None:
+        try:
+            self.get("api/shutdown", timeout=5, method="POST")
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            pass  # not answering: SIGTERM follows
 
     def __enter__(self) -> "LabServer":
         return self
