@@ -3,7 +3,9 @@
 Every command works on a course folder: the one `--course PATH` names (before or after the command),
 else the folder hwkit runs in or the nearest one above it (see course.py for what marks one). A
 mistake the user can fix raises CourseError: its one sentence goes to stderr and the exit code is 2,
-without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it.
+without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it;
+a command checks its course and input before importing what it runs (nbgrader and nbformat take
+seconds to import), so a slip is reported at once.
 """
 from __future__ import annotations
 
@@ -23,9 +25,9 @@ COURSE_HELP = "the course folder (default: the current folder or the nearest one
 def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
                       archive_regex: str | None = None, unsandboxed: bool = False,
                       notebook_timeout: int = 300) -> int:
+    _require_submissions(course, archive)  # before the imports: they take seconds
     from .grade import SandboxUnavailable, grade
 
-    _require_submissions(course, archive)
     started = time.time()
     try:
         run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
@@ -87,9 +89,9 @@ def course_of(args: argparse.Namespace) -> Course:
 # ---- the commands ----------------------------------------------------------------------------
 
 def cmd_build(args: argparse.Namespace) -> int:
+    course = course_of(args)
     from .build import BuildError, build
 
-    course = course_of(args)
     try:
         for line in build(course, verify=not args.no_verify):
             print(line)
@@ -105,9 +107,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    course = course_of(args)
     from .demo import make_demo_course
 
-    course = course_of(args)
     if cmd_build(args):
         return 1
     demo = make_demo_course(course, course.root / "demo-course")
@@ -116,8 +118,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_otter_grade(args: argparse.Namespace) -> int:
-    from .otter import archive_name, otter_grade
-
     course = course_of(args)
     notebook = Path(args.notebook)
     if not notebook.is_file():
@@ -125,6 +125,8 @@ def cmd_otter_grade(args: argparse.Namespace) -> int:
     if notebook.name not in course.notebook_names():
         raise CourseError(f"{notebook.name} is not a notebook of {course.assignment} "
                           f"({', '.join(course.notebook_names())}): pass a file named as the notebook it answers.")
+    from .otter import archive_name, otter_grade
+
     archive = course.dist / archive_name(course, notebook.name)
     if not archive.is_file():
         raise CourseError(f"the Otter archive {archive} does not exist: run `hwkit build` first (it writes dist/).")

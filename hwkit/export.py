@@ -1,15 +1,18 @@
 """`hwkit export`: grades.csv from the course gradebook, with the points TAs gave in formgrader
-beside the autograded ones (run it after grading written answers by hand)."""
+beside the autograded ones (run it after grading written answers by hand).
+
+nbgrader and nbformat are imported only once the gradebook is known to exist: they take seconds,
+and `hwkit export` before anything was graded should say so at once."""
 from __future__ import annotations
 
 from pathlib import Path
-
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from typing import TYPE_CHECKING
 
 from .course import Course, CourseError
-from .notebooks import error_messages, grade_cells, read_notebook
 from .results import GradeRun, NotebookGrade
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
 
 
 def export_from_gradebook(course: Course) -> GradeRun:
@@ -18,6 +21,10 @@ def export_from_gradebook(course: Course) -> GradeRun:
     CourseError when nothing has been graded yet."""
     if not course.gradebook.exists():
         raise CourseError(f"nothing graded yet ({course.gradebook} does not exist): run `hwkit grade` first.")
+    from nbgrader.api import Gradebook
+
+    from .notebooks import grade_cells, read_notebook
+
     maxima = {name: {c.grade_id: c.points for c in grade_cells(read_notebook(course.source / name))}
               for name in course.notebook_names()}
     grades: list[NotebookGrade] = []
@@ -46,6 +53,11 @@ def export_from_gradebook(course: Course) -> GradeRun:
 
 
 def _scores_from_gradebook(gradebook: Gradebook, grade: NotebookGrade, course: Course, executed: Path) -> None:
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    from .notebooks import error_messages
+
     try:
         notebook = gradebook.find_submission_notebook(Path(grade.notebook).stem, course.assignment, grade.student)
     except MissingEntry:
@@ -77,12 +89,12 @@ def _scores_from_gradebook(gradebook: Gradebook, grade: NotebookGrade, course: C
 
 def export_grades(course: Course, out: Path | None = None) -> int:
     """Write grades.csv (or `out`) from the gradebook and print the table; the exit code."""
-    from .report import console_table, write_grades_csv
-
     out = out or course.root / "grades.csv"
     if not out.parent.is_dir():
         raise CourseError(f"--out {out}: the folder {out.parent} does not exist; create it or choose another file.")
     run = export_from_gradebook(course)
+    from .report import console_table, write_grades_csv  # matplotlib and friends: after the checks
+
     write_grades_csv(run, out)
     print(console_table(run))
     waiting = sum(1 for g in run.grades for s in g.scores.values() if s is None)
