@@ -52,7 +52,7 @@ def _require_submissions(course: Course, archive: str | None) -> None:
     folders = [p for p in course.submitted.iterdir() if p.is_dir() and not p.name.startswith(".")] \
         if course.submitted.is_dir() else []
     if not folders:
-        state = "is empty" if course.submitted.is_dir() else "does not exist"
+        state = "has no student folder" if course.submitted.is_dir() else "does not exist"
         raise CourseError(f"nothing to grade: {course.submitted} {state}; put each student's notebooks in "
                           f"submitted/<student_id>/{course.assignment}/, or pass --archive with an LMS download.")
 
@@ -225,8 +225,8 @@ COMMANDS = (_add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="hwkit", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(prog="hwkit", description="Build, grade and export the course's homework. Run it "
+                                  "anywhere inside the course folder, or pass --course PATH (see README.md).")
     top.add_argument("--course", default=None, help=COURSE_HELP)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:

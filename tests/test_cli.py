@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,7 +81,7 @@ def test_grade_without_submissions_writes_nothing(course: Course) -> None:
     before = set(course.root.rglob("*"))
     assert_one_sentence(hwkit("grade", cwd=course.root), "nothing to grade", "submitted/<student_id>/hw1/")
     course.submitted.mkdir()
-    assert_one_sentence(hwkit("grade", cwd=course.root), "is empty", "--archive")
+    assert_one_sentence(hwkit("grade", cwd=course.root), "has no student folder", "--archive")
     assert set(course.root.rglob("*")) == before | {course.submitted}
 
 
@@ -115,6 +116,14 @@ def test_otter_grade_on_a_missing_notebook_or_archive(course: Course, elsewhere:
     notebook = course.release / "Planar_MLP.ipynb"
     assert not course.dist.exists()
     assert_one_sentence(hwkit("otter-grade", str(notebook), cwd=course.source), "hwkit build", "dist")
+
+
+def test_lab_on_a_port_in_use(course: Course) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_one_sentence(hwkit("lab", "--port", str(port), cwd=course.root), f"port {port}", "--port")
 
 
 def test_lab_prints_its_urls_last_without_alarming_lines(course: Course) -> None:
@@ -155,7 +164,8 @@ def test_lab_prints_its_urls_last_without_alarming_lines(course: Course) -> None
 def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(course: Course,
                                                                             elsewhere: Path) -> None:
     """One endless-loop notebook graded from another folder: a line on stdout within seconds, then
-    the reason names the --timeout limit and how to raise it, in the console and the feedback."""
+    the reason names the --timeout limit and how to raise it, in the feedback's summary and in the
+    notebook's own page (not nbgrader's empty "CellTimeoutError: ")."""
     import nbformat
 
     from hwkit.demo import filled_release
@@ -179,7 +189,6 @@ def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(cour
     assert first_after < 20, first_after  # the interpreter and hwkit's imports, nothing more
     assert "starting 1 grading worker" in rest, rest
     advice = "the 4 s limit (--timeout); raise it with hwkit grade --timeout 12 if the answer is just slow"
-    assert advice in rest, rest
     page = (course.feedback / "looper" / "hw1" / "index.html").read_text()
     assert advice in page
-    assert advice in (course.feedback / "looper" / "hw1" / "Planar_MLP.html").read_text()  # not nbgrader's empty one
+    assert advice in (course.feedback / "looper" / "hw1" / "Planar_MLP.html").read_text()
