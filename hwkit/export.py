@@ -25,8 +25,6 @@ def export_from_gradebook(course: Course) -> GradeRun:
 
     from .notebooks import grade_cells, read_notebook
 
-    maxima = {name: {c.grade_id: c.points for c in grade_cells(read_notebook(course.source / name))}
-              for name in course.notebook_names()}
     grades: list[NotebookGrade] = []
     notes: dict[str, list[str]] = {}
     students = {p.name for p in course.submitted.iterdir() if p.is_dir() and not p.name.startswith(".")} \
@@ -37,6 +35,8 @@ def export_from_gradebook(course: Course) -> GradeRun:
         if not graded:
             raise CourseError(f"nothing graded yet (the gradebook has no {course.assignment} submission): "
                               "run `hwkit grade` first.")
+        maxima = {name: {c.grade_id: c.points for c in grade_cells(read_notebook(course.source / name))}
+                  for name in course.notebook_names()}
         for student in sorted(students | graded):
             notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
             for name, cell_max in maxima.items():
@@ -45,7 +45,8 @@ def export_from_gradebook(course: Course) -> GradeRun:
                 if student not in graded:
                     grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
                 elif not executed.exists():
-                    grade.problems.append(f"{name} was not graded (missing, unreadable or could not be executed): 0 points")
+                    grade.problems.append(f"{name} was not graded (missing, unreadable or could not be executed): "
+                                          "0 points")
                 else:
                     _scores_from_gradebook(gradebook, grade, course, executed)
                 grades.append(grade)

@@ -196,7 +196,8 @@ def serve(course: Course, port: int = 0, token: str | None = None, timeout: floa
     if port and not _port_free(port):
         raise CourseError(f"port {port} on {HOST} is in use: pass another --port, or leave it out for a free one.")
     if not course.gradebook.exists() or not course.autograded.is_dir():
-        print("hwkit lab: no gradebook.db or autograded/ yet; run `hwkit grade` first to see submissions", file=sys.stderr)
+        print("hwkit lab: no gradebook.db or autograded/ yet; run `hwkit grade` first to see submissions",
+              file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # the server runs in its own session: stop it on our way out
         signal.signal(sig, _interrupt)
     try:

@@ -6,6 +6,8 @@ All but the last tests are fast: they stop before any grading starts (`hwkit lab
 JupyterLab, without kernels). The last one grades one notebook (slow)."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import socket
@@ -192,3 +194,15 @@ def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(cour
     page = (course.feedback / "looper" / "hw1" / "index.html").read_text()
     assert advice in page
     assert advice in (course.feedback / "looper" / "hw1" / "Planar_MLP.html").read_text()
+    graded = (course.root / "grades.csv").read_text()
+    (course.root / "grades.csv").unlink()
+    exported = hwkit("export", "--course", str(course.root), cwd=elsewhere)  # hwkit/export.py, from elsewhere
+    assert exported.returncode == 0 and "1 student(s) exported" in exported.stdout, exported.stderr
+    assert _row(graded) == _row((course.root / "grades.csv").read_text())
+
+
+def _row(grades_csv: str) -> dict[str, str]:
+    """The first student's row, without the sandbox column (export cannot know how it was graded)."""
+    row = next(csv.DictReader(io.StringIO(grades_csv)))
+    row.pop("sandbox")
+    return row
