@@ -163,7 +163,8 @@ def start_lab(course: Course, port: int | None = None, token: str | None = None,
     output = open(log, "ab") if log else None
     try:
         process = subprocess.Popen(lab_command(course, port), cwd=course.root, env=full_env,
-                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT if output else None,
+                                   stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT if output else None,
                                    start_new_session=True)  # Ctrl-C reaches hwkit, which stops the server
     finally:
         if output:
@@ -185,7 +186,8 @@ def lab_extension_state(server: LabServer) -> tuple[bool, bool]:
     raw = page.split('id="jupyter-config-data"', 1)[1].split(">", 1)[1].split("</script>", 1)[0]
     config = json.loads(raw)
     installed = any(e.get("name") == LAB_EXTENSION for e in config.get("federated_extensions", []))
-    disabled = any(d == LAB_EXTENSION or d.startswith(LAB_EXTENSION + ":") for d in config.get("disabledExtensions", []))
+    disabled = any(d == LAB_EXTENSION or d.startswith(LAB_EXTENSION + ":")
+                   for d in config.get("disabledExtensions", []))
     return installed, disabled
 
 
