@@ -26,6 +26,7 @@ def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, arc
                       archive_regex: str | None = None, unsandboxed: bool = False,
                       notebook_timeout: int = 300) -> int:
     _require_submissions(course, archive)  # before the imports: they take seconds
+    print("hwkit grade: starting: loading nbgrader and the grading code", flush=True)
     from .grade import SandboxUnavailable, grade
 
     started = time.time()

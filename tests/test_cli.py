@@ -187,8 +187,9 @@ def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(cour
     first = process.stdout.readline()
     first_after = time.monotonic() - started
     rest, errors = process.communicate(timeout=900)
-    assert first.startswith("hwkit grade: preparing"), (first, rest, errors)
-    assert first_after < 20, first_after  # the interpreter and hwkit's imports, nothing more
+    assert first.startswith("hwkit grade: starting"), (first, rest, errors)
+    assert first_after < 10, first_after  # the interpreter and the standard library, nothing more
+    assert "hwkit grade: preparing: registering hw1 in the gradebook" in rest, rest
     assert "starting 1 grading worker" in rest, rest
     advice = "the 4 s limit (--timeout); raise it with hwkit grade --timeout 12 if the answer is just slow"
     page = (course.feedback / "looper" / "hw1" / "index.html").read_text()
