@@ -91,6 +91,10 @@ def course_of(args: argparse.Namespace) -> Course:
 
 def cmd_build(args: argparse.Namespace) -> int:
     course = course_of(args)
+    hidden = course.grader_tests / "hw1_hidden"  # build computes the public expected values from it
+    if not hidden.is_dir():
+        raise CourseError(f"{hidden} is missing (the instructor-only references the build needs): restore it, "
+                          "e.g. with `git checkout -- grader_tests`, then run hwkit build again.")
     from .build import BuildError, build
 
     try:

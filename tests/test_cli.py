@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,7 +61,7 @@ def elsewhere(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", [["grade"], ["build"], ["export"], ["lab"], ["demo"],
-                                     ["otter-grade", "Planar_MLP.ipynb"]])
+                                     ["otter-grade", "Planar_MLP.ipynb"]], ids=" ".join)
 def test_outside_a_course_every_command_says_so(elsewhere: Path, command: list[str]) -> None:
     done = hwkit(*command, cwd=elsewhere)
     assert_one_sentence(done, "not inside a course folder", "--course")
@@ -76,6 +77,11 @@ def test_course_found_from_a_subfolder_and_from_course_before_or_after_the_comma
         assert_one_sentence(hwkit(*args, cwd=cwd), str(course.gradebook), "hwkit grade")
     done = hwkit("export", "--course", str(elsewhere), cwd=course.root)
     assert_one_sentence(done, f"--course {elsewhere}", "not a course folder")
+
+
+def test_build_without_the_instructor_references(course: Course) -> None:
+    shutil.rmtree(course.grader_tests / "hw1_hidden")
+    assert_one_sentence(hwkit("build", cwd=course.source), "hw1_hidden is missing", "git checkout -- grader_tests")
 
 
 def test_grade_without_submissions_writes_nothing(course: Course) -> None:
