@@ -247,6 +247,8 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             if intake.notes:
                 notes["(archive)"] = intake.notes
         ordered = [submissions[k] for k in sorted(submissions)]
+        if not ordered:  # nothing to grade: nothing written, not even an empty gradebook (the CLI says why)
+            return GradeRun([], notes, sandboxed=bool(sandbox))
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
         known = _gradebook_students(db_url, course.assignment)
         results: dict[str, list[NotebookGrade]] = {}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,19 @@ def test_grade_with_a_missing_archive_or_a_bad_option_value(course: Course, else
     assert done.returncode == USER_ERROR and "Traceback" not in done.stderr
     assert "--timeout: 0 is not a positive number" in done.stderr
     assert not (course.root / "grades.csv").exists()
+
+
+def test_grade_an_archive_without_any_notebook_writes_nothing(course: Course) -> None:
+    archive = course.root / "downloads.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("README.txt", "not a submission")
+    before = set(course.root.rglob("*"))
+    done = hwkit("grade", "--archive", str(archive), "--unsandboxed", cwd=course.root)
+    *notes, last = done.stderr.strip().splitlines()
+    assert done.returncode == USER_ERROR and "Traceback" not in done.stderr, done.stderr
+    assert notes == ["archive: README.txt: name does not match the archive filename pattern; ignored"], notes
+    assert "holds no notebook of a student" in last and "--archive-regex" in last and last.endswith("."), last
+    assert set(course.root.rglob("*")) == before
 
 
 def test_export_with_nothing_graded_writes_nothing(course: Course) -> None:
