@@ -107,7 +107,8 @@ class Course:
         return env
 
 
-def nbgrader(course_root: Path, *args: str, env: dict[str, str], timeout: float | None = None) -> subprocess.CompletedProcess:
+def nbgrader(course_root: Path, *args: str, env: dict[str, str],
+             timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run an nbgrader command in `course_root` (where its nbgrader_config.py is)."""
     exe = shutil.which("nbgrader", path=env["PATH"]) or "nbgrader"
     return subprocess.run([exe, *args], cwd=course_root, env=env, capture_output=True, text=True, timeout=timeout)
