@@ -1,18 +1,32 @@
-"""Command line: `hwkit build`, `grade`, `demo`, `otter-grade`, `lab`, `export`."""
+"""Command line: `hwkit build`, `grade`, `demo`, `otter-grade`, `lab`, `export`.
+
+Every command works on a course folder: the one `--course PATH` names (before or after the command),
+else the folder hwkit runs in or the nearest one above it (see course.py for what marks one). A
+mistake the user can fix raises CourseError: its one sentence goes to stderr and the exit code is 2,
+without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it;
+a command checks its course and input before importing what it runs (nbgrader and nbformat take
+seconds to import), so a slip is reported at once.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-from .build import BuildError, build
-from .course import Course
+from .course import Course, CourseError
+
+USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
+COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
 
 
 def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
                       archive_regex: str | None = None, unsandboxed: bool = False,
                       notebook_timeout: int = 300) -> int:
+    _require_submissions(course, archive)  # before the imports: they take seconds
+    print("hwkit grade: starting: loading nbgrader and the grading code", flush=True)
     from .grade import SandboxUnavailable, grade
 
     started = time.time()
@@ -22,7 +36,26 @@ def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, arc
     except SandboxUnavailable as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
+    if not run.students():  # nothing graded: no report files, not even empty ones
+        for line in run.notes.get("(archive)", []):
+            print(f"archive: {line}", file=sys.stderr)
+        raise CourseError(f"--archive {archive} holds no notebook of a student (see the lines above): pass the zip "
+                          "downloaded from the LMS, and --archive-regex if its files are named another way.")
     return report_run(course, run, time.time() - started)
+
+
+def _require_submissions(course: Course, archive: str | None) -> None:
+    """CourseError, before anything is prepared or written, when there is nothing to grade."""
+    if archive is not None:
+        if not Path(archive).is_file():
+            raise CourseError(f"--archive {archive}: no such file; pass the zip downloaded from the LMS.")
+        return
+    folders = [p for p in course.submitted.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+        if course.submitted.is_dir() else []
+    if not folders:
+        state = "has no student folder" if course.submitted.is_dir() else "does not exist"
+        raise CourseError(f"nothing to grade: {course.submitted} {state}; put each student's notebooks in "
+                          f"submitted/<student_id>/{course.assignment}/, or pass --archive with an LMS download.")
 
 
 def report_run(course: Course, run, seconds: float) -> int:
@@ -49,8 +82,21 @@ def report_run(course: Course, run, seconds: float) -> int:
     return 0
 
 
+def course_of(args: argparse.Namespace) -> Course:
+    """The course the command works on (--course, else found from the current folder upward)."""
+    return Course.find(args.course)
+
+
+# ---- the commands ----------------------------------------------------------------------------
+
 def cmd_build(args: argparse.Namespace) -> int:
-    course = Course.at(args.course)
+    course = course_of(args)
+    hidden = course.grader_tests / "hw1_hidden"  # build computes the public expected values from it
+    if not hidden.is_dir():
+        raise CourseError(f"{hidden} is missing (the instructor-only references the build needs): restore it, "
+                          "e.g. with `git checkout -- grader_tests`, then run hwkit build again.")
+    from .build import BuildError, build
+
     try:
         for line in build(course, verify=not args.no_verify):
             print(line)
@@ -61,14 +107,14 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    return _grade_and_report(Course.at(args.course), args.timeout, args.jobs, args.archive, args.archive_regex,
+    return _grade_and_report(course_of(args), args.timeout, args.jobs, args.archive, args.archive_regex,
                              args.unsandboxed, args.notebook_timeout)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    course = course_of(args)
     from .demo import make_demo_course
 
-    course = Course.at(args.course)
     if cmd_build(args):
         return 1
     demo = make_demo_course(course, course.root / "demo-course")
@@ -77,11 +123,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_otter_grade(args: argparse.Namespace) -> int:
+    course = course_of(args)
+    notebook = Path(args.notebook)
+    if not notebook.is_file():
+        raise CourseError(f"{args.notebook}: no such notebook; pass the path of a student's .ipynb file.")
+    if notebook.name not in course.notebook_names():
+        raise CourseError(f"{notebook.name} is not a notebook of {course.assignment} "
+                          f"({', '.join(course.notebook_names())}): pass a file named as the notebook it answers.")
     from .otter import archive_name, otter_grade
 
-    course = Course.at(args.course)
-    notebook = Path(args.notebook)
     archive = course.dist / archive_name(course, notebook.name)
+    if not archive.is_file():
+        raise CourseError(f"the Otter archive {archive} does not exist: run `hwkit build` first (it writes dist/).")
     result = otter_grade(archive, notebook, course.env(), timeout=args.timeout)
     if result.problem:
         print(f"{notebook}: 0 points: {result.problem}")
@@ -92,20 +145,50 @@ def cmd_otter_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hwkit", description=__doc__)
-    parser.add_argument("--course", default=".", help="course folder (default: current folder)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("build", help="regenerate release/ and dist/ from source/ and verify them")
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab import serve
+
+    return serve(course_of(args), args.port, args.token, args.timeout)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_grades
+
+    return export_grades(course_of(args), Path(args.out) if args.out else None)
+
+
+# ---- registering them ------------------------------------------------------------------------
+
+def add_command(sub, name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    """Register the subcommand `name`, run by func(args); it takes --course after its name too."""
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--course", default=argparse.SUPPRESS, help=COURSE_HELP)  # SUPPRESS: keeps one given before
+    parser = sub.add_parser(name, help=help, description=help, parents=[after])
+    parser.set_defaults(func=func)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds or workers")
+    return value
+
+
+def _add_build(sub) -> None:
+    p = add_command(sub, "build", cmd_build, "regenerate release/ and dist/ from source/ and verify them")
     p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
-    p.set_defaults(func=cmd_build)
-    p = sub.add_parser("grade", help="autograde submitted/*/hw1 (or an LMS archive) into autograded/, feedback/, "
-                       "gradebook.db, grades.csv, in parallel, student code sandboxed")
-    p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run (default 20)")
-    p.add_argument("--notebook-timeout", type=int, default=300,
+
+
+def _add_grade(sub) -> None:
+    p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
+                    "feedback/, gradebook.db, grades.csv, in parallel, student code sandboxed")
+    p.add_argument("--timeout", type=positive_int, default=20, help="seconds a cell may run (default 20)")
+    p.add_argument("--notebook-timeout", type=positive_int, default=300,
                    help="seconds all cells of one notebook may run together (default 300); past it the running "
                         "cell is stopped and later cells are not run")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="students graded at once (default: number of cores)")
+    p.add_argument("--jobs", "-j", type=positive_int, default=None,
+                   help="students graded at once (default: number of cores)")
     p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,
                    help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
@@ -113,20 +196,59 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unsandboxed", action="store_true",
                    help="run student code WITHOUT the bubblewrap sandbox (recorded in grades.csv and the summary); "
                         "without this flag, grading stops when bubblewrap is missing")
-    p.set_defaults(func=cmd_grade)
-    p = sub.add_parser("demo", help="build, grade example submissions in demo-course/, print the scores")
-    p.add_argument("--timeout", type=int, default=20)
+
+
+def _add_demo(sub) -> None:
+    p = add_command(sub, "demo", cmd_demo, "build, grade example submissions in demo-course/, print the scores")
+    p.add_argument("--timeout", type=positive_int, default=20)
     p.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("otter-grade", help="grade one notebook through the Otter archive in dist/")
+
+
+def _add_otter_grade(sub) -> None:
+    p = add_command(sub, "otter-grade", cmd_otter_grade, "grade one notebook through the Otter archive in dist/")
     p.add_argument("notebook")
     p.add_argument("--timeout", type=float, default=300, help="seconds for the whole notebook (default 300)")
-    p.set_defaults(func=cmd_otter_grade)
-    from .lab import add_lab_command  # `hwkit lab` and `hwkit export`; imports nbgrader lazily
 
-    add_lab_command(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+def _add_lab(sub) -> None:
+    p = add_command(sub, "lab", cmd_lab,
+                    "start JupyterLab with nbgrader's formgrader on the course (loopback, token)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--token", default=os.environ.get("HWKIT_LAB_TOKEN"),
+                   help="access token (default: $HWKIT_LAB_TOKEN, else a random one; prefer the variable, "
+                        "a --token is visible to other users in the process list)")
+    p.add_argument("--timeout", type=float, default=90, help="seconds to wait for the server to start")
+
+
+def _add_export(sub) -> None:
+    p = add_command(sub, "export", cmd_export,
+                    "write grades.csv from gradebook.db, including points given in formgrader")
+    p.add_argument("--out", help="CSV file (default: grades.csv in the course)")
+
+
+COMMANDS = (_add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hwkit", description="Build, grade and export the course's homework. Run it "
+                                  "anywhere inside the course folder, or pass --course PATH (see README.md).")
+    top.add_argument("--course", default=None, help=COURSE_HELP)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as error:
+        print(f"hwkit {args.command}: {error}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        print(f"\nhwkit {args.command}: interrupted; run it again to go on.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -9,6 +9,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ASSIGNMENT = "hw1"
+CONFIG = "nbgrader_config.py"  # with a source/ folder beside it, this marks a course folder
+
+
+class CourseError(Exception):
+    """Something the user can fix about the course folder or a command's input; the message is one
+    sentence that says what to do (the CLI prints it and exits non-zero, without a traceback)."""
+
+
+def is_course(folder: Path) -> bool:
+    """A course folder holds nbgrader_config.py and the instructor's source/ beside it."""
+    return (folder / CONFIG).is_file() and (folder / "source").is_dir()
+
+
+def find_course_root(start: str | Path = ".") -> Path:
+    """The course folder: `start` or the nearest folder above it that is one (as git finds a repository)."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if is_course(folder):
+            return folder
+    raise CourseError(f"{start} is not inside a course folder (none of it or its parents holds {CONFIG} beside a "
+                      "source/ folder): cd into the course folder or pass --course PATH.")
 
 
 @dataclass(frozen=True)
@@ -21,6 +42,17 @@ class Course:
     @classmethod
     def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> "Course":
         return cls(Path(root).resolve(), assignment)
+
+    @classmethod
+    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> "Course":
+        """The course at `given` (--course), or the one the current folder is in; CourseError if none."""
+        if given is None:
+            return cls(find_course_root(), assignment)
+        root = Path(given).expanduser().resolve()
+        if not is_course(root):
+            raise CourseError(f"--course {given}: {root} is not a course folder (no {CONFIG} beside a source/ "
+                              "folder): pass the folder that holds them, or leave --course out inside the course.")
+        return cls(root, assignment)
 
     def folder(self, kind: str) -> Path:
         """`kind`/<assignment>, for kind in source, release."""
@@ -75,7 +107,8 @@ class Course:
         return env
 
 
-def nbgrader(course_root: Path, *args: str, env: dict[str, str], timeout: float | None = None) -> subprocess.CompletedProcess:
+def nbgrader(course_root: Path, *args: str, env: dict[str, str],
+             timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run an nbgrader command in `course_root` (where its nbgrader_config.py is)."""
     exe = shutil.which("nbgrader", path=env["PATH"]) or "nbgrader"
     return subprocess.run([exe, *args], cwd=course_root, env=env, capture_output=True, text=True, timeout=timeout)

@@ -226,6 +226,8 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
     if sandbox:
         require_sandbox()  # before anything is written
     started = time.monotonic()
+    say = _announcer(progress)
+    say("preparing: reading the course and the submissions")
     jobs = max(1, jobs or os.cpu_count() or 1)
     maxima = max_scores(course)
     fingerprint = course_fingerprint(course, timeout, sandbox, notebook_timeout)
@@ -245,6 +247,8 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             if intake.notes:
                 notes["(archive)"] = intake.notes
         ordered = [submissions[k] for k in sorted(submissions)]
+        if not ordered:  # nothing to grade: nothing written, not even an empty gradebook (the CLI says why)
+            return GradeRun([], notes, sandboxed=bool(sandbox))
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
         known = _gradebook_students(db_url, course.assignment)
         results: dict[str, list[NotebookGrade]] = {}
@@ -259,15 +263,20 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
         bar = None if progress is False else Progress(len(ordered), progress or None, cached=len(cached))
         if bar:
             bar.done = len(cached)
+        say(f"{len(ordered)} student(s) found, {len(cached)} unchanged since the last run, {len(todo)} to grade")
         if todo:
             env = course.env()
             if not sandbox:
                 print("hwkit grade: WARNING: student code runs WITHOUT a sandbox (--unsandboxed)", file=sys.stderr)
             grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if sandbox else None
+            say(f"preparing: registering {course.assignment} in the gradebook and in a scratch course "
+                "(nbgrader generate_assignment, about half a minute)")
             _template(course, run_dir / "template", db_url, env)
             course.autograded.mkdir(exist_ok=True)
             context = get_context("spawn")
             workers = min(jobs, len(todo))
+            say(f"starting {workers} grading worker(s)" + (", each with a sandbox whose kernels import numpy, "
+                "PyTorch and matplotlib once (the first results take a minute)" if sandbox else ""))
             settings = WorkerSettings(str(run_dir), str(run_dir / "template"), timeout, workers, grader_mount, env,
                                       course.assignment, str(course.source), str(course.grader_tests),
                                       notebook_timeout)
@@ -326,6 +335,15 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
             notes[s.student] = s.notes["*"]
     return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started, sandboxed=bool(sandbox),
                     retried=retried)
+
+
+def _announcer(progress: TextIO | None | bool) -> Callable[[str], None]:
+    """Prints what grading is preparing, on stdout (nothing when progress is False): the first
+    results take a minute, and a silent minute looks like a hang."""
+    def say(line: str) -> None:
+        if progress is not False:
+            print(f"hwkit grade: {line}", flush=True)
+    return say
 
 
 def _grade_in_pool(submissions: list[Submission], maxima: dict, settings: WorkerSettings, context, workers: int,

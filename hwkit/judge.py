@@ -204,7 +204,7 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     try:
         failure = _run_cases(checks, connection, spec, cases, deadline)
     except _ChildGone as gone:
-        return Verdict(question, 0.0, points, f"{question}: {gone}")
+        return Verdict(question, 0.0, points, f"{question}: {gone}{_too_long(timeout) if gone.timed_out else ''}")
     except ObserverGone:
         raise
     except Exception as exc:  # garbage from the student's process (WireError, a missing key, ...)
@@ -212,7 +212,7 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     connection.send({"op": "end"})
     done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):
-        failure = f"the checks ran longer than {timeout:g} s (an endless loop?)"
+        failure = _too_long(timeout)
     if failure:
         return Verdict(question, 0.0, points, f"{question}, {failure}")
     kinds = [c.kind for c in cases]
@@ -220,8 +220,18 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
                    f"({kinds.count('public')} public, {kinds.count('hidden')} hidden).")
 
 
+def _too_long(timeout: float) -> str:
+    return (f"the checks ran longer than the {timeout:g} s limit (--timeout; an endless loop?); raise it with "
+            f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
+
+
 class _ChildGone(Exception):
-    """The forked child answering the question ended (crash, exit, timeout) before the verdict."""
+    """The forked child answering the question ended (crash, exit, timeout) before the verdict;
+    timed_out: it was stopped at the time limit (the message is then where it was, the limit follows)."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 def _run_cases(checks: ModuleType, connection: Connection, spec: Any, cases: list, deadline: float) -> str | None:
@@ -241,7 +251,7 @@ def _raise_if_done(message: dict, where: str) -> None:
     if "question_done" not in message:
         return
     if message.get("timed_out"):
-        raise _ChildGone(f"{where}the checks ran longer than the time limit (an endless loop?)")
+        raise _ChildGone(where, timed_out=True)
     raise _ChildGone(f"{where}the checked code ended the process (exit status {message.get('status')}) "
                      "before it could be judged")
 

@@ -1,15 +1,20 @@
 """`hwkit lab`: JupyterLab with nbgrader's formgrader on the course, to grade the written answers
-by hand; `hwkit export`: grades.csv from the course gradebook, with those hand-given points.
+by hand (`hwkit export`, in export.py, then writes grades.csv with those points).
 
 The server listens on 127.0.0.1 only and needs a token. It runs in the course root (nbgrader
 reads nbgrader_config.py from there) with the environment `Course.env()` gives nbgrader, and
 enables the formgrader server extension on its command line, so nothing has to be switched on
 in ~/.jupyter on a fresh machine, and hwkit.safe_html, which puts a Content-Security-Policy on
 formgrader's submission pages (students' answers cannot run script in the TA's browser).
+
+Formgrader opens nbgrader's exchange (the folder its release/collect buttons use) on every page;
+nbgrader's default, /usr/local/share/nbgrader/exchange, does not exist on most machines, and
+formgrader then logs a critical "Unwritable directory" on each page. hwkit collects submissions
+from submitted/ or an LMS archive, so the server gets a course-local exchange, `.exchange/`.
+The server logs warnings and errors only, so the URLs hwkit prints stay the last lines.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
@@ -23,17 +28,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
-
-from .course import Course
-from .results import GradeRun, NotebookGrade
-from .notebooks import error_messages, grade_cells, read_notebook
+from .course import Course, CourseError
 
 HOST = "127.0.0.1"
 # Added to whatever the Jupyter config paths enable (jupyter_server merges the two).
 SERVER_EXTENSIONS = ("jupyterlab", "nbgrader.server_extensions.formgrader", "hwkit.safe_html")
 LAB_EXTENSION = "@jupyter/nbgrader"
+EXCHANGE = ".exchange"  # in the course folder: see the module docstring
 
 
 def free_port(host: str = HOST) -> int:
@@ -54,6 +55,10 @@ def lab_command(course: Course, port: int) -> list[str]:
         f"--ServerApp.root_dir={course.root}",
         "--ServerApp.open_browser=False",
         "--ServerApp.allow_remote_access=False",
+        "--ServerApp.log_level=WARN",
+        "--LabApp.log_level=WARN",
+        f"--Exchange.root={course.root / EXCHANGE}",
+        "--FormgradeExtension.debug=False",  # else it warns "config is not serializable" on every page
         *(f"--ServerApp.jpserver_extensions={name}=True" for name in SERVER_EXTENSIONS),
         *(["--ServerApp.allow_root=True"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),  # containers, CI
     ]
@@ -80,9 +85,9 @@ class LabServer:
     def formgrader_url(self) -> str:
         return self.url("formgrader")
 
-    def get(self, path: str, timeout: float = 5) -> tuple[int, str]:
-        """GET a server path with the token; (status, body)."""
-        request = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}",
+    def get(self, path: str, timeout: float = 5, method: str = "GET") -> tuple[int, str]:
+        """GET (or `method`) a server path with the token; (status, body)."""
+        request = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}", method=method,
                                          headers={"Authorization": f"token {self.token}"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -115,19 +120,27 @@ class LabServer:
         return "\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 15) -> None:
-        """SIGTERM (Jupyter shuts its kernels down), then SIGKILL to the server's process group."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
+        """Jupyter's own shutdown request (it stops its kernels; a SIGTERM would log a critical line),
+        else SIGTERM, then SIGKILL to the server's process group."""
+        for ask in (self._request_shutdown, self.process.terminate):
+            if self.process.poll() is None:
+                ask()
+                try:
+                    self.process.wait(timeout / 2)
+                except subprocess.TimeoutExpired:
+                    pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of this server's own session only
         except (ProcessLookupError, PermissionError):
             pass
         if self.process.poll() is None:
             self.process.wait(5)
+
+    def _request_shutdown(self) -> None:
+        try:
+            self.get("api/shutdown", timeout=5, method="POST")
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            pass  # not answering: SIGTERM follows
 
     def __enter__(self) -> "LabServer":
         return self
@@ -145,11 +158,13 @@ def start_lab(course: Course, port: int | None = None, token: str | None = None,
     """
     port = port or free_port()
     token = token or secrets.token_hex(24)
+    (course.root / EXCHANGE).mkdir(exist_ok=True)
     full_env = {**course.env(), **(env or {}), "JUPYTER_TOKEN": token}
     output = open(log, "ab") if log else None
     try:
         process = subprocess.Popen(lab_command(course, port), cwd=course.root, env=full_env,
-                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT if output else None,
+                                   stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT if output else None,
                                    start_new_session=True)  # Ctrl-C reaches hwkit, which stops the server
     finally:
         if output:
@@ -171,86 +186,24 @@ def lab_extension_state(server: LabServer) -> tuple[bool, bool]:
     raw = page.split('id="jupyter-config-data"', 1)[1].split(">", 1)[1].split("</script>", 1)[0]
     config = json.loads(raw)
     installed = any(e.get("name") == LAB_EXTENSION for e in config.get("federated_extensions", []))
-    disabled = any(d == LAB_EXTENSION or d.startswith(LAB_EXTENSION + ":") for d in config.get("disabledExtensions", []))
+    disabled = any(d == LAB_EXTENSION or d.startswith(LAB_EXTENSION + ":")
+                   for d in config.get("disabledExtensions", []))
     return installed, disabled
 
 
-# --- grades from the gradebook -------------------------------------------------------------
+# --- the command -------------------------------------------------------------------------
 
-def export_from_gradebook(course: Course) -> GradeRun:
-    """Every student's points as the course gradebook has them now: autograded scores, plus the
-    points (and extra credit) TAs gave in formgrader. A written answer not graded yet is None."""
-    maxima = {name: {c.grade_id: c.points for c in grade_cells(read_notebook(course.source / name))}
-              for name in course.notebook_names()}
-    grades: list[NotebookGrade] = []
-    notes: dict[str, list[str]] = {}
-    students = {p.name for p in course.submitted.iterdir() if p.is_dir() and not p.name.startswith(".")} \
-        if course.submitted.is_dir() else set()
-    if not course.gradebook.exists():
-        for student in sorted(students):
-            notes[student] = [f"no gradebook at {course.gradebook}: run `hwkit grade` first"]
-        return GradeRun([], notes)
-    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
-        graded = {s.student.id for s in gradebook.assignment_submissions(course.assignment)} \
-            if course.assignment in {a.name for a in gradebook.assignments} else set()
-        for student in sorted(students | graded):
-            notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
-            for name, cell_max in maxima.items():
-                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max))
-                executed = course.autograded / student / course.assignment / name
-                if student not in graded:
-                    grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
-                elif not executed.exists():
-                    grade.problems.append(f"{name} was not graded (missing, unreadable or could not be executed): 0 points")
-                else:
-                    _scores_from_gradebook(gradebook, grade, course, executed)
-                grades.append(grade)
-    return GradeRun(grades, notes)
-
-
-def _scores_from_gradebook(gradebook: Gradebook, grade: NotebookGrade, course: Course, executed: Path) -> None:
-    try:
-        notebook = gradebook.find_submission_notebook(Path(grade.notebook).stem, course.assignment, grade.student)
-    except MissingEntry:
-        grade.problems.append(f"{grade.notebook} has no grades in the gradebook: 0 points")
-        return
-    comments = {c.name: c.comment for c in notebook.comments if c.comment}
-    executed_nb = None
-    for cell in notebook.grades:
-        if cell.name not in grade.scores:
-            continue
-        if cell.needs_manual_grade and cell.manual_score is None:
-            grade.scores[cell.name] = None  # waits for a TA in formgrader
-            continue
-        # nbgrader's rule: a TA's score replaces the autograder's; extra credit adds to it.
-        score = float(cell.score or 0) + float(cell.extra_credit or 0)
-        grade.scores[cell.name] = score
-        maximum = grade.max_scores[cell.name]
-        if cell.manual_score is not None:
-            if cell.needs_manual_grade:  # nbgrader flags hand grades again when it re-autogrades
-                grade.problems.append(f"{cell.name}: graded by hand, flagged for review after re-grading")
-            if score < maximum or cell.name in comments:
-                comment = f" ({comments[cell.name]})" if cell.name in comments else ""
-                grade.problems.append(f"{cell.name}: {score:g} / {maximum:g} graded by hand{comment}")
-        elif score < maximum:
-            executed_nb = executed_nb or nbformat.read(executed, as_version=4)
-            reason = "; ".join(error_messages(executed_nb, cell.name)) or "the test cell wrote to stderr or did not run"
-            grade.problems.append(f"{cell.name}: {reason}")
-
-
-# --- command line -----------------------------------------------------------------------------
-
-def cmd_lab(args: argparse.Namespace) -> int:
-    course = Course.at(args.course)
-    if not (course.root / "nbgrader_config.py").exists():
-        print(f"hwkit lab: {course.root} has no nbgrader_config.py (use --course)", file=sys.stderr)
-        return 1
+def serve(course: Course, port: int = 0, token: str | None = None, timeout: float = 90) -> int:
+    """`hwkit lab`: start the server, print its URLs last, wait for Ctrl-C; the exit code."""
+    if port and not _port_free(port):
+        raise CourseError(f"port {port} on {HOST} is in use: pass another --port, or leave it out for a free one.")
     if not course.gradebook.exists() or not course.autograded.is_dir():
-        print("hwkit lab: no gradebook.db or autograded/ yet; run `hwkit grade` first to see submissions", file=sys.stderr)
+        print("hwkit lab: no gradebook.db or autograded/ yet; run `hwkit grade` first to see submissions",
+              file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # the server runs in its own session: stop it on our way out
         signal.signal(sig, _interrupt)
     try:
-        server = start_lab(course, args.port, args.token, timeout=args.timeout)
+        server = start_lab(course, port, token, timeout=timeout)
     except RuntimeError as error:
         print(f"hwkit lab: {error}", file=sys.stderr)
         return 1
@@ -261,9 +214,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
         if not installed or disabled:
             print(f"hwkit lab: warning: JupyterLab's {LAB_EXTENSION} extension is "
                   f"{'disabled' if disabled else 'missing'}; use the Formgrader URL directly", file=sys.stderr)
-        print(f"\nFormgrader (grade written answers): {server.formgrader_url}\n"
+        print(f"\nCourse: {course.root}; listening on {HOST} only. Press Ctrl-C to stop.\n"
               f"JupyterLab (menu Nbgrader > Formgrader): {server.url('lab')}\n"
-              f"Course: {course.root}; listening on {HOST} only. Press Ctrl-C to stop.", flush=True)
+              f"Formgrader (grade written answers):      {server.formgrader_url}", flush=True)
         try:
             code = server.process.wait()
         except KeyboardInterrupt:
@@ -273,33 +226,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 1
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .report import console_table, write_grades_csv
-
-    course = Course.at(args.course)
-    run = export_from_gradebook(course)
-    out = Path(args.out) if args.out else course.root / "grades.csv"
-    write_grades_csv(run, out)
-    print(console_table(run))
-    waiting = sum(1 for g in run.grades for s in g.scores.values() if s is None)
-    print(f"\n{len(run.students())} student(s) exported to {out}; "
-          f"{waiting} written answer(s) still wait for a grade in formgrader")
-    return 0
-
-
-def add_lab_command(subparsers) -> None:
-    """Register `hwkit lab` and `hwkit export` on the CLI's subparsers."""
-    p = subparsers.add_parser("lab", help="start JupyterLab with nbgrader's formgrader on the course (loopback, token)")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--token", default=os.environ.get("HWKIT_LAB_TOKEN"),
-                   help="access token (default: $HWKIT_LAB_TOKEN, else a random one; prefer the variable, "
-                        "a --token is visible to other users in the process list)")
-    p.add_argument("--timeout", type=float, default=90, help="seconds to wait for the server to start")
-    p.set_defaults(func=cmd_lab)
-    p = subparsers.add_parser("export", help="write grades.csv from gradebook.db, including points given in formgrader")
-    p.add_argument("--out", help="CSV file (default: grades.csv in the course)")
-    p.set_defaults(func=cmd_export)

@@ -111,7 +111,8 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
         try:
             exec(compile(source, filename, "exec"), namespace)
         except CellTimeout:
-            error = f"CellTimeoutError: the cell ran longer than {timeout:g} s"
+            error = (f"CellTimeoutError: the cell ran longer than the {timeout:g} s limit (--timeout); raise it with "
+                     f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next cell still runs
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:

@@ -146,6 +146,12 @@ def kernel_env(jobs: int = 1) -> dict[str, str]:
             "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
+def cell_timeout_reason(seconds: float) -> str:
+    """Why a cell was stopped at its time limit, and how to raise the limit."""
+    return (f"the cell ran longer than the {seconds:g} s limit (--timeout); raise it with "
+            f"hwkit grade --timeout {3 * seconds:g} if the answer is just slow")
+
+
 def prepare_grader_mount(course_source: Path, target: Path) -> Path:
     """The read-only folder of the grader's code that runs in the sandbox: the public checks and the
     observer. Nothing of grader_tests/ (references, hidden cases) goes in."""
@@ -333,7 +339,7 @@ class SandboxedExecute(Execute):
                     except CellTimeoutError:
                         stopped = "not run: an earlier cell did not stop after its time limit"
                         report.stopped_at = index
-                        why = f"the cell ran longer than {self.timeout} s and did not stop when interrupted"
+                        why = f"{cell_timeout_reason(self.timeout)}; it did not stop when interrupted"
                         report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
                         _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
                     if index in self._timed_out and stopped is None and cell is self._cut_by_notebook_limit:
@@ -345,8 +351,7 @@ class SandboxedExecute(Execute):
                         _fail(cell, "NotebookTimeout", f"{over}; this cell was stopped")
                     if index in self._timed_out and stopped is None:
                         report.interrupted.add(index)
-                        report.note(index, cell, f"CellTimeoutError: the cell ran longer than {self.timeout} s "
-                                    "and was interrupted (raise --timeout if it is just slow)")
+                        report.note(index, cell, f"CellTimeoutError: {cell_timeout_reason(self.timeout)}")
                     if index in self._flooded:
                         report.interrupted.add(index)
                         report.note(index, cell, f"OutputLimitExceeded: {self._flooded[index]}")

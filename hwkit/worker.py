@@ -59,12 +59,17 @@ def init_worker(settings: WorkerSettings) -> None:
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from traitlets.config.loader import PyFileConfigLoader
 
+    from .sandbox import cell_timeout_reason
+
     scratch = Path(settings.run_dir) / f"worker-{os.getpid()}"
     shutil.copytree(settings.template, scratch, ignore=shutil.ignore_patterns("release"))
     config = PyFileConfigLoader("nbgrader_config.py", path=str(scratch)).load_config()
     config.CourseDirectory.root = str(scratch)
     config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
     config.Execute.timeout = settings.timeout
+    why = cell_timeout_reason(settings.timeout)  # nbgrader's own text is an empty "CellTimeoutError: "
+    config.Execute.error_on_timeout = {"ename": "CellTimeoutError", "evalue": why,
+                                       "traceback": [f"CellTimeoutError: {why}"]}
     if settings.grader_mount:
         from .sandbox import SandboxedExecute
 

@@ -38,7 +38,8 @@ from hostile_answer import LATEX, LINK_TEXT, BUTTON_TEXT, active_payloads, hosti
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.grade import grade
-from hwkit.lab import HOST, SERVER_EXTENSIONS, export_from_gradebook, lab_extension_state, start_lab
+from hwkit.export import export_from_gradebook
+from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv
 
 REPO = Path(__file__).resolve().parents[1]
