@@ -2,8 +2,7 @@
 import os
 from pathlib import Path
 
-import nbgrader
-from hwkit.feedback import TEMPLATES, GetGradesAndStatus, SanitizeFeedback
+from hwkit.feedback import NBGRADER_TEMPLATES, TEMPLATES, GetGradesAndStatus, SanitizeFeedback
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 COURSE_ROOT = Path(__file__).resolve().parent
@@ -26,8 +25,7 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelA
 c.GenerateFeedback.preprocessors = [GetGradesAndStatus, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
 # hwkit's templates first (hwkit/templates): the feedback pages name each question and both they and formgrader
 # typeset maths with a local MathJax (no CDN); nbgrader's own templates (formgrader's pages) after them.
-c.HTMLExporter.extra_template_basedirs = [
-    str(TEMPLATES), str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]
+c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
 # What students wrote (Markdown, HTML, outputs) is cleaned wherever nbgrader renders it, in formgrader's
 # pages and in the feedback HTML: it cannot run script in a TA's or student's browser (hwkit/safe_html.py).
 c.HTMLExporter.sanitize_html = True

@@ -14,12 +14,16 @@ import re
 import shutil
 from pathlib import Path
 
+import nbgrader
 from jupyter_server_mathjax.app import STATIC_ASSETS_PATH
 from nbformat import NotebookNode
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 SECRET_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?|=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.S)
 TEMPLATES = Path(__file__).parent / "templates"
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+# the folder of the Bootstrap stylesheet nbgrader's feedback pages include (where GenerateFeedback finds it)
+BOOTSTRAP_CSS_DIR = NBGRADER_TEMPLATES.parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
 MATHJAX = "mathjax"  # folder beside the feedback pages; the feedback template loads mathjax/MathJax.js
 # What MathJax's TeX input and HTML-CSS output with its STIX-Web fonts need; left out: translations of
 # its menus (the locale stays English), the accessibility and MathML add-ons, the SVG output.
