@@ -1,4 +1,5 @@
-"""Grade reports: grades.csv, a per-student summary page, a summary figure and a console table."""
+"""Grade reports: grades.csv, a per-student summary page (hwkit/templates/feedback/summary.html.j2, in
+the look of the notebooks' feedback pages), a summary figure and a console table."""
 from __future__ import annotations
 
 import csv
