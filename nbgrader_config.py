@@ -2,9 +2,8 @@
 import os
 from pathlib import Path
 
-from hwkit.feedback import SanitizeFeedback
+from hwkit.feedback import NBGRADER_TEMPLATES, TEMPLATES, GetGradesAndStatus, SanitizeFeedback
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
 
 COURSE_ROOT = Path(__file__).resolve().parent
 GRADER_TESTS = COURSE_ROOT / "grader_tests"
@@ -23,7 +22,10 @@ c.Execute.timeout = 20
 # No history file; no start-up chatter from the kernel on the terminal.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 # Feedback shows students why they lost points, never hidden tests, mark schemes or grader paths.
-c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGradesAndStatus, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+# hwkit's templates first (hwkit/templates): the feedback pages name each question and both they and formgrader
+# typeset maths with a local MathJax (no CDN); nbgrader's own templates (formgrader's pages) after them.
+c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
 # What students wrote (Markdown, HTML, outputs) is cleaned wherever nbgrader renders it, in formgrader's
 # pages and in the feedback HTML: it cannot run script in a TA's or student's browser (hwkit/safe_html.py).
 c.HTMLExporter.sanitize_html = True

@@ -1,11 +1,17 @@
-"""Grade reports: grades.csv, a per-student summary page, a summary figure and a console table."""
+"""Grade reports: grades.csv, a per-student summary page (hwkit/templates/feedback/summary.html.j2, in
+the look of the notebooks' feedback pages), a summary figure and a console table."""
 from __future__ import annotations
 
 import csv
-import html
 from pathlib import Path
 
+import jinja2
+from markupsafe import Markup
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
 from .course import Course
+from .feedback import BOOTSTRAP_CSS_DIR, TEMPLATES, install_mathjax
 from .results import GradeRun, NotebookGrade
 
 
@@ -58,26 +64,40 @@ def _fmt(value: float | None) -> str:
 
 
 def write_summaries(run: GradeRun, course: Course) -> None:
-    """feedback/<student>/<assignment>/index.html: scores and every reason points were lost."""
+    """feedback/<student>/<assignment>/index.html: points per notebook and question, and every reason
+    points were lost; and the copy of MathJax the folder's notebook pages load (the folder is
+    complete: it can be handed to the student as it is)."""
+    template = _templates().get_template("summary.html.j2")
     for student, grades in _by_student(run).items():
         folder = course.feedback / student / course.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for grade in grades:
-            link = f'<a href="{html.escape(Path(grade.notebook).stem)}.html">{html.escape(grade.notebook)}</a>' \
-                if (folder / f"{Path(grade.notebook).stem}.html").exists() else html.escape(grade.notebook)
-            problems = "".join(f"<li>{html.escape(p)}</li>" for p in grade.problems) or "<li>no problems</li>"
-            points = f"{grade.total:g} / {grade.max_total:g}" if grade.graded else html.escape(grade.status.upper())
-            rows.append(f"<tr><td>{link}</td><td>{points}</td><td><ul>{problems}</ul></td></tr>")
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in run.notes.get(student, []))
-        total = sum(g.total for g in grades) if all(g.graded for g in grades) else "NOT GRADED"
-        maximum = sum(g.max_total for g in grades)
-        (folder / "index.html").write_text(
-            f"<!doctype html><meta charset='utf-8'><title>{html.escape(course.assignment)} feedback: {html.escape(student)}</title>"
-            f"<h1>{html.escape(course.assignment)}: {html.escape(student)}</h1><p>Total: {total if isinstance(total, str) else f'{total:g}'} / {maximum:g}"
-            " (written answers are added when they have been graded by hand)</p>"
-            f"<table border=1 cellpadding=4><tr><th>notebook</th><th>points</th><th>why points were lost</th></tr>{''.join(rows)}</table>"
-            + (f"<h2>Other notes</h2><ul>{notes}</ul>" if notes else ""))
+        install_mathjax(folder)
+        complete = all(g.graded for g in grades)
+        (folder / "index.html").write_text(template.render(
+            assignment=course.assignment, student=student, notebooks=[_notebook_summary(g, folder) for g in grades],
+            total=sum(g.total for g in grades) if complete else None, maximum=sum(g.max_total for g in grades),
+            pending=sum(_pending(g) for g in grades if g.graded), notes=run.notes.get(student, [])))
+
+
+def _templates() -> jinja2.Environment:
+    """hwkit's feedback templates, with nbgrader's `include_css` (a file of the loader's, as it is)."""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader([TEMPLATES / "feedback", BOOTSTRAP_CSS_DIR]),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    environment.globals["include_css"] = lambda name: Markup(
+        f'<style type="text/css">\n{environment.loader.get_source(environment, name)[0]}\n</style>')
+    return environment
+
+
+def _notebook_summary(grade: NotebookGrade, folder: Path) -> dict:
+    page = f"{Path(grade.notebook).stem}.html"
+    return {"name": grade.notebook, "page": page if (folder / page).exists() else None, "graded": grade.graded,
+            "status": grade.status, "total": grade.total, "maximum": grade.max_total, "problems": grade.problems,
+            "questions": [{"name": q, "score": grade.scores.get(q), "maximum": m} for q, m in grade.max_scores.items()]}
+
+
+def _pending(grade: NotebookGrade) -> float:
+    """Points of the questions that wait for a TA."""
+    return sum(m for q, m in grade.max_scores.items() if grade.scores.get(q) is None)
 
 
 REASONS_SHOWN = 4  # per notebook on the console; the feedback page lists them all
@@ -109,40 +129,80 @@ def console_table(run: GradeRun) -> str:
     return "\n".join(lines)
 
 
+NOT_GRADED = {"color": "#d9d9d9", "hatch": "//", "edgecolor": "#8c8c8c"}  # never drawn as 0: grey and hatched
+
+
 def write_summary_figure(run: GradeRun, path: Path) -> Path:
-    """A PNG beside grades.csv: the distribution of total scores and the mean score per question."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    students = {s: grades for s, grades in _by_student(run).items() if all(g.graded for g in grades)}
-    totals = [sum(g.total for g in grades) for grades in students.values()]
-    maximum = max((sum(g.max_total for g in grades) for grades in students.values()), default=0)
-    questions: dict[str, list[float]] = {}
-    maxima: dict[str, float] = {}
-    for grades in students.values():
-        for grade in grades:
-            for question, score in grade.scores.items():
-                if grade.max_scores.get(question) and score is not None:  # None: not graded by hand yet
-                    questions.setdefault(question, []).append(score / grade.max_scores[question])
-                    maxima[question] = grade.max_scores[question]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.5, 0.28 * len(questions) + 1.5)),
-                                      gridspec_kw={"width_ratios": [1, 1.4]})
-    left.hist(totals, bins=min(20, max(5, len(totals))), range=(0, maximum or 1), color="#4c72b0", edgecolor="white")
-    left.set_xlabel(f"total points (of {maximum:g})")
-    left.set_ylabel("students")
-    mean = sum(totals) / len(totals) if totals else 0.0
-    left.set_title(f"Score distribution ({len(totals)} students, mean {mean:.1f})")
-    names = list(questions)
-    means = [100 * sum(v) / len(v) for v in questions.values()]
-    right.barh(range(len(names)), means, color="#55a868")
-    right.set_yticks(range(len(names)), [f"{n} ({maxima[n]:g})" for n in names], fontsize=8)
-    right.invert_yaxis()
-    right.set_xlim(0, 100)
-    right.set_xlabel("mean score, % of the question's points")
-    right.set_title("Per-question mean score")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """A PNG beside grades.csv: `summary_figure`."""
+    summary_figure(run).savefig(path, dpi=110)
     return path
+
+
+def summary_figure(run: GradeRun) -> Figure:
+    """The distribution of the students' totals (counted in whole students) and the mean score per
+    question. Students whose grading did not finish, and written answers that wait for a TA, are
+    shown apart as "not graded", never as 0 points."""
+    students = _by_student(run)
+    graded = [grades for grades in students.values() if all(g.graded for g in grades)]
+    questions = _question_scores(graded)
+    figure = Figure(figsize=(13, max(4.5, 0.28 * len(questions) + 1.5)))
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
+    _plot_totals(left, graded, len(students) - len(graded))
+    _plot_questions(right, questions)
+    figure.tight_layout()
+    return figure
+
+
+def _plot_totals(axes, graded: list[list[NotebookGrade]], not_graded: int) -> None:
+    totals = [sum(g.total for g in grades) for grades in graded]
+    maximum = max((sum(g.max_total for g in grades) for grades in graded), default=0) or 1
+    pending = max((sum(_pending(g) for g in grades) for grades in graded), default=0)
+    bins = min(20, max(5, len(totals)))
+    axes.hist(totals, bins=bins, range=(0, maximum), color="#4c72b0", edgecolor="white")
+    if not_graded:  # a bar of its own beyond the maximum
+        width = maximum / bins
+        axes.bar(maximum + 1.5 * width, not_graded, width=width, **NOT_GRADED)
+        axes.annotate("not\ngraded", (maximum + 1.5 * width, not_graded), ha="center", va="bottom", fontsize=8,
+                      xytext=(0, 2), textcoords="offset points")
+        axes.set_xticks([t for t in axes.get_xticks() if 0 <= t <= maximum])  # no points beyond the maximum
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("students")
+    waiting = f"; up to {pending:g} wait for a TA" if pending else ""
+    axes.set_xlabel(f"points graded so far (of {maximum:g}{waiting})")
+    mean = f", mean {sum(totals) / len(totals):.1f}" if totals else ""
+    apart = f"; {not_graded} not graded" if not_graded else ""
+    axes.set_title(f"Score distribution ({len(totals)} students{mean}{apart})")
+
+
+def _question_scores(graded: list[list[NotebookGrade]]) -> dict[str, tuple[float, list[float], int]]:
+    """question -> (its points, the graded students' fractions of them, how many wait for a TA)."""
+    found: dict[str, tuple[float, list[float], int]] = {}
+    for grades in graded:
+        for grade in grades:
+            for question, maximum in grade.max_scores.items():
+                if not maximum:
+                    continue
+                _, fractions, waiting = found.setdefault(question, (maximum, [], 0))
+                score = grade.scores.get(question)
+                if score is None:
+                    found[question] = (maximum, fractions, waiting + 1)
+                else:
+                    fractions.append(score / maximum)
+    return found
+
+
+def _plot_questions(axes, questions: dict[str, tuple[float, list[float], int]]) -> None:
+    for row, (maximum, fractions, waiting) in enumerate(questions.values()):
+        if fractions:
+            mean = 100 * sum(fractions) / len(fractions)
+            axes.barh(row, mean, color="#55a868")
+            label, at = f"{mean:.0f} %" + (f" ({waiting} not graded yet)" if waiting else ""), mean
+        else:
+            axes.barh(row, 100, **NOT_GRADED)
+            label, at = f"not graded yet ({waiting} students)", 0
+        axes.annotate(label, (at, row), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    axes.set_yticks(range(len(questions)), [f"{q} ({m:g})" for q, (m, _, _) in questions.items()], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("mean score, % of the question's points (students graded)")
+    axes.set_title("Per-question mean score")

@@ -18,13 +18,15 @@ student's grades) and to Jupyter (files, kernels). Code outputs (`display(HTML(.
    what was attempted. LaTeX is plain text to the cleaner (`$a<b$` stays `$a&lt;b$` in the HTML),
    so MathJax still typesets it.
 2. **A Content-Security-Policy on formgrader's submission pages**, added by this module as a
-   Jupyter server extension (`hwkit lab` loads it). Scripts may come only from the server itself,
-   from the hosts formgrader's own page loads scripts from (MathJax's CDN) and, by SHA-256 hash,
-   from the exact inline scripts and event handlers of formgrader's own page: the part before the
-   student's notebook (`<div id="notebook">`). An inline script, event handler or `javascript:`
-   URL in the student's part is refused by the browser; no plugins, frames, forms, foreign images
-   or connections. 'unsafe-eval' stays because MathJax 2 runs formgrader's `text/x-mathjax-config`
-   block with eval (it runs every such block in the page, so wall 1 must also remove student ones).
+   Jupyter server extension (`hwkit lab` loads it). Scripts may come only from the server itself
+   (formgrader's scripts, and MathJax, which the jupyter-server-mathjax extension serves: see
+   hwkit/templates/formgrade/mathjax.html.j2), from the hosts formgrader's own page loads scripts
+   from (none with hwkit's templates) and, by SHA-256 hash, from the exact inline scripts and event
+   handlers of formgrader's own page: the part before the student's notebook (`<div
+   id="notebook">`). An inline script, event handler or `javascript:` URL in the student's part is
+   refused by the browser; no eval (MathJax is configured by an object; the `text/x-mathjax-config`
+   blocks MathJax would run with eval, a student's included, fail), no plugins, frames, forms,
+   foreign images or connections.
 """
 from __future__ import annotations
 
@@ -131,7 +133,7 @@ def submission_policy(page: str) -> str:
     not complete, or a formgrader whose template changed), no inline script is allowed at all."""
     own = _OwnScripts()
     own.feed(page)
-    scripts = ["'self'", *sorted(own.hosts), "'unsafe-eval'"]
+    scripts = ["'self'", *sorted(own.hosts)]
     if own.complete:
         scripts += (["'unsafe-hashes'"] if own.handlers else []) + sorted(set(own.hashes))
     return "; ".join([f"script-src {' '.join(scripts)}", "object-src 'none'", "frame-src 'none'",

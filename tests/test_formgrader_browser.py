@@ -10,6 +10,10 @@ form, an object, a <base>, MathJax config) is opened in formgrader as a TA with 
 hwkit/safe_html.py and with each alone: nothing runs, nothing is requested, no grade changes,
 formgrader still works and the LaTeX of the answer reaches MathJax unchanged.
 
+Maths without a network: the browser reaches loopback only (or nothing but files), yet MathJax
+typesets the equations in formgrader (served by jupyter-server-mathjax) and in the feedback pages
+opened as local files (the copy of MathJax beside them).
+
 Needs Chromium (`apt-get install chromium`, or $HWKIT_CHROMIUM) and Playwright for Python
 (`pip install playwright`; never `playwright install`). Without them the test is skipped, or
 fails when $CI is set. HWKIT_UPDATE_SCREENSHOT=1 also writes docs/formgrader.png.
@@ -40,7 +44,7 @@ from hwkit.demo import filled_release
 from hwkit.grade import grade
 from hwkit.export import export_from_gradebook
 from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
-from hwkit.report import write_grades_csv
+from hwkit.report import write_grades_csv, write_summaries
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
@@ -53,15 +57,22 @@ COMMENT = "Good; the derivation of z - t via the softmax Jacobian is missing (-1
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOT = REPO / "docs" / "formgrader.png"
+FEEDBACK_SCREENSHOT = REPO / "docs" / "feedback.png"
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # True once formgrade.js has bound the views that save this cell's score and comment (see the docstring).
-# formgrader.loaded is no use: init() stops at MathJax (blocked here: CDN) after starting both fetches.
 VIEWS_BOUND = """grade_id => typeof formgrader !== "undefined"
     && !!formgrader.grades && formgrader.grades.loaded === true
     && !!formgrader.comments && formgrader.comments.loaded === true
     && formgrader.grade_uis.some(ui => ui.$score.attr("id") === grade_id)
     && formgrader.comment_uis.some(ui => ui.$comment.attr("id") === grade_id + "-comment")"""
+# True once MathJax has typeset the page: its output elements are there and its queue is empty.
+TYPESET = """() => typeof MathJax !== "undefined" && !!MathJax.Hub && !!MathJax.Hub.queue
+    && MathJax.Hub.queue.pending === 0 && document.querySelectorAll("#notebook .MathJax").length > 0"""
+
+
+# The TeX of mallory's answer (hostile_answer.LATEX and DISPLAY_LATEX) as MathJax reads it.
+TEX = [r"\frac{\partial J}{\partial z_i} = z_i - t_i", "0 < z_i < 1", r"\begin{aligned} a &= b \\ c &< d \end{aligned}"]
 
 
 def _chromium() -> str:
@@ -107,7 +118,7 @@ def graded_course(tmp_path_factory) -> Course:
         folder = course.submitted / student / course.assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / NOTEBOOK)
-    grade(course, timeout=20)
+    write_summaries(grade(course, timeout=20), course)  # as `hwkit grade` does
     return course
 
 
@@ -125,6 +136,15 @@ def _screenshot(page, panel, answer, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def _side_by_side(left: Path, right: Path, target: Path) -> None:
+    import matplotlib.image
+    import numpy as np
+
+    target.parent.mkdir(exist_ok=True)
+    images = [matplotlib.image.imread(path)[:, :, :3] for path in (left, right)]
+    matplotlib.image.imsave(target, np.hstack(images))
+
+
 def _wait_for_views(page, grade_id: str, errors: list[str]) -> None:
     """Until formgrader's scripts can save `grade_id`'s score and comment; a clear failure otherwise."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -138,6 +158,18 @@ def _wait_for_views(page, grade_id: str, errors: list[str]) -> None:
             grade_uis: (formgrader.grade_uis || []).map(ui => ui.$score.attr("id"))})""")
         pytest.fail(f"formgrader did not bind the score/comment boxes of {grade_id} within 60 s "
                     f"(GET /formgrader/api/grades and /api/comments must succeed): {state}; page errors: {errors}")
+
+
+def _wait_for_maths(page) -> None:
+    """Until MathJax has typeset the page's equations; a clear failure otherwise."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(TYPESET, polling=200, timeout=60_000)
+    except PlaywrightTimeout:
+        state = page.evaluate("() => typeof MathJax === 'undefined' ? 'MathJax not loaded' : "
+                              "document.querySelectorAll('.MathJax').length + ' MathJax elements'")
+        pytest.fail(f"MathJax typeset nothing within 60 s without a network: {state}")
 
 
 def _save(page, field, value: str, api: str):
@@ -214,8 +246,11 @@ def test_ta_grades_a_written_answer_in_formgrader(graded_course: Course, tmp_pat
             context = _browser(playwright, chromium, tmp_path)
             try:
                 page = context.new_page()
-                errors: list[str] = []  # "MathJax is not defined" is expected: the CDN is blocked
+                errors: list[str] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
+                outside: list[str] = []  # requests that would need a network (MathJax asks for about:blank)
+                page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).scheme in ("http", "https")
+                        and urlparse(r.url).hostname not in LOOPBACK else None)
 
                 page.goto(server.url("lab"))  # JupyterLab shows nbgrader's menu
                 expect(page.get_by_role("menuitem", name="Nbgrader")).to_be_visible(timeout=60_000)
@@ -235,6 +270,8 @@ def test_ta_grades_a_written_answer_in_formgrader(graded_course: Course, tmp_pat
                 expect(page.get_by_text(ANSWER[:40])).to_be_visible()
 
                 _wait_for_views(page, WRITTEN, errors)  # typing earlier is lost (issue 7)
+                _wait_for_maths(page)
+                assert not outside and not errors, (outside, errors)
                 saved = _save(page, panel.locator(f"input.score#{WRITTEN}"), str(POINTS), "grade")
                 assert saved.ok and saved.json()["manual_score"] == POINTS
                 saved = _save(page, panel.locator(f"textarea#{WRITTEN}-comment"), COMMENT, "comment")
@@ -290,6 +327,46 @@ def test_hostile_feedback_runs_nothing(graded_course: Course) -> None:
     assert r"$\frac{\partial J}{\partial z_i} = z_i - t_i$ for $0 &lt; z_i &lt; 1$" in html, "LaTeX reaches MathJax"
 
 
+def test_feedback_typesets_maths_offline(graded_course: Course, tmp_path: Path) -> None:
+    """alice's and mallory's feedback opened as local files with every network request refused:
+    MathJax (the copy beside the pages) typesets the notebook's equations and mallory's answer, the
+    summary names the questions, and mallory's answer runs nothing."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    course = graded_course
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        context.route("**/*", lambda route: (requests.append(route.request.url),
+                                             route.continue_() if route.request.url.startswith("file:") else route.abort()))
+        try:
+            page = context.new_page()
+            for student in (STUDENT, HOSTILE):
+                folder = course.feedback / student / course.assignment
+                page.goto((folder / NOTEBOOK).with_suffix(".html").as_uri())
+                _wait_for_maths(page)
+                toc = page.locator("#toc").inner_text()
+                assert "Test cell" not in toc and "q1_grad_hidden_to_output" in toc
+                assert f"{WRITTEN}\tnot graded yet (of " in toc, toc
+                assert page.evaluate("() => [window.__pwned, document.title]") == [None, Path(NOTEBOOK).stem]
+            answer = page.locator(".text_cell_render", has_text="The gradient is")
+            assert answer.locator(".MathJax").count() >= 3, "mallory's LaTeX is typeset"
+            if os.environ.get("HWKIT_UPDATE_SCREENSHOT"):  # the top of alice's index.html and notebook page
+                page.set_viewport_size({"width": 1000, "height": 640})
+                page.goto((course.feedback / STUDENT / course.assignment / "index.html").as_uri())
+                page.screenshot(path=str(tmp_path / "index.png"))
+                page.goto((course.feedback / STUDENT / course.assignment / NOTEBOOK).with_suffix(".html").as_uri())
+                _wait_for_maths(page)
+                page.locator(".MathJax_Display").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(tmp_path / "page.png"))
+                _side_by_side(tmp_path / "index.png", tmp_path / "page.png", FEEDBACK_SCREENSHOT)
+        finally:
+            context.close()
+    assert requests and all(url.startswith("file:") for url in requests), [u for u in requests if "file:" not in u]
+
+
 WALLS = {"both": ("sanitise", "csp"), "csp only": ("csp",), "sanitiser only": ("sanitise",)}
 
 
@@ -342,8 +419,13 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
                     link.click(timeout=5_000, no_wait_after=True)
                 page.wait_for_timeout(1_000)  # for anything asynchronous
                 assert page.evaluate(pwned) == [None, Path(NOTEBOOK).stem], page.evaluate(pwned)
-                text = page.locator("#notebook").first.text_content()
-                assert LATEX in text and r"a &= b \\ c &< d" in text, "LaTeX reaches MathJax unchanged"
+                if "sanitise" in WALLS[walls]:  # MathJax typesets the answer from the LaTeX as written
+                    _wait_for_maths(page)
+                    typeset = page.evaluate("() => MathJax.Hub.getAllJax().map(jax => jax.originalText.trim())")
+                    assert set(TEX) <= set(typeset), typeset
+                else:  # the student's MathJax config is a script there: MathJax needs eval for it, and stops
+                    text = page.locator("#notebook").first.text_content()
+                    assert LATEX in text and r"a &= b \\ c &< d" in text, "LaTeX reaches the page unchanged"
                 for button in page.get_by_role("button", name=BUTTON_TEXT).all():  # last: a refused form
                     button.click(timeout=5_000, no_wait_after=True)  # leaves Chromium's error page
                 page.wait_for_timeout(1_000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,7 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.server_extensions.formgrader import handlers
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from hostile_answer import ANSWER, PAYLOADS, active_payloads, code_outputs, hostile
@@ -50,25 +52,60 @@ def _check(html: str) -> None:
     assert "&lt;script&gt;window.__pwned='script'" in html, "a refused tag is shown as text"
 
 
-def test_feedback_html_runs_nothing(notebook, tmp_path: Path) -> None:
+def _feedback_page(notebook, tmp_path: Path) -> str:
     config = _config()
     feedback = GenerateFeedback(coursedir=CourseDirectory(config=config, root=str(tmp_path)), config=config)
     html, _ = HTMLExporter(parent=feedback, config=feedback.config).from_notebook_node(
         notebook, resources={"nbgrader": {"notebook": "Problem1", "score": 0, "max_score": 15, "late_penalty": 0}})
+    return html
+
+
+def _formgrader_page(notebook) -> str:
+    config = Config()  # as nbgrader's FormgradeExtension configures its exporter: the course's config file last
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.merge(_config())
+    html, _ = HTMLExporter(config=config).from_notebook_node(notebook, resources={
+        "assignment_id": "hw1", "notebook_id": "Problem1", "submission_id": "1", "index": 0, "total": 1,
+        "base_url": "", "student": "mallory", "last_name": None, "first_name": None, "notebook_path": ""})
+    return html
+
+
+def _scripts(html: str) -> list[str]:
+    return re.findall(r"<script[^>]*\bsrc=\"([^\"]*)\"", html)
+
+
+def test_feedback_html_runs_nothing(notebook, tmp_path: Path) -> None:
+    html = _feedback_page(notebook, tmp_path)
     assert "The gradient is" in html
     _check(html)
 
 
+def test_feedback_page_names_each_question_and_loads_mathjax_from_beside_it(notebook, tmp_path: Path) -> None:
+    html = _feedback_page(notebook, tmp_path)
+    toc = html[html.index('id="toc"'):html.index("</table>")]
+    assert "Test cell" not in html
+    for grade_id in ("q1_softmax", "q1_grad_hidden_to_output", WRITTEN):
+        assert f'<a href="#{grade_id}">{grade_id}</a>' in toc
+    assert re.search(r"q1_grad_hidden_to_output</a></td>\s*<td class=\"points\"><span class=\"lost\">0 / 2", toc), toc
+    assert _scripts(html) == ["mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"]
+    assert not re.search(r"<script[^>]*x-mathjax-config", html), "MathJax is configured without eval"
+
+
 def test_formgrader_page_runs_nothing(notebook) -> None:
-    config = _config()  # as nbgrader's FormgradeExtension configures its exporter
-    config.HTMLExporter.template_name = "formgrade"
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
-    html, _ = HTMLExporter(config=config).from_notebook_node(notebook, resources={
-        "assignment_id": "hw1", "notebook_id": "Problem1", "submission_id": "1", "index": 0, "total": 1,
-        "base_url": "", "student": "mallory", "last_name": None, "first_name": None, "notebook_path": ""})
+    html = _formgrader_page(notebook)
     _check(html)
     policy = submission_policy(html)
-    assert "'sha256-" in policy and "'unsafe-inline'" not in policy, policy
+    assert "'sha256-" in policy and "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy, policy
+
+
+def test_formgrader_page_loads_mathjax_from_the_server(notebook) -> None:
+    html = _formgrader_page(notebook)
+    head = html.split('<div id="notebook"')[0]
+    assert "/static/jupyter_server_mathjax/MathJax.js" in head
+    assert not [s for s in _scripts(html) if not s.startswith("/formgrader/static/")], "no script from another host"
+    directives = dict(d.split(" ", 1) for d in submission_policy(html).split("; "))
+    assert not [s for s in directives["script-src"].split() if s.startswith("http")], directives["script-src"]
 
 
 def test_clean_html_keeps_what_answers_need() -> None:
