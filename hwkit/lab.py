@@ -29,6 +29,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from .course import Course
 from .results import GradeRun, NotebookGrade
 from .notebooks import error_messages, grade_cells, read_notebook
+from .record import manual_questions
 
 HOST = "127.0.0.1"
 # Added to whatever the Jupyter config paths enable (jupyter_server merges the two).
@@ -196,7 +197,8 @@ def export_from_gradebook(course: Course) -> GradeRun:
         for student in sorted(students | graded):
             notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
             for name, cell_max in maxima.items():
-                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max))
+                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
+                                      manual=manual_questions(course.source / name))
                 executed = course.autograded / student / course.assignment / name
                 if student not in graded:
                     grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
@@ -278,15 +280,15 @@ def _interrupt(signum, frame) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .report import console_table, write_grades_csv
+    from .report import console_table
+    from .term import complete_run, write_grade_files
 
-    course = Course.at(args.course)
-    run = export_from_gradebook(course)
-    out = Path(args.out) if args.out else course.root / "grades.csv"
-    write_grades_csv(run, out)
+    course = Course.at(args.course, args.assignment)
+    run = complete_run(course, export_from_gradebook(course))
+    out, canvas = write_grade_files(course, run, Path(args.out) if args.out else course.root / "grades.csv")
     print(console_table(run))
     waiting = sum(1 for g in run.grades for s in g.scores.values() if s is None)
-    print(f"\n{len(run.students())} student(s) exported to {out}; "
+    print(f"\n{len(run.students())} student(s) exported to {out} (for Canvas's gradebook import: {canvas.name}); "
           f"{waiting} written answer(s) still wait for a grade in formgrader")
     return 0
 
