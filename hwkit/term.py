@@ -25,16 +25,24 @@ def complete_run(course: Course, run: GradeRun) -> GradeRun:
     roster = read_roster(db_url)
     absent = sorted(set(roster) - set(run.students()))
     if absent:
-        maxima = max_scores(course)
-        manual = {name: manual_questions(course.source / name) for name in maxima}
+        shape = _notebooks(course, run)
         for student in absent:
             run.grades.extend(NotebookGrade(student, name, dict.fromkeys(points, 0.0), dict(points), [NO_SUBMISSION],
-                                            manual=manual[name]) for name, points in maxima.items())
+                                            manual=list(manual)) for name, (points, manual) in shape.items())
             run.notes.setdefault(student, []).append(f"{NO_SUBMISSION}: on the roster, nothing handed in")
         run.grades.sort(key=lambda grade: grade.student)  # stable: each student's notebooks keep their order
         run.absent = absent
     run.late = apply_late_policy(course, run, db_url)
     return run
+
+
+def _notebooks(course: Course, run: GradeRun) -> dict[str, tuple[dict[str, float], list[str]]]:
+    """notebook -> (points per question, written questions), as the run's students have them (the same
+    columns in every report), or from source/ when nobody handed in anything."""
+    if run.grades:
+        first = run.by_student()[run.grades[0].student]
+        return {g.notebook: (g.max_scores, g.manual) for g in first}
+    return {name: (points, manual_questions(course.source / name)) for name, points in max_scores(course).items()}
 
 
 def write_grade_files(course: Course, run: GradeRun, path: Path) -> list[Path]:
