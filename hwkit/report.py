@@ -37,29 +37,33 @@ def status_of(grades: list[NotebookGrade], absent: bool = False) -> str:
 
 @dataclass(frozen=True)
 class StudentTotal:
-    """One student's points, split the way people ask about them. None: no grade (not graded yet)."""
+    """One student's points, split the way people ask about them. None: no grade (not graded)."""
 
     automatic: float | None
     automatic_max: float
-    manual: float | None  # points TAs gave; None while no written answer is graded
+    given: float  # points of written answers graded so far (0 for a notebook not handed in)
     manual_max: float
     awaiting: float  # points of written answers a TA has not graded yet
     penalty: float  # late penalty, points
-    total: float | None  # automatic + manual - penalty
+    total: float | None  # automatic + given - penalty: the points so far
     max_total: float
+
+    @property
+    def manual(self) -> float | None:
+        """The written answers' points once all are graded; None while any awaits a TA."""
+        return None if self.awaiting or self.automatic is None else self.given
 
 
 def student_total(grades: list[NotebookGrade], lateness: Lateness | None = None) -> StudentTotal:
     complete = all(g.graded for g in grades)
-    written = [s for g in grades for s in g.manual_scores.values()]
-    manual = sum(s for s in written if s is not None) if any(s is not None for s in written) else None
-    awaiting = sum(g.max_scores[q] for g in grades for q, s in g.manual_scores.items() if s is None)
+    written = [(g.max_scores[q], s) for g in grades for q, s in g.manual_scores.items()]
+    given = sum(s for _, s in written if s is not None)
+    awaiting = sum(m for m, s in written if s is None) if complete else 0.0
     automatic = sum(g.automatic for g in grades) if complete else None
     penalty = lateness.points if lateness else 0.0
-    total = automatic + (manual or 0.0) - penalty if automatic is not None else None
-    return StudentTotal(automatic, sum(g.automatic_max for g in grades), manual if complete else None,
-                        sum(g.max_total - g.automatic_max for g in grades), awaiting if complete else 0.0, penalty,
-                        total, sum(g.max_total for g in grades))
+    return StudentTotal(automatic, sum(g.automatic_max for g in grades), given, sum(m for m, _ in written), awaiting,
+                        penalty, automatic + given - penalty if automatic is not None else None,
+                        sum(g.max_total for g in grades))
 
 
 MANUAL_COLUMN = "manual (blank = not graded yet)"
@@ -69,9 +73,9 @@ GRADES_NOTE_COLUMNS = ["automatic", "automatic_max", MANUAL_COLUMN, "manual_max"
 
 def write_grades_csv(run: GradeRun, path: Path) -> None:
     """One row per student (everyone on the roster): points per question and per notebook; automatic points
-    and their maximum; the points TAs gave (blank while a written answer is not graded: so is the question's
+    and their maximum; the written answers' points (blank while any awaits a TA; so is each such question's
     cell), their maximum and the points still awaiting a TA; when the submission came in, days late and the
-    late penalty; total = automatic + manual - penalty. A notebook whose grading did not finish has empty
+    late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not finish has empty
     cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing has 0 and
     "no submission". The last column is the sandbox student code ran in."""
     students = _by_student(run)
@@ -178,8 +182,8 @@ def _total_text(total: StudentTotal, absent: bool) -> str:
     if not total.awaiting:
         return f"{total.total:g}/{total.max_total:g}" + (f" ({late})" if late else "")
     parts = [f"{total.automatic:g}/{total.automatic_max:g} automatic"]
-    if total.manual is not None:
-        parts[0] += f" + {total.manual:g} by a TA"
+    if total.given:
+        parts[0] += f" + {total.given:g} by a TA"
     parts.append(f"{total.awaiting:g} points await a TA")
     return "; ".join(parts + ([late] if late else []))
 

@@ -153,7 +153,7 @@ def test_grades_csv_keeps_written_answers_blank_until_graded(tmp_path: Path) -> 
     write_grades_csv(GradeRun([half, crashed], {}), tmp_path / "grades.csv")
     rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
     assert (rows["ann"]["q1_1_written"], rows["ann"]["q1_2_written"]) == ("4", "")
-    assert (rows["ann"][MANUAL_COLUMN], rows["ann"]["awaiting_ta"], rows["ann"]["total"]) == ("4", "3", "12")
+    assert (rows["ann"][MANUAL_COLUMN], rows["ann"]["awaiting_ta"], rows["ann"]["total"]) == ("", "3", "12")
     assert all(rows["cid"][c] == "" for c in ("automatic", MANUAL_COLUMN, "awaiting_ta", "total", "q1_softmax"))
     table = console_table(GradeRun([half], {}))
     assert "8/8 automatic + 4 by a TA; 3 points await a TA" in table and "12/12 (+3 TA)" in table
