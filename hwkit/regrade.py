@@ -75,7 +75,8 @@ def report_regrade(course: Course, previous: Scores, run: GradeRun) -> list[str]
         writer = csv.writer(handle)
         writer.writerow(["student_id", "notebook", "question", "before", "after", "change"])
         for c in found:
-            writer.writerow([c.student, Path(c.notebook).stem, c.question, _fmt(c.before), _fmt(c.after), f"{c.delta:+g}"])
+            writer.writerow([c.student, Path(c.notebook).stem, c.question, _fmt(c.before), _fmt(c.after),
+                             f"{c.delta:+g}"])
     students = sorted({c.student for c in found})
     lines = [f"regrade: {len(students)} of {len(compared)} student(s) graded again changed score ({path.name}):"]
     for student in students:

@@ -95,7 +95,8 @@ def write_grades_csv(run: GradeRun, path: Path) -> None:
             late = [lateness.submitted_at or "", math.ceil(lateness.seconds_late / DAY)] if lateness else ["", 0]
             writer.writerow([student, *(_fmt(scores.get(q)) for q in questions),
                              *(_fmt(g.total if g.graded else None) for g in grades),
-                             _fmt(total.automatic), _fmt(total.automatic_max), _fmt(total.manual), _fmt(total.manual_max),
+                             _fmt(total.automatic), _fmt(total.automatic_max),
+                             _fmt(total.manual), _fmt(total.manual_max),
                              _fmt(total.awaiting if total.automatic is not None else None), *late,
                              _fmt(total.penalty if total.automatic is not None else None), _fmt(total.total),
                              _fmt(total.max_total), status_of(grades, student in run.absent), sandbox_label(run)])
@@ -150,7 +151,8 @@ def console_table(run: GradeRun) -> str:
         lateness = run.late.get(student)
         lines.append(f"{student:<{width}} {cells}  {_total_text(student_total(grades, lateness), absent)}")
         if lateness and lateness.late:
-            lines.append(f"{'':<{width}}   - {describe(lateness)} (submitted {lateness.submitted_at}, due {lateness.due})")
+            lines.append(f"{'':<{width}}   - {describe(lateness)} "
+                         f"(submitted {lateness.submitted_at}, due {lateness.due})")
         for grade in grades if not absent else ():
             if not grade.graded:
                 lines.append(f"{'':<{width}}   - {grade.notebook}: {grade.status}")

@@ -112,7 +112,8 @@ def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(course: C
     grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
     rows = {r["student_id"]: r for r in csv.DictReader(grades_csv.open())}
     alice, bob, carol = rows["alice"], rows["bob"], rows["carol"]
-    assert (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["manual_max"]) == ("8", "8", "", "7")
+    assert (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["manual_max"]) == \
+        ("8", "8", "", "7")
     assert alice["q1_1_written"] == "" and alice["awaiting_ta"] == "7" and alice["total"] == "8"
     assert (bob[MANUAL_COLUMN], bob["awaiting_ta"], bob["days_late"], bob["late_penalty"]) == ("6", "0", "2", "2.8")
     assert bob["total"] == "11.2" and bob["submitted_at"] == "2024-03-04 00:59:59"

@@ -90,7 +90,8 @@ def test_roster_non_submitter_and_the_assignment_by_name(term) -> None:
 
 def test_automatic_and_manual_points_are_apart(term) -> None:
     alice = rows(term["course"].root / "grades.csv")["alice"]
-    assert (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["awaiting_ta"]) == ("8", "66", "", "7")
+    automatic = (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["awaiting_ta"])
+    assert automatic == ("8", "66", "", "7")
     assert alice["q1_1_written"] == "" and alice["q1_softmax"] == "1" and alice["total"] == "8"
     assert "8/66 automatic; 7 points await a TA" in term["regrade"][1]
 
@@ -109,18 +110,21 @@ def test_regrade_after_a_fixed_check_reports_who_gained(term) -> None:
     assert "regrade: 2 of 2 student(s) graded again changed score" in out
     assert "alice +1: q1_softmax 0 -> 1" in out and "bob +1: q1_softmax 0 -> 1" in out
     [report] = term["course"].root.glob("regrade-*.csv")
-    assert {(r["student_id"], r["question"], r["before"], r["after"], r["change"]) for r in csv.DictReader(report.open())} \
-        == {("alice", "q1_softmax", "0", "1", "+1"), ("bob", "q1_softmax", "0", "1", "+1")}
+    changed = {(r["student_id"], r["question"], r["before"], r["after"], r["change"]) for r in csv.DictReader(report.open())}
+    assert changed == {("alice", "q1_softmax", "0", "1", "+1"), ("bob", "q1_softmax", "0", "1", "+1")}
 
 
 def test_feedback_release_and_canvas_export(term) -> None:
     course = term["course"]
     code, out = term["release"]
     folder = course.root / "feedback-release" / ASSIGNMENT
-    assert code == 0 and str(folder) in out and sorted(p.name for p in folder.iterdir()) == ["alice.zip", "bob.zip"]
+    zips = sorted(p.name for p in folder.iterdir())
+    assert code == 0 and str(folder) in out and zips == ["alice.zip", "bob.zip", "carol.zip"]
     with zipfile.ZipFile(folder / "bob.zip") as zf:
         assert {f"{ASSIGNMENT}/index.html", f"{ASSIGNMENT}/{Path(P1).stem}.html"} <= set(zf.namelist())
         assert b"bob" in zf.read(f"{ASSIGNMENT}/index.html")
+    with zipfile.ZipFile(folder / "carol.zip") as zf:  # the roster's non-submitter learns why she has 0
+        assert zf.namelist() == [f"{ASSIGNMENT}/index.html"] and b"no submission" in zf.read(f"{ASSIGNMENT}/index.html")
     canvas = list(csv.reader((course.root / "grades-canvas.csv").open()))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
     assert canvas[1][0].strip() == "Points Possible" and canvas[1][5] == "100"
@@ -140,7 +144,8 @@ def test_export_after_a_ta_graded_recomputes_the_penalty(term) -> None:
     code, out = hwkit(course, "export")
     table = rows(course.root / "grades.csv")
     assert code == 0, out
-    assert (table["alice"]["q1_1_written"], table["alice"][MANUAL_COLUMN], table["alice"]["awaiting_ta"]) == ("4", "", "3")
+    alice = table["alice"]
+    assert (alice["q1_1_written"], alice[MANUAL_COLUMN], alice["awaiting_ta"]) == ("4", "", "3")
     assert table["alice"]["total"] == "12"
     assert (table["bob"]["late_penalty"], table["bob"]["total"]) == ("2.4", "9.6")  # 20% of 8 + 4
     assert table["carol"]["status"] == "no submission"
