@@ -110,7 +110,8 @@ def test_regrade_after_a_fixed_check_reports_who_gained(term) -> None:
     assert "regrade: 2 of 2 student(s) graded again changed score" in out
     assert "alice +1: q1_softmax 0 -> 1" in out and "bob +1: q1_softmax 0 -> 1" in out
     [report] = term["course"].root.glob("regrade-*.csv")
-    changed = {(r["student_id"], r["question"], r["before"], r["after"], r["change"]) for r in csv.DictReader(report.open())}
+    changed = {(r["student_id"], r["question"], r["before"], r["after"], r["change"])
+               for r in csv.DictReader(report.open())}
     assert changed == {("alice", "q1_softmax", "0", "1", "+1"), ("bob", "q1_softmax", "0", "1", "+1")}
 
 
