@@ -7,7 +7,7 @@ from pathlib import Path
 from .canvas import canvas_column, write_canvas_csv
 from .course import Course
 from .grade import course_config, course_settings, max_scores
-from .late import apply_late_policy
+from .late import apply_late_policy, describe
 from .record import manual_questions
 from .report import write_grades_csv
 from .results import NO_SUBMISSION, GradeRun, NotebookGrade
@@ -33,6 +33,11 @@ def complete_run(course: Course, run: GradeRun) -> GradeRun:
         run.grades.sort(key=lambda grade: grade.student)  # stable: each student's notebooks keep their order
         run.absent = absent
     run.late = apply_late_policy(course, run, db_url)
+    for student, lateness in run.late.items():  # the feedback page lists the run's notes
+        if lateness.late:
+            run.notes.setdefault(student, []).append(
+                f"handed in {lateness.submitted_at}, due {lateness.due}: {describe(lateness)} so far "
+                "(the late policy's percentage applies to every point, a TA's too)")
     return run
 
 

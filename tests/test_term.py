@@ -109,6 +109,7 @@ def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(course: C
     assert run.absent == ["carol"] and run.students() == ["alice", "bob", "carol"]
     assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8)
     assert not run.late["alice"].late and run.late["alice"].points == 0
+    assert any("late by 1 day 1 h" in note for note in run.notes["bob"]) and "alice" not in run.notes
     grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
     rows = {r["student_id"]: r for r in csv.DictReader(grades_csv.open())}
     alice, bob, carol = rows["alice"], rows["bob"], rows["carol"]

@@ -123,7 +123,8 @@ def test_feedback_release_and_canvas_export(term) -> None:
     assert code == 0 and str(folder) in out and zips == ["alice.zip", "bob.zip", "carol.zip"]
     with zipfile.ZipFile(folder / "bob.zip") as zf:
         assert {f"{ASSIGNMENT}/index.html", f"{ASSIGNMENT}/{Path(P1).stem}.html"} <= set(zf.namelist())
-        assert b"bob" in zf.read(f"{ASSIGNMENT}/index.html")
+        index = zf.read(f"{ASSIGNMENT}/index.html").decode()
+        assert "bob" in index and "late by 1 day 2 h: -20% (-1.6 points)" in index
     with zipfile.ZipFile(folder / "carol.zip") as zf:  # the roster's non-submitter learns why she has 0
         assert zf.namelist() == [f"{ASSIGNMENT}/index.html"] and b"no submission" in zf.read(f"{ASSIGNMENT}/index.html")
     canvas = list(csv.reader((course.root / "grades-canvas.csv").open()))
