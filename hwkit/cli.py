@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="regenerate release/ and dist/ from source/ and verify them")
     p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
     p.set_defaults(func=cmd_build)
-    p = sub.add_parser("grade", help="autograde submitted/*/hw1 (or an LMS archive) into autograded/, feedback/, "
+    p = sub.add_parser("grade", help="autograde submitted/<id>/<assignment> (or an LMS archive) into autograded/, feedback/, "
                        "gradebook.db, grades.csv, in parallel, student code sandboxed")
     p.add_argument("--timeout", type=int, default=20, help="seconds a cell may run (default 20)")
     p.add_argument("--notebook-timeout", type=int, default=300,
