@@ -13,10 +13,7 @@ from .results import GRADED, NO_SUBMISSION, GradeRun, Lateness, NotebookGrade
 
 
 def _by_student(run: GradeRun) -> dict[str, list[NotebookGrade]]:
-    table: dict[str, list[NotebookGrade]] = {}
-    for grade in run.grades:
-        table.setdefault(grade.student, []).append(grade)
-    return table
+    return run.by_student()
 
 
 def sandbox_label(run: GradeRun) -> str:
@@ -67,7 +64,7 @@ def student_total(grades: list[NotebookGrade], lateness: Lateness | None = None)
 
 
 MANUAL_COLUMN = "manual (blank = not graded yet)"
-GRADES_NOTE_COLUMNS = ["automatic", "automatic_max", MANUAL_COLUMN, "manual_max", "awaiting_ta", "submitted_at",
+SUMMARY_COLUMNS = ["automatic", "automatic_max", MANUAL_COLUMN, "manual_max", "awaiting_ta", "submitted_at",
                        "days_late", "late_penalty", "total", "max_total", "status", "sandbox"]
 
 
@@ -75,19 +72,19 @@ def write_grades_csv(run: GradeRun, path: Path) -> None:
     """One row per student (everyone on the roster): points per question and per notebook; automatic points
     and their maximum; the written answers' points (blank while any awaits a TA; so is each such question's
     cell), their maximum and the points still awaiting a TA; when the submission came in, days late and the
-    late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not finish has empty
-    cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing has 0 and
-    "no submission". The last column is the sandbox student code ran in."""
+    late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not
+    finish has empty cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing
+    has 0 and "no submission". The last column is the sandbox student code ran in."""
     students = _by_student(run)
     if not students:
-        path.write_text(",".join(["student_id", *GRADES_NOTE_COLUMNS]) + "\n")
+        path.write_text(",".join(["student_id", *SUMMARY_COLUMNS]) + "\n")
         return
     first = next(iter(students.values()))
     questions = [q for g in first for q in g.max_scores]
     notebooks = [Path(g.notebook).stem for g in first]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", *questions, *notebooks, *GRADES_NOTE_COLUMNS])
+        writer.writerow(["student_id", *questions, *notebooks, *SUMMARY_COLUMNS])
         for student, grades in students.items():
             scores = {q: s for g in grades if g.graded for q, s in g.scores.items()}
             lateness = run.late.get(student)
