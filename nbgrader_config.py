@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 from hwkit.feedback import NBGRADER_TEMPLATES, TEMPLATES, GetGradesAndStatus, SanitizeFeedback
+from hwkit.late import LatePolicy
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 COURSE_ROOT = Path(__file__).resolve().parent
@@ -30,6 +31,16 @@ c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES
 # pages and in the feedback HTML: it cannot run script in a TA's or student's browser (hwkit/safe_html.py).
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.filters = {"markdown2html": "hwkit.safe_html.markdown2html", "clean_html": "hwkit.safe_html.clean_html"}
+
+# Due dates and the late penalty (hwkit/late.py, an nbgrader LateSubmissionPlugin): a submission's time is
+# its timestamp.txt or its LMS file name; write the due date in the same clock (a date without a UTC offset
+# is read as UTC, as nbgrader does). The penalty is a percentage of the points earned, per started day late.
+c.AssignLatePenalties.plugin_class = LatePolicy
+c.LatePolicy.due_dates = {}  # assignment -> due date, e.g. {"hw1": "2024-03-08 23:59:59"}
+c.LatePolicy.percent_per_day = 10.0
+c.LatePolicy.max_percent = 50.0
+# grades-canvas.csv fills an existing Canvas assignment when its id is given (else Canvas creates one).
+c.CanvasExport.assignment_ids = {}  # e.g. {"hw1": "123456"}
 
 # The hidden test cells import the instructor-only hw1_hidden package from grader_tests/.
 if str(GRADER_TESTS) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):

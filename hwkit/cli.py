@@ -1,7 +1,8 @@
-"""Command line: `hwkit build`, `grade`, `demo`, `otter-grade`, `lab`, `export`.
+"""Command line: `hwkit build`, `roster`, `grade`, `demo`, `otter-grade`, `lab`, `export`, `release-feedback`.
 
 Every command works on a course folder: the one `--course PATH` names (before or after the command),
-else the folder hwkit runs in or the nearest one above it (see course.py for what marks one). A
+else the folder hwkit runs in or the nearest one above it (see course.py for what marks one), and on
+one assignment of it (`--assignment`, default hw1). A
 mistake the user can fix raises CourseError: its one sentence goes to stderr and the exit code is 2,
 without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it;
 a command checks its course and input before importing what it runs (nbgrader and nbformat take
@@ -16,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .course import Course, CourseError
+from .course import ASSIGNMENT, Course, CourseError
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
+ASSIGNMENT_HELP = f"the assignment's name (default {ASSIGNMENT})"
 
 
 def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
@@ -28,8 +30,10 @@ def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, arc
     _require_submissions(course, archive)  # before the imports: they take seconds
     print("hwkit grade: starting: loading nbgrader and the grading code", flush=True)
     from .grade import SandboxUnavailable, grade
+    from .regrade import previous_scores
 
     started = time.time()
+    previous = previous_scores(course)  # before grading overwrites them: the regrade report compares
     try:
         run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
                     archive_regex=archive_regex, sandbox=not unsandboxed, notebook_timeout=notebook_timeout)
@@ -41,7 +45,7 @@ def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, arc
             print(f"archive: {line}", file=sys.stderr)
         raise CourseError(f"--archive {archive} holds no notebook of a student (see the lines above): pass the zip "
                           "downloaded from the LMS, and --archive-regex if its files are named another way.")
-    return report_run(course, run, time.time() - started)
+    return report_run(course, run, time.time() - started, previous)
 
 
 def _require_submissions(course: Course, archive: str | None) -> None:
@@ -58,20 +62,29 @@ def _require_submissions(course: Course, archive: str | None) -> None:
                           f"submitted/<student_id>/{course.assignment}/, or pass --archive with an LMS download.")
 
 
-def report_run(course: Course, run, seconds: float) -> int:
-    """grades.csv, the summaries, the figure and the console table of a finished run; the exit code:
+def report_run(course: Course, run, seconds: float, previous: dict | None = None) -> int:
+    """grades.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
+    summaries, the figure, the console table and the regrade report of a finished run; the exit code:
     0, or 1 when a student could not be graded."""
-    from .report import console_table, write_grades_csv, write_summaries, write_summary_figure
+    from .regrade import report_regrade
+    from .report import console_table, write_summaries, write_summary_figure
+    from .term import complete_run, write_grade_files
 
-    write_grades_csv(run, course.root / "grades.csv")
+    run = complete_run(course, run)
+    grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
     write_summaries(run, course)
     figure = write_summary_figure(run, course.root / "grades-summary.png")
     print(console_table(run))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {line}")
+    for line in report_regrade(course, previous or {}, run):
+        print(line)
     missing = run.not_graded()
-    print(f"\n{len(run.students()) - len(missing)} student(s) graded in {seconds:.0f} s "
-          f"({len(run.cached)} unchanged since the last run, not regraded); scores in {course.root / 'grades.csv'}, "
+    graded = len(run.students()) - len(missing) - len(run.absent)
+    print(f"\n{graded} student(s) graded in {seconds:.0f} s "
+          f"({len(run.cached)} unchanged since the last run, not regraded)"
+          + (f"; {len(run.absent)} on the roster handed in nothing (0 points)" if run.absent else "")
+          + f"; scores in {grades_csv}, for Canvas's gradebook import {canvas_csv.name}, "
           f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
     if run.sandboxed is False:
         print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); grades.csv records it")
@@ -84,7 +97,7 @@ def report_run(course: Course, run, seconds: float) -> int:
 
 def course_of(args: argparse.Namespace) -> Course:
     """The course the command works on (--course, else found from the current folder upward)."""
-    return Course.find(args.course)
+    return Course.find(args.course, args.assignment)
 
 
 # ---- the commands ----------------------------------------------------------------------------
@@ -163,6 +176,7 @@ def add_command(sub, name: str, func: Callable[[argparse.Namespace], int], help:
     """Register the subcommand `name`, run by func(args); it takes --course after its name too."""
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("--course", default=argparse.SUPPRESS, help=COURSE_HELP)  # SUPPRESS: keeps one given before
+    after.add_argument("--assignment", default=argparse.SUPPRESS, help=ASSIGNMENT_HELP)
     parser = sub.add_parser(name, help=help, description=help, parents=[after])
     parser.set_defaults(func=func)
     return parser
@@ -173,6 +187,45 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds or workers")
     return value
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from .roster import RosterError, import_roster
+
+    course = course_of(args)
+    try:
+        ids = import_roster(course, Path(args.csv))
+    except RosterError as error:
+        print(f"hwkit roster: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(ids)} student(s) on the roster of {course.gradebook} (nbgrader db student import); "
+          "`hwkit grade` lists who handed in nothing with 0 points")
+    return 0
+
+
+def cmd_release_feedback(args: argparse.Namespace) -> int:
+    from .release import release_feedback, release_folder
+
+    course = course_of(args)
+    zips = release_feedback(course)
+    if not zips:
+        print(f"hwkit release-feedback: no feedback in {course.feedback}/<student>/{course.assignment}/: "
+              "run `hwkit grade` first", file=sys.stderr)
+        return 1
+    print(f"{len(zips)} feedback zip(s), one per student (<student>.zip), in {release_folder(course)}: "
+          "upload each to its student in the LMS")
+    return 0
+
+
+def _add_roster(sub) -> None:
+    p = add_command(sub, "roster", cmd_roster, "import the class roster (nbgrader db student import: a CSV with id, "
+                    "first_name, last_name, email); who is on it and handed in nothing gets 0 points")
+    p.add_argument("csv", help="the roster CSV file")
+
+
+def _add_release_feedback(sub) -> None:
+    add_command(sub, "release-feedback", cmd_release_feedback, "zip each student's feedback pages into "
+                "feedback-release/<assignment>/<student>.zip, ready to upload to the LMS")
 
 
 def _add_build(sub) -> None:
@@ -226,13 +279,15 @@ def _add_export(sub) -> None:
     p.add_argument("--out", help="CSV file (default: grades.csv in the course)")
 
 
-COMMANDS = (_add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export)
+COMMANDS = (_add_roster, _add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export,
+            _add_release_feedback)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hwkit", description="Build, grade and export the course's homework. Run it "
                                   "anywhere inside the course folder, or pass --course PATH (see README.md).")
     top.add_argument("--course", default=None, help=COURSE_HELP)
+    top.add_argument("--assignment", default=ASSIGNMENT, help=ASSIGNMENT_HELP)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)

@@ -24,6 +24,7 @@ def export_from_gradebook(course: Course) -> GradeRun:
     from nbgrader.api import Gradebook
 
     from .notebooks import grade_cells, read_notebook
+    from .record import manual_questions
 
     grades: list[NotebookGrade] = []
     notes: dict[str, list[str]] = {}
@@ -40,7 +41,8 @@ def export_from_gradebook(course: Course) -> GradeRun:
         for student in sorted(students | graded):
             notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
             for name, cell_max in maxima.items():
-                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max))
+                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
+                                      manual=manual_questions(course.source / name))
                 executed = course.autograded / student / course.assignment / name
                 if student not in graded:
                     grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
@@ -94,11 +96,13 @@ def export_grades(course: Course, out: Path | None = None) -> int:
     if not out.parent.is_dir():
         raise CourseError(f"--out {out}: the folder {out.parent} does not exist; create it or choose another file.")
     run = export_from_gradebook(course)
-    from .report import console_table, write_grades_csv  # matplotlib and friends: after the checks
+    from .report import console_table  # matplotlib and friends: after the checks
+    from .term import complete_run, write_grade_files
 
-    write_grades_csv(run, out)
+    run = complete_run(course, run)
+    out, canvas = write_grade_files(course, run, out)
     print(console_table(run))
     waiting = sum(1 for g in run.grades for s in g.scores.values() if s is None)
-    print(f"\n{len(run.students())} student(s) exported to {out}; "
+    print(f"\n{len(run.students())} student(s) exported to {out} (for Canvas's gradebook import: {canvas.name}); "
           f"{waiting} written answer(s) still wait for a grade in formgrader")
     return 0

@@ -126,11 +126,16 @@ def _gradebook_students(db_url: str, assignment: str) -> set[str]:
         return set()
 
 
-def _course_settings(course: Course) -> tuple[str, str]:
-    """(course_id, db_url) from the course's nbgrader_config.py."""
+def course_config(course: Course):
+    """The course's nbgrader_config.py, loaded (a traitlets Config)."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+
+
+def course_settings(course: Course) -> tuple[str, str]:
+    """(course_id, db_url) from the course's nbgrader_config.py."""
+    config = course_config(course)
     course_id = config.CourseDirectory.get("course_id", "default_course")
     db_url = config.CourseDirectory.get("db_url", f"sqlite:///{course.gradebook}")
     return str(course_id), str(db_url)
@@ -231,7 +236,7 @@ def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: P
     jobs = max(1, jobs or os.cpu_count() or 1)
     maxima = max_scores(course)
     fingerprint = course_fingerprint(course, timeout, sandbox, notebook_timeout)
-    course_id, db_url = _course_settings(course)
+    course_id, db_url = course_settings(course)
     notes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="hwkit-grade-") as tmp:
         run_dir = Path(tmp)

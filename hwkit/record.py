@@ -10,6 +10,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .course import Course
 from .intake import Submission
+from .notebooks import grade_cells, read_notebook
 from .results import NOT_GRADED, NotebookGrade
 
 
@@ -29,7 +30,7 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
             sub = None
         for name, cell_max in maxima.items():
             grade = NotebookGrade(submission.student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
-                                  list(submission.notes.get(name, [])))
+                                  list(submission.notes.get(name, [])), manual=manual_questions(course.source / name))
             executed = scratch / "autograded" / submission.student / assignment / name
             if name in submission.notebooks:
                 if not executed.exists() or sub is None:
@@ -46,6 +47,9 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
             "timestamp": timestamp}
 
 
+def manual_questions(notebook: Path) -> list[str]:
+    """The grade_ids a TA grades by hand in formgrader: nbgrader tasks and manually graded answers."""
+    return [cell.grade_id for cell in grade_cells(read_notebook(notebook)) if not cell.auto]
 
 
 def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, judged: tuple | None) -> None:

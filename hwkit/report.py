@@ -3,6 +3,8 @@ the look of the notebooks' feedback pages), a summary figure and a console table
 from __future__ import annotations
 
 import csv
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -12,55 +14,99 @@ from matplotlib.ticker import MaxNLocator
 
 from .course import Course
 from .feedback import BOOTSTRAP_CSS_DIR, TEMPLATES, install_mathjax
-from .results import GradeRun, NotebookGrade
+from .late import DAY, describe
+from .results import GRADED, NO_SUBMISSION, GradeRun, Lateness, NotebookGrade
 
 
 def _by_student(run: GradeRun) -> dict[str, list[NotebookGrade]]:
-    table: dict[str, list[NotebookGrade]] = {}
-    for grade in run.grades:
-        table.setdefault(grade.student, []).append(grade)
-    return table
+    return run.by_student()
 
 
 def sandbox_label(run: GradeRun) -> str:
     return {True: "bubblewrap", False: "NONE (--unsandboxed)"}.get(run.sandboxed, "")
 
 
-def status_of(grades: list[NotebookGrade]) -> str:
-    """"graded", or every notebook's "not graded: <reason>"."""
+def status_of(grades: list[NotebookGrade], absent: bool = False) -> str:
+    """"graded", "no submission", or every notebook's "not graded: <reason>"."""
+    if absent:
+        return NO_SUBMISSION
     missing = [g for g in grades if not g.graded]
     if not missing:
-        return "graded"
+        return GRADED
     if len(missing) == len(grades) and len({g.status for g in missing}) == 1:
         return missing[0].status
     return "; ".join(f"{Path(g.notebook).stem} {g.status}" for g in missing)
 
 
+@dataclass(frozen=True)
+class StudentTotal:
+    """One student's points, split the way people ask about them. None: no grade (not graded)."""
+
+    automatic: float | None
+    automatic_max: float
+    given: float  # points of written answers graded so far (0 for a notebook not handed in)
+    manual_max: float
+    awaiting: float  # points of written answers a TA has not graded yet
+    penalty: float  # late penalty, points
+    total: float | None  # automatic + given - penalty: the points so far
+    max_total: float
+
+    @property
+    def manual(self) -> float | None:
+        """The written answers' points once all are graded; None while any awaits a TA."""
+        return None if self.awaiting or self.automatic is None else self.given
+
+
+def student_total(grades: list[NotebookGrade], lateness: Lateness | None = None) -> StudentTotal:
+    complete = all(g.graded for g in grades)
+    written = [(g.max_scores[q], s) for g in grades for q, s in g.manual_scores.items()]
+    given = sum(s for _, s in written if s is not None)
+    awaiting = sum(m for m, s in written if s is None) if complete else 0.0
+    automatic = sum(g.automatic for g in grades) if complete else None
+    penalty = lateness.points if lateness else 0.0
+    return StudentTotal(automatic, sum(g.automatic_max for g in grades), given, sum(m for m, _ in written), awaiting,
+                        penalty, automatic + given - penalty if automatic is not None else None,
+                        sum(g.max_total for g in grades))
+
+
+MANUAL_COLUMN = "manual (blank = not graded yet)"
+SUMMARY_COLUMNS = ["automatic", "automatic_max", MANUAL_COLUMN, "manual_max", "awaiting_ta", "submitted_at",
+                       "days_late", "late_penalty", "total", "max_total", "status", "sandbox"]
+
+
 def write_grades_csv(run: GradeRun, path: Path) -> None:
-    """One row per student: points per question and per notebook, total and maximum, whether it was
-    graded (a notebook whose grading did not finish has empty cells, never 0, and the row's status
-    says "not graded: <reason>"), and the sandbox student code ran in."""
+    """One row per student (everyone on the roster): points per question and per notebook; automatic points
+    and their maximum; the written answers' points (blank while any awaits a TA; so is each such question's
+    cell), their maximum and the points still awaiting a TA; when the submission came in, days late and the
+    late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not
+    finish has empty cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing
+    has 0 and "no submission". The last column is the sandbox student code ran in."""
     students = _by_student(run)
     if not students:
-        path.write_text("student_id,total,max_total,status,sandbox\n")
+        path.write_text(",".join(["student_id", *SUMMARY_COLUMNS]) + "\n")
         return
     first = next(iter(students.values()))
     questions = [q for g in first for q in g.max_scores]
     notebooks = [Path(g.notebook).stem for g in first]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", *questions, *notebooks, "total", "max_total", "status", "sandbox"])
+        writer.writerow(["student_id", *questions, *notebooks, *SUMMARY_COLUMNS])
         for student, grades in students.items():
             scores = {q: s for g in grades if g.graded for q, s in g.scores.items()}
-            complete = all(g.graded for g in grades)
+            lateness = run.late.get(student)
+            total = student_total(grades, lateness)
+            late = [lateness.submitted_at or "", math.ceil(lateness.seconds_late / DAY)] if lateness else ["", 0]
             writer.writerow([student, *(_fmt(scores.get(q)) for q in questions),
                              *(_fmt(g.total if g.graded else None) for g in grades),
-                             _fmt(sum(g.total for g in grades) if complete else None),
-                             _fmt(sum(g.max_total for g in grades)), status_of(grades), sandbox_label(run)])
+                             _fmt(total.automatic), _fmt(total.automatic_max),
+                             _fmt(total.manual), _fmt(total.manual_max),
+                             _fmt(total.awaiting if total.automatic is not None else None), *late,
+                             _fmt(total.penalty if total.automatic is not None else None), _fmt(total.total),
+                             _fmt(total.max_total), status_of(grades, student in run.absent), sandbox_label(run)])
 
 
 def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    return "" if value is None else f"{round(value, 2):g}"
 
 
 def write_summaries(run: GradeRun, course: Course) -> None:
@@ -104,29 +150,61 @@ REASONS_SHOWN = 4  # per notebook on the console; the feedback page lists them a
 
 
 def console_table(run: GradeRun) -> str:
-    """The score table `hwkit grade` and `hwkit demo` print."""
+    """The score table `hwkit grade`, `export` and `demo` print: per notebook the points and, in brackets,
+    the points of written answers still awaiting a TA; per student what is automatic, what a TA gave or has
+    still to grade, the late penalty, and the reasons points were lost."""
     students = _by_student(run)
     if not students:
         return "no submissions found"
     notebooks = [Path(g.notebook).stem for g in next(iter(students.values()))]
     width = max(12, *(len(s) for s in students))
-    header = f"{'student':<{width}} " + " ".join(f"{n[:18]:>18}" for n in notebooks) + f" {'total':>12}"
-    lines = [header, "-" * len(header)]
+    header = f"{'student':<{width}} " + " ".join(f"{n[:18]:>18}" for n in notebooks) + "  total"
+    lines = [header, "-" * (len(header) + 40)]
     if run.sandboxed is False:
         lines.insert(0, "WARNING: graded WITHOUT a sandbox (--unsandboxed): student code ran with your rights")
     for student, grades in students.items():
-        cells = " ".join(f"{f'{g.total:g}/{g.max_total:g}' if g.graded else 'NOT GRADED':>18}" for g in grades)
-        total = (f"{sum(g.total for g in grades):g}/{sum(g.max_total for g in grades):g}"
-                 if all(g.graded for g in grades) else "NOT GRADED")
-        lines.append(f"{student:<{width}} {cells} {total:>12}")
-        for grade in grades:
+        absent = student in run.absent
+        cells = " ".join(f"{_notebook_cell(g, absent):>18}" for g in grades)
+        lateness = run.late.get(student)
+        lines.append(f"{student:<{width}} {cells}  {_total_text(student_total(grades, lateness), absent)}")
+        if lateness and lateness.late:
+            lines.append(f"{'':<{width}}   - {describe(lateness)} "
+                         f"(submitted {lateness.submitted_at}, due {lateness.due})")
+        for grade in grades if not absent else ():
             if not grade.graded:
                 lines.append(f"{'':<{width}}   - {grade.notebook}: {grade.status}")
             lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:REASONS_SHOWN])
             if len(grade.problems) > REASONS_SHOWN:
                 lines.append(f"{'':<{width}}   - ... and {len(grade.problems) - REASONS_SHOWN} more reasons for "
                              f"{grade.notebook} in feedback/{student}/<assignment>/index.html")
+    if any(student_total(grades).awaiting for grades in students.values()):
+        lines.append("(+N TA): N points of written answers await a TA in formgrader (`hwkit lab`, then `hwkit export`)")
     return "\n".join(lines)
+
+
+def _notebook_cell(grade: NotebookGrade, absent: bool) -> str:
+    if absent:
+        return "-"
+    if not grade.graded:
+        return "NOT GRADED"
+    awaiting = sum(grade.max_scores[q] for q, s in grade.manual_scores.items() if s is None)
+    return f"{grade.total:g}/{grade.max_total - awaiting:g}" + (f" (+{awaiting:g} TA)" if awaiting else "")
+
+
+def _total_text(total: StudentTotal, absent: bool) -> str:
+    """e.g. "66/66 automatic; 34 points await a TA", "88/100 (late -6.6)", "0/100 no submission"."""
+    if absent:
+        return f"0/{total.max_total:g} {NO_SUBMISSION}"
+    if total.automatic is None:
+        return "NOT GRADED"
+    late = f"late -{total.penalty:g}" if total.penalty else ""
+    if not total.awaiting:
+        return f"{total.total:g}/{total.max_total:g}" + (f" ({late})" if late else "")
+    parts = [f"{total.automatic:g}/{total.automatic_max:g} automatic"]
+    if total.given:
+        parts[0] += f" + {total.given:g} by a TA"
+    parts.append(f"{total.awaiting:g} points await a TA")
+    return "; ".join(parts + ([late] if late else []))
 
 
 NOT_GRADED = {"color": "#d9d9d9", "hatch": "//", "edgecolor": "#8c8c8c"}  # never drawn as 0: grey and hatched

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 GRADED = "graded"
 NOT_GRADED = "not graded"  # prefix of the status of a notebook whose grading did not finish
+NO_SUBMISSION = "no submission"  # the status of a student on the roster who handed in nothing (0 points)
 
 
 @dataclass
@@ -21,6 +22,7 @@ class NotebookGrade:
     max_scores: dict[str, float]
     problems: list[str] = field(default_factory=list)
     status: str = GRADED
+    manual: list[str] = field(default_factory=list)  # questions graded by hand (written answers)
 
     @property
     def graded(self) -> bool:
@@ -34,9 +36,38 @@ class NotebookGrade:
     def max_total(self) -> float:
         return sum(self.max_scores.values())
 
+    @property
+    def automatic(self) -> float:
+        return sum(s or 0.0 for q, s in self.scores.items() if q not in self.manual)
+
+    @property
+    def automatic_max(self) -> float:
+        return sum(m for q, m in self.max_scores.items() if q not in self.manual)
+
+    @property
+    def manual_scores(self) -> dict[str, float | None]:
+        """The written questions' points; None: not graded by a TA yet."""
+        return {q: self.scores.get(q) for q in self.manual}
+
     def mark_not_graded(self, reason: str) -> None:
         if self.graded:
             self.status = f"{NOT_GRADED}: {reason}"
+
+
+@dataclass
+class Lateness:
+    """When a student handed in, against the assignment's due date, and the points the course's late
+    policy takes off (hwkit/late.py)."""
+
+    submitted_at: str | None  # the submission's timestamp as the gradebook has it
+    due: str | None
+    seconds_late: float = 0.0
+    percent: float = 0.0  # of the points earned
+    points: float = 0.0
+
+    @property
+    def late(self) -> bool:
+        return self.seconds_late > 0
 
 
 @dataclass
@@ -48,6 +79,15 @@ class GradeRun:
     seconds: float = 0.0
     sandboxed: bool | None = None  # False: student code ran without a sandbox (hwkit grade --unsandboxed); None: unknown
     retried: list[str] = field(default_factory=list)  # students whose grading was retried on a fresh worker
+    absent: list[str] = field(default_factory=list)  # on the roster, nothing submitted: 0 points
+    late: dict[str, Lateness] = field(default_factory=dict)  # student -> lateness (students with a timestamp)
+
+    def by_student(self) -> dict[str, list[NotebookGrade]]:
+        """student -> their notebooks' grades, in the run's order."""
+        table: dict[str, list[NotebookGrade]] = {}
+        for grade in self.grades:
+            table.setdefault(grade.student, []).append(grade)
+        return table
 
     def students(self) -> list[str]:
         return sorted({g.student for g in self.grades})
