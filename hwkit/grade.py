@@ -82,6 +82,7 @@ def course_fingerprint(course: Course, timeout: int, sandbox: bool = True, noteb
     for module in ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "safe_html.py", "sandbox.py",
                    "forkserver.py", "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
+    _tree_digest(Path(__file__).parent / "templates", digest)  # the feedback pages' look
     return digest.hexdigest()
 
 
