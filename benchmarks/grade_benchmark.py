@@ -37,6 +37,7 @@ from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
 from hwkit.grade import max_scores  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
+from hwkit.settings import CELL_TIMEOUT  # noqa: E402
 
 COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
 
@@ -225,7 +226,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--timeout", type=int, default=20)
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--course", type=Path, default=REPO,
                         help="take nbgrader_config.py, source/ and grader_tests/ from this course (default: this repo)")

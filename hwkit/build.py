@@ -18,11 +18,17 @@ import nbformat
 from .course import Course, nbgrader
 from .execute import execute_many
 from .notebooks import autograde_scores, error_messages, grade_cells, has_outputs
+from .settings import CELL_TIMEOUT
 
 FORBIDDEN_IN_RELEASE = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                         "MARK SCHEME", "hw1_hidden", "check_hidden")
 REGION = re.compile(r"(?:### BEGIN (SOLUTION|HIDDEN TESTS)|=== BEGIN MARK SCHEME ===)(.*?)"
                     r"(?:### END (?:SOLUTION|HIDDEN TESTS)|=== END MARK SCHEME ===)", re.S)
+
+
+# Seconds the judge gives one question of the instructor's own solution: it runs outside the sandbox,
+# several notebooks at once, and a slow machine must not fail the build.
+VERIFY_QUESTION_TIMEOUT = 60
 
 
 class BuildError(Exception):
@@ -92,9 +98,10 @@ def check_leaks(course: Course) -> list[str]:
     return problems
 
 
-def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
+def check_tests_decide(course: Course, jobs: int = 2, cell_timeout: int = CELL_TIMEOUT) -> list[str]:
     """Every autograded question passes on the instructor solution and fails on the untouched release,
-    both in the notebook (the public check of each test cell) and by the judge (public and hidden cases)."""
+    both in the notebook (the public check of each test cell, `cell_timeout` seconds each) and by the
+    judge (public and hidden cases)."""
     problems = []
     names = course.notebook_names()
     with tempfile.TemporaryDirectory(prefix="hwkit-verify-") as tmp:
@@ -102,7 +109,7 @@ def check_tests_decide(course: Course, jobs: int = 2) -> list[str]:
         shutil.copytree(course.source, copies["source"], ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(course.release, copies["release"], ignore=shutil.ignore_patterns("__pycache__"))
         paths = [copies[kind] / name for kind in ("source", "release") for name in names]
-        executed = execute_many(paths, course.env(), jobs=jobs)
+        executed = execute_many(paths, course.env(), cell_timeout, jobs=jobs)
         verdicts = _judge_all(course, copies, names, jobs)
     for name, source_nb, release_nb in zip(names, executed[: len(names)], executed[len(names):]):
         source_scores, release_scores = autograde_scores(source_nb), autograde_scores(release_nb)
@@ -143,7 +150,8 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
         source_nb = nbformat.read(course.source / name, as_version=4)
         nb = nbformat.read(copies[kind] / name, as_version=4)
         questions = reference.questions(source_nb)
-        return judge_unsandboxed(reference, copies[kind], judged_cells(nb, source_nb), questions, 60, env)[0]
+        return judge_unsandboxed(reference, copies[kind], judged_cells(nb, source_nb), questions,
+                                 VERIFY_QUESTION_TIMEOUT, env)[0]
 
     jobs_list = [(kind, name) for kind in ("source", "release") for name in names]
     for question in reference.checks.QUESTIONS:  # the cases once, before the threads share them
@@ -152,8 +160,9 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
         return dict(zip(jobs_list, pool.map(one, jobs_list)))
 
 
-def build(course: Course, verify: bool = True, jobs: int = 2) -> list[str]:
-    """Regenerate release/ (and the Otter archive) from source/; return what was checked."""
+def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int = CELL_TIMEOUT) -> list[str]:
+    """Regenerate release/ (and the Otter archive) from source/; return what was checked (the notebooks
+    run with `cell_timeout` seconds per cell)."""
     write_public_expected(course)
     generate_release(course)
     from .otter import write_otter_artifacts  # the Otter route is built from the same checks
@@ -161,7 +170,7 @@ def build(course: Course, verify: bool = True, jobs: int = 2) -> list[str]:
     written = write_otter_artifacts(course)
     report = [f"release written to {course.release.relative_to(course.root)}"] + written
     if verify:
-        problems = check_leaks(course) + check_tests_decide(course, jobs=jobs)
+        problems = check_leaks(course) + check_tests_decide(course, jobs=jobs, cell_timeout=cell_timeout)
         if problems:
             raise BuildError("verification failed:\n  - " + "\n  - ".join(problems))
         report.append("verified: the solutions pass every autograded question (public checks and judge), the "

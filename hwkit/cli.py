@@ -18,25 +18,34 @@ from pathlib import Path
 from typing import Callable
 
 from .course import ASSIGNMENT, Course, CourseError
+from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, GradingSettings
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
 ASSIGNMENT_HELP = f"the assignment's name (default {ASSIGNMENT})"
+STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
+LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of sandbox.Limits that `grade` and `demo` can set
 
 
-def _grade_and_report(course: Course, timeout: int, jobs: int | None = None, archive: str | None = None,
-                      archive_regex: str | None = None, unsandboxed: bool = False,
-                      notebook_timeout: int = 300) -> int:
-    _require_submissions(course, archive)  # before the imports: they take seconds
-    print("hwkit grade: starting: loading nbgrader and the grading code", flush=True)
+def grading_settings(args: argparse.Namespace) -> GradingSettings:
+    """The grading settings of a `grade` or `demo` command line (built once, read by every step)."""
+    from dataclasses import replace
+
+    settings = GradingSettings(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs,
+                               sandbox=not args.unsandboxed)
+    caps = {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
+    return replace(settings, limits=replace(settings.limits, **caps))
+
+
+def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
+                      archive_regex: str | None = None) -> int:
     from .grade import SandboxUnavailable, grade
     from .regrade import previous_scores
 
     started = time.time()
     previous = previous_scores(course)  # before grading overwrites them: the regrade report compares
     try:
-        run = grade(course, timeout=timeout, jobs=jobs, archive=Path(archive) if archive else None,
-                    archive_regex=archive_regex, sandbox=not unsandboxed, notebook_timeout=notebook_timeout)
+        run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex)
     except SandboxUnavailable as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
@@ -102,7 +111,7 @@ def course_of(args: argparse.Namespace) -> Course:
 
 # ---- the commands ----------------------------------------------------------------------------
 
-def cmd_build(args: argparse.Namespace) -> int:
+def cmd_build(args: argparse.Namespace, cell_timeout: int = CELL_TIMEOUT) -> int:
     course = course_of(args)
     hidden = course.grader_tests / "hw1_hidden"  # build computes the public expected values from it
     if not hidden.is_dir():
@@ -111,7 +120,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import BuildError, build
 
     try:
-        for line in build(course, verify=not args.no_verify):
+        for line in build(course, verify=not args.no_verify, cell_timeout=cell_timeout):
             print(line)
     except BuildError as error:
         print(f"hwkit build: {error}", file=sys.stderr)
@@ -120,19 +129,23 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    return _grade_and_report(course_of(args), args.timeout, args.jobs, args.archive, args.archive_regex,
-                             args.unsandboxed, args.notebook_timeout)
+    course = course_of(args)
+    _require_submissions(course, args.archive)  # before the imports: they take seconds
+    print(STARTING, flush=True)
+    return _grade_and_report(course, grading_settings(args), args.archive, args.archive_regex)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     course = course_of(args)
     from .demo import make_demo_course
 
-    if cmd_build(args):
+    settings = grading_settings(args)
+    if cmd_build(args, settings.cell_timeout):
         return 1
     demo = make_demo_course(course, course.root / "demo-course")
     print(f"\nGrading example submissions in {demo.root} ...")
-    return _grade_and_report(demo, args.timeout)
+    print(STARTING, flush=True)
+    return _grade_and_report(demo, settings)
 
 
 def cmd_otter_grade(args: argparse.Namespace) -> int:
@@ -233,27 +246,51 @@ def _add_build(sub) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
 
 
-def _add_grade(sub) -> None:
-    p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
-                    "feedback/, gradebook.db, grades.csv, in parallel, student code sandboxed")
-    p.add_argument("--timeout", type=positive_int, default=20, help="seconds a cell may run (default 20)")
-    p.add_argument("--notebook-timeout", type=positive_int, default=300,
-                   help="seconds all cells of one notebook may run together (default 300); past it the running "
-                        "cell is stopped and later cells are not run")
+class _LimitDefaults(argparse.HelpFormatter):
+    """Shows the sandbox's default of a resource limit in --help, importing it (seconds: nbgrader,
+    ZeroMQ) only when the help is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.dest not in LIMIT_OPTIONS:
+            return action.help
+        from .sandbox import Limits
+
+        return f"{action.help} (default {getattr(Limits, action.dest)})"
+
+
+def _add_grading_options(p: argparse.ArgumentParser) -> None:
+    """The options of GradingSettings (settings.py), shared by `grade` and `demo`."""
+    p.formatter_class = _LimitDefaults
+    p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
+                   help=f"seconds a cell may run, and the judge's checks of one question (default {CELL_TIMEOUT})")
+    p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,
+                   help=f"seconds all cells of one notebook may run together (default {NOTEBOOK_TIMEOUT}); past it the "
+                        "running cell is stopped and later cells are not run")
     p.add_argument("--jobs", "-j", type=positive_int, default=None,
                    help="students graded at once (default: number of cores)")
-    p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
-    p.add_argument("--archive-regex", default=None,
-                   help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
-                        "(default: <hw1_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
+    p.add_argument("--memory-mb", type=positive_int, default=None,
+                   help="megabytes of memory a notebook's kernel may use; past it the kernel dies and the cells "
+                        "from there on lose their points")
+    p.add_argument("--output-bytes", type=positive_int, default=None,
+                   help="bytes of output (printed, displayed) a cell may send before it is stopped")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run student code WITHOUT the bubblewrap sandbox (recorded in grades.csv and the summary); "
                         "without this flag, grading stops when bubblewrap is missing")
 
 
+def _add_grade(sub) -> None:
+    p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
+                    "feedback/, gradebook.db, grades.csv, in parallel, student code sandboxed")
+    _add_grading_options(p)
+    p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
+    p.add_argument("--archive-regex", default=None,
+                   help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
+                        "(default: <hw1_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
+
+
 def _add_demo(sub) -> None:
     p = add_command(sub, "demo", cmd_demo, "build, grade example submissions in demo-course/, print the scores")
-    p.add_argument("--timeout", type=positive_int, default=20)
+    _add_grading_options(p)
     p.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
 
 

@@ -29,8 +29,8 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def execute_notebook(path: Path, timeout: int = 20) -> NotebookNode:
-    """Execute `path` in its own folder, errors allowed (as nbgrader's autograder does)."""
+def execute_notebook(path: Path, timeout: int) -> NotebookNode:
+    """Execute `path` in its own folder, errors allowed (as nbgrader's autograder does); `timeout`: seconds per cell."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             interrupt_on_timeout=True, extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(path.parent)}})
@@ -38,7 +38,7 @@ def execute_notebook(path: Path, timeout: int = 20) -> NotebookNode:
     return nb
 
 
-def execute_many(paths: Sequence[Path], env: dict[str, str], jobs: int = 2, timeout: int = 20) -> list[NotebookNode]:
+def execute_many(paths: Sequence[Path], env: dict[str, str], timeout: int, jobs: int = 2) -> list[NotebookNode]:
     """Execute several notebooks concurrently; results in the order of `paths`."""
     with _environ(env), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda p: execute_notebook(p, timeout), paths))

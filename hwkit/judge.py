@@ -160,16 +160,16 @@ def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None)
 
 
 def judge_notebook(reference: Reference, connection: Connection, cells: list[dict],
-                   questions: list[tuple[str, float]], timeout: float,
+                   questions: list[tuple[str, float]], cell_timeout: float,
                    timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
-    """Run the cells in the observer, then judge every question; the verdicts in question order.
-    `timings` gains the seconds spent on the cells ("judge_cells") and per question ("q4_...")."""
+    """Run the cells in the observer (each with `cell_timeout` seconds), then judge every question (each
+    with as long as a cell); the verdicts in question order. `timings` gains the seconds spent on the cells ("judge_cells") and per question ("q4_...")."""
     wire = reference.checks._wire
     timings = timings if timings is not None else {}
     started = time.monotonic()
     try:
-        connection.send({"op": "cells", "cells": cells, "timeout": timeout})
-        reply = connection.receive(time.monotonic() + timeout * (len(cells) + 2) + 10)
+        connection.send({"op": "cells", "cells": cells, "timeout": cell_timeout})
+        reply = connection.receive(time.monotonic() + cell_timeout * (len(cells) + 2) + 10)
         results = reply.get("cells") if isinstance(reply.get("cells"), list) else []
         ran = CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
                        if isinstance(c, dict) and c.get("error")])
@@ -181,7 +181,7 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
     for question, points in questions:
         started = time.monotonic()
         try:
-            verdicts.append(_judge_question(reference, connection, question, points, timeout))
+            verdicts.append(_judge_question(reference, connection, question, points, cell_timeout))
             timings[question] = timings.get(question, 0.0) + time.monotonic() - started
         except ObserverGone as exc:  # the observer itself is gone: every question left is lost
             verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
@@ -299,7 +299,7 @@ def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any
 
 
 def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: list[dict],
-                     questions: list[tuple[str, float]], timeout: float,
+                     questions: list[tuple[str, float]], cell_timeout: float,
                      timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with its observer forked in the worker's sandbox (`server`, forkserver.py),
     in a fresh copy of the notebook's folder; the sandbox is cleaned afterwards."""
@@ -308,10 +308,10 @@ def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: lis
     server.prepare(folder)
     connection = Connection(server.sockets / "judge.sock", reference.checks._wire)
     try:
-        server.observe(str(connection.path), cpu_seconds=max(600, int(timeout) * (len(cells) + len(questions) + 2)))
+        server.observe(str(connection.path), cpu_seconds=max(600, int(cell_timeout) * (len(cells) + len(questions) + 2)))
         connection.accept(60)
         timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
-        return judge_notebook(reference, connection, cells, questions, timeout, timings)
+        return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)
     finally:
         connection.close()
         started = time.monotonic()
@@ -320,7 +320,7 @@ def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: lis
 
 
 def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], questions: list[tuple[str, float]],
-                      timeout: float, env: dict[str, str],
+                      cell_timeout: float, env: dict[str, str],
                       timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with an observer in a plain subprocess (build verification of the instructor's
     own solution; `hwkit grade` never runs student code this way)."""
@@ -336,7 +336,7 @@ def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], que
                                    stderr=subprocess.DEVNULL)
         try:
             connection.accept(120)
-            return judge_notebook(reference, connection, cells, questions, timeout, timings)
+            return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)
         finally:
             connection.close()
             process.kill()

@@ -3,7 +3,6 @@ them into the course gradebook with nbgrader's own API (manual grades are kept).
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -11,11 +10,11 @@ from nbgrader.api import Gradebook, MissingEntry
 from .course import Course
 from .intake import Submission
 from .notebooks import grade_cells, read_notebook
-from .results import NOT_GRADED, NotebookGrade
+from .results import NOT_GRADED, NotebookGrade, StudentResult
 
 
 def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
-                      maxima: dict[str, dict[str, float]], judged: dict[str, tuple]) -> dict:
+                      maxima: dict[str, dict[str, float]], judged: dict[str, tuple]) -> StudentResult:
     """Scores (with reasons) and the raw gradebook records of one student in a scratch course."""
     course = Course(scratch, assignment)
     records: dict[str, dict] = {}
@@ -43,8 +42,7 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
                         "grades": {g.name: [g.auto_score, g.needs_manual_grade or not grade.graded] for g in nb.grades},
                         "comments": {c.name: c.auto_comment for c in nb.comments}}
             grades.append(grade)
-    return {"student": submission.student, "grades": [asdict(g) for g in grades], "notebooks": records,
-            "timestamp": timestamp}
+    return StudentResult(submission.student, grades, records, timestamp)
 
 
 def manual_questions(notebook: Path) -> list[str]:
@@ -80,18 +78,18 @@ def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, jud
             grade.problems.append(f"... and {len(ran.errors) - 5} more cells with errors")
 
 
-def merge_into_gradebook(db_url: str, course_id: str, assignment: str, result: dict) -> None:
+def merge_into_gradebook(db_url: str, course_id: str, assignment: str, result: StudentResult) -> None:
     """Write one student's autograde results into the course gradebook with nbgrader's API.
 
     Notebooks that were not graded (missing or unreadable) get 0 automatic points, as nbgrader
     gives a missing notebook; a manual score already there is kept and flagged for review."""
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gradebook:
         warnings.simplefilter("ignore")  # SQLAlchemy chatter from nbgrader's add_submission
-        gradebook.update_or_create_student(result["student"])
-        extra = {"timestamp": result["timestamp"]} if result["timestamp"] else {}
-        submission = gradebook.update_or_create_submission(assignment, result["student"], **extra)
+        gradebook.update_or_create_student(result.student)
+        extra = {"timestamp": result.timestamp} if result.timestamp else {}
+        submission = gradebook.update_or_create_submission(assignment, result.student, **extra)
         for notebook in submission.notebooks:
-            record = result["notebooks"].get(notebook.name)
+            record = result.notebooks.get(notebook.name)
             for cell_grade in notebook.grades:
                 if record and cell_grade.name in record["grades"]:
                     cell_grade.auto_score, needs = record["grades"][cell_grade.name]

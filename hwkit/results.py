@@ -55,6 +55,21 @@ class NotebookGrade:
 
 
 @dataclass
+class StudentResult:
+    """One student as a grading worker hands it to the parent (picklable: it crosses the process pool)."""
+
+    student: str
+    grades: list[NotebookGrade]
+    notebooks: dict[str, dict]  # notebook (stem) -> its gradebook records, for the course gradebook (record.py)
+    timestamp: str | None  # when the student handed in (ISO), as the scratch gradebook has it
+    log: str = ""  # nbgrader's log, when it graded none of the student's notebooks
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # where the worker's time went
+    autograded: str = ""  # the worker's autograded/<student> and feedback/<student> folders
+    feedback: str = ""
+
+
+@dataclass
 class Lateness:
     """When a student handed in, against the assignment's due date, and the points the course's late
     policy takes off (hwkit/late.py)."""

@@ -15,8 +15,9 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import nbformat
@@ -25,6 +26,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from .intake import Submission
 from .judge import CellRun, Reference, Verdict, judge_in_sandbox, judge_unsandboxed, judged_cells
 from .record import harvest_gradebook
+from .results import StudentResult
+from .settings import GradingSettings
 
 VERDICT_PREFIX = "[graded by hwkit] "
 
@@ -35,55 +38,77 @@ class WorkerSettings:
 
     run_dir: str
     template: str
-    timeout: int
-    jobs: int
+    workers: int  # grading workers at once (the kernels' thread count is shared out among them)
     grader_mount: str | None  # None: no sandbox
     env: dict[str, str]
     assignment: str
     source: str  # the course's source/<assignment> (trusted checks, notebooks)
     grader_tests: str  # the course's grader_tests (references, hidden cases)
-    notebook_timeout: int = 300  # seconds all cells of a notebook may run together (sandboxed runs)
+    grading: GradingSettings  # time and resource limits
 
 
-_STATE: dict = {}
+@dataclass(frozen=True)
+class _Worker:
+    """This worker process's state, set up once by init_worker."""
+
+    scratch: Path  # its own scratch nbgrader course
+    api: Any  # nbgrader's NbGraderAPI on the scratch course
+    settings: WorkerSettings
+    reference: Reference
+
+
+_worker: _Worker | None = None
 
 
 def init_worker(settings: WorkerSettings) -> None:
     """Initializer of each pool process: its own scratch course copied from the template."""
+    global _worker
     os.environ.clear()
     os.environ.update(settings.env)
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
-                                        SaveAutoGrades)
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from traitlets.config.loader import PyFileConfigLoader
-
-    from .sandbox import cell_timeout_reason
 
     scratch = Path(settings.run_dir) / f"worker-{os.getpid()}"
     shutil.copytree(settings.template, scratch, ignore=shutil.ignore_patterns("release"))
     config = PyFileConfigLoader("nbgrader_config.py", path=str(scratch)).load_config()
     config.CourseDirectory.root = str(scratch)
     config.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-    config.Execute.timeout = settings.timeout
-    why = cell_timeout_reason(settings.timeout)  # nbgrader's own text is an empty "CellTimeoutError: "
+    _configure_execution(config, settings)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")  # SQLAlchemy and nbformat chatter from nbgrader
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    _worker = _Worker(scratch, api, settings, Reference(Path(settings.source), Path(settings.grader_tests)))
+
+
+def _current() -> _Worker:
+    if _worker is None:
+        raise RuntimeError("grade_student runs in a process set up by init_worker")
+    return _worker
+
+
+def _configure_execution(config, settings: WorkerSettings) -> None:
+    """nbgrader's Execute (and, sandboxed, SandboxedExecute in its place) set from the grading settings."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                        SaveAutoGrades)
+
+    from .sandbox import SandboxedExecute, cell_timeout_reason
+
+    grading = settings.grading
+    config.Execute.timeout = grading.cell_timeout
+    why = cell_timeout_reason(grading.cell_timeout)  # nbgrader's own text is an empty "CellTimeoutError: "
     config.Execute.error_on_timeout = {"ename": "CellTimeoutError", "evalue": why,
                                        "traceback": [f"CellTimeoutError: {why}"]}
     if settings.grader_mount:
-        from .sandbox import SandboxedExecute
-
         config.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                                     LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         config.SandboxedExecute.grader_mount = settings.grader_mount
         config.SandboxedExecute.assignment = settings.assignment
-        config.SandboxedExecute.jobs = settings.jobs
-        config.SandboxedExecute.notebook_timeout = settings.notebook_timeout
-    logging.getLogger("traitlets").setLevel(logging.ERROR)
-    warnings.simplefilter("ignore")  # SQLAlchemy and nbformat chatter from nbgrader
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    reference = Reference(Path(settings.source), Path(settings.grader_tests))
-    _STATE.update(scratch=scratch, api=api, settings=settings, reference=reference)
+        config.SandboxedExecute.jobs = settings.workers
+        config.SandboxedExecute.notebook_timeout = grading.notebook_timeout
+        config.SandboxedExecute.memory_mb = grading.limits.memory_mb
+        config.SandboxedExecute.output_bytes = grading.limits.output_bytes
 
 
 # Fault injection for tests (and for rehearsing a crash): a worker that starts grading the student
@@ -91,12 +116,12 @@ def init_worker(settings: WorkerSettings) -> None:
 CRASH_FOR_ENV = "HWKIT_TEST_CRASH_WORKER_FOR"
 
 
-def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -> dict:
+def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -> StudentResult:
     """Autograde one student in this worker's scratch course; return scores and gradebook records.
     First leaves a mark in <run_dir>/started/ (the parent tells from it who was being graded when
     a worker died, and retries only those)."""
-    scratch: Path = _STATE["scratch"]
-    settings: WorkerSettings = _STATE["settings"]
+    worker = _current()
+    scratch, settings = worker.scratch, worker.settings
     assignment = settings.assignment
     (Path(settings.run_dir) / "started" / quote(submission.student, safe="")).touch()
     if os.environ.get(CRASH_FOR_ENV) == submission.student:
@@ -113,10 +138,10 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
     log, judged = "", {}
     timings: dict[str, float] = {}
     if submission.notebooks:
-        api = _STATE["api"]
         from .sandbox import SandboxedExecute
 
         SandboxedExecute.runs.clear()
+        api = worker.api
         done = api.autograde(assignment, submission.student, force=True, create=True)
         log += done.get("log", "") + (done.get("error") or "")
         timings["execute"] = time.monotonic() - started
@@ -129,11 +154,10 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
             timings["feedback"] = time.monotonic() - mark
             log += feedback.get("log", "") + (feedback.get("error") or "")
     result = harvest_gradebook(scratch, assignment, submission, maxima, judged)
-    result.update(log=log if not result["notebooks"] and submission.notebooks else "",
-                  seconds=time.monotonic() - started, timings=timings,
-                  autograded=str(scratch / "autograded" / submission.student),
-                  feedback=str(scratch / "feedback" / submission.student))
-    return result
+    return replace(result, log=log if not result.notebooks and submission.notebooks else "",
+                   seconds=time.monotonic() - started, timings=timings,
+                   autograded=str(scratch / "autograded" / submission.student),
+                   feedback=str(scratch / "feedback" / submission.student))
 
 
 def judge_student(student: str, notebooks: list[str], timings: dict[str, float]) -> dict[str, tuple[list[Verdict], CellRun]]:
@@ -142,9 +166,8 @@ def judge_student(student: str, notebooks: list[str], timings: dict[str, float])
     judge's time went (setting up the sandbox, running the cells, the questions)."""
     from .sandbox import SandboxedExecute
 
-    scratch: Path = _STATE["scratch"]
-    settings: WorkerSettings = _STATE["settings"]
-    reference: Reference = _STATE["reference"]
+    worker = _current()
+    scratch, settings, reference = worker.scratch, worker.settings, worker.reference
     folder = scratch / "autograded" / student / settings.assignment
     judged = {}
     for name in notebooks:
@@ -155,14 +178,15 @@ def judge_student(student: str, notebooks: list[str], timings: dict[str, float])
         source = nbformat.read(Path(settings.source) / name, as_version=4)
         run = SandboxedExecute.runs.pop(Path(name).stem, None)
         cells, questions = judged_cells(executed, source, run), reference.questions(source)
+        cell_timeout = settings.grading.cell_timeout
         if settings.grader_mount:
             from .forkserver import worker_server
-            from .sandbox import Limits
 
-            server = worker_server(Path(settings.grader_mount), settings.assignment, Limits(), settings.jobs)
-            verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout, timings)
+            server = worker_server(Path(settings.grader_mount), settings.assignment, settings.grading.limits,
+                                   settings.workers)
+            verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, cell_timeout, timings)
         else:
-            verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env,
+            verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, cell_timeout, settings.env,
                                               timings)
         if run is not None:  # what the notebook's own run had to stop comes first
             ran = CellRun(run.notes + ran.errors)

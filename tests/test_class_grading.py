@@ -27,6 +27,7 @@ from hwkit.demo import filled_release, forgot_average
 from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
 from hwkit.sandbox import available
+from hwkit.settings import GradingSettings
 
 from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR, WORKER_CRASH
 from hwkit.worker import CRASH_FOR_ENV
@@ -103,7 +104,7 @@ def graded(built_course: Course, tmp_path_factory):
     before = digest(course.submitted)
     bar = io.StringIO()
     with crashing_worker():
-        run = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=bar)
+        run = grade(course, GradingSettings(cell_timeout=TIMEOUT, jobs=2), archive=archive, progress=bar)
     write_grades_csv(run, course.root / "grades.csv")
     write_summaries(run, course)
     write_summary_figure(run, course.root / "grades-summary.png")
@@ -239,7 +240,7 @@ def test_second_run_changes_nothing_and_keeps_manual_grades(graded) -> None:
         gb.db.commit()
     autograded = digest(course.autograded)
     with crashing_worker():  # not graded: never cached, so tried again (and again not graded)
-        again = grade(course, timeout=TIMEOUT, jobs=2, archive=archive, progress=False)
+        again = grade(course, GradingSettings(cell_timeout=TIMEOUT, jobs=2), archive=archive, progress=False)
     assert sorted(again.cached) == sorted(set(run.students()) - {WORKER_CRASH})
     assert again.retried == [WORKER_CRASH] and set(again.not_graded()) == {WORKER_CRASH}
     assert [(g.student, g.notebook, g.scores) for g in again.grades] == [(g.student, g.notebook, g.scores) for g in run.grades]
@@ -272,7 +273,7 @@ def test_a_killed_run_resumes_to_the_same_grades(graded, tmp_path: Path) -> None
     proc.wait()
     finished = {p.stem for p in cache.glob("*.json")}
     assert finished and finished != set(students), finished
-    resumed = grade(small, timeout=TIMEOUT, jobs=2, progress=False)
+    resumed = grade(small, GradingSettings(cell_timeout=TIMEOUT, jobs=2), progress=False)
     assert set(resumed.cached) == finished
     for g in resumed.grades:
         assert g.scores == _grade(run, g.student, g.notebook).scores, g.student

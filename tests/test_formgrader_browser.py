@@ -42,6 +42,7 @@ from hostile_answer import LATEX, LINK_TEXT, BUTTON_TEXT, active_payloads, hosti
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.grade import grade
+from hwkit.settings import GradingSettings
 from hwkit.export import export_from_gradebook
 from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv, write_summaries
@@ -118,7 +119,7 @@ def graded_course(tmp_path_factory) -> Course:
         folder = course.submitted / student / course.assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / NOTEBOOK)
-    write_summaries(grade(course, timeout=20), course)  # as `hwkit grade` does
+    write_summaries(grade(course, GradingSettings()), course)  # as `hwkit grade` does
     return course
 
 

@@ -18,6 +18,7 @@ from hwkit.demo import filled_release, forgot_average
 from hwkit.grade import GradeRun, grade
 from hwkit.otter import archive_name, otter_grade
 from hwkit.report import write_grades_csv, write_summaries
+from hwkit.settings import GradingSettings
 
 PLANAR = "Planar_MLP.ipynb"
 TIMEOUT = 15  # seconds per cell: short, yet enough for the hidden training cases on a loaded machine
@@ -92,7 +93,7 @@ def graded(built_course: Course, tmp_path_factory) -> tuple[Course, GradeRun, di
     folder.mkdir(parents=True)
     nbformat.write(filled_release(course, PLANAR), folder / "Planar_MLP (1).ipynb")
     before = _digest(course.submitted)
-    run = grade(course, timeout=TIMEOUT)
+    run = grade(course, GradingSettings(cell_timeout=TIMEOUT))
     write_grades_csv(run, course.root / "grades.csv")
     write_summaries(run, course)
     return course, run, before, _digest(course.submitted)

@@ -18,6 +18,7 @@ import pytest
 import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
+from hwkit.settings import CELL_TIMEOUT
 from mutants_planar import (CELL, MUTANTS, NOTEBOOK, QUESTIONS, VARIANTS, Mutant, mutant_edit, pack, route_notebooks,
                             variant_edit)
 from planar_utils import load_planar_dataset
@@ -209,7 +210,7 @@ def test_helpers_are_restored_after_a_composed_check() -> None:
 
 # --- through the real routes: nbgrader and Otter -----------------------------------------
 
-TIMEOUT = 20  # seconds per cell
+TIMEOUT = CELL_TIMEOUT  # seconds per cell
 PACKS = pack()
 ROUTE_NOTEBOOKS = route_notebooks(PACKS)  # the mutant packs, with correct variants in their other cells
 # Ungraded demo cells (training on the flower data, the hidden-size sweep, plots) are left out
@@ -278,6 +279,7 @@ def routes(built_course, tmp_path_factory):
     """The corpus graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
     from hwkit.course import Course
     from hwkit.grade import grade
+    from hwkit.settings import GradingSettings
     from hwkit.otter import archive_name, otter_grade
 
     root = tmp_path_factory.mktemp("mutants") / "course"
@@ -294,7 +296,7 @@ def routes(built_course, tmp_path_factory):
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         otter_jobs = pool.map(through_otter, list(CORPUS))
-        run = grade(course, timeout=TIMEOUT)
+        run = grade(course, GradingSettings(cell_timeout=TIMEOUT))
         otter = dict(otter_jobs)
     nbgrader = {g.student: g for g in run.grades if g.notebook == NOTEBOOK}
     return nbgrader, otter

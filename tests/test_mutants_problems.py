@@ -156,6 +156,7 @@ def routes(built_course, tmp_path_factory):
     from hwkit.course import Course
     from hwkit.demo import filled_release
     from hwkit.grade import grade
+    from hwkit.settings import GradingSettings
     from hwkit.otter import archive_name, otter_grade
 
     root = tmp_path_factory.mktemp("mutants_problems") / "course"
@@ -181,7 +182,7 @@ def routes(built_course, tmp_path_factory):
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         otter_results = pool.map(through_otter, otter_jobs)
-        run = grade(course, timeout=TIMEOUT)
+        run = grade(course, GradingSettings(cell_timeout=TIMEOUT))
         otter = dict(otter_results)
     nbgrader = {(g.student, g.notebook): g for g in run.grades}
     return nbgrader, otter

@@ -1,0 +1,76 @@
+"""The grading cache: autograded/.hwkit-cache/<student>.json records a student's grades, keyed by a
+hash of the submission and of everything else that decides a grade (source/, grader_tests/,
+nbgrader_config.py, the grading code and templates, the grading settings). A killed run resumes
+where it stopped; grading twice regrades nothing; a change to a check regrades everyone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from .course import Course
+from .intake import Submission
+from .results import NotebookGrade
+from .settings import GradingSettings
+
+CACHE_VERSION = "hwkit-grade-4"  # 4: NotebookGrade.status
+HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
+GRADING_CODE = ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "safe_html.py", "sandbox.py",
+                "forkserver.py", "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py")
+
+
+def _tree_digest(folder: Path, digest) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not any(part in HASH_IGNORE or path.name.endswith(".pyc") for part in path.parts):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def course_fingerprint(course: Course, settings: GradingSettings) -> str:
+    """Everything besides the submission that decides a grade: source/, grader_tests/, config, settings
+    (a grade from an unsandboxed run is never reused by a sandboxed one)."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}\0{course.assignment}\0{settings.fingerprint()}\0".encode())
+    _tree_digest(course.source, digest)
+    if course.grader_tests.is_dir():
+        _tree_digest(course.grader_tests, digest)
+    digest.update((course.root / "nbgrader_config.py").read_bytes())
+    for module in GRADING_CODE:
+        digest.update((Path(__file__).parent / module).read_bytes())
+    _tree_digest(Path(__file__).parent / "templates", digest)  # the feedback pages' look
+    return digest.hexdigest()
+
+
+def submission_key(submission: Submission, fingerprint: str) -> str:
+    digest = hashlib.sha256(fingerprint.encode())
+    for name, path in sorted(submission.notebooks.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps([submission.notes, submission.timestamp], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _cache_path(course: Course, student: str) -> Path:
+    return course.autograded / ".hwkit-cache" / f"{student}.json"
+
+
+def load_cached(course: Course, submission: Submission, key: str, in_gradebook: set[str]) -> list[NotebookGrade] | None:
+    """The grades recorded under `key`, if they are still in the gradebook and autograded/."""
+    path = _cache_path(course, submission.student)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key or submission.student not in in_gradebook:
+        return None
+    if submission.notebooks and not (course.autograded / submission.student / course.assignment).is_dir():
+        return None
+    return [NotebookGrade(**g) for g in record["grades"]]
+
+
+def store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade], timings: dict) -> None:
+    path = _cache_path(course, student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings}, indent=1))
+    os.replace(tmp, path)  # atomic: a killed run leaves either the old record or the new one
