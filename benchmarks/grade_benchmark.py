@@ -35,7 +35,7 @@ from hwkit.course import Course, nbgrader  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
-from hwkit.grade import max_scores  # noqa: E402
+from hwkit.course_config import max_scores  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
 from hwkit.settings import CELL_TIMEOUT  # noqa: E402
 

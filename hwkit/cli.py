@@ -4,7 +4,8 @@ Every command works on a course folder: the one `--course PATH` names (before or
 else the folder hwkit runs in or the nearest one above it (see course.py for what marks one), and on
 one assignment of it (`--assignment`, default hw1). A
 mistake the user can fix raises CourseError: its one sentence goes to stderr and the exit code is 2,
-without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it;
+without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it (the
+grading options of `grade` and `demo` are registered by settings.py, beside their defaults);
 a command checks its course and input before importing what it runs (nbgrader and nbformat take
 seconds to import), so a slip is reported at once.
 """
@@ -18,23 +19,12 @@ from pathlib import Path
 from typing import Callable
 
 from .course import ASSIGNMENT, Course, CourseError
-from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, GradingSettings
+from .settings import CELL_TIMEOUT, GradingSettings, add_grading_options, grading_settings
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
 ASSIGNMENT_HELP = f"the assignment's name (default {ASSIGNMENT})"
 STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
-LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of sandbox.Limits that `grade` and `demo` can set
-
-
-def grading_settings(args: argparse.Namespace) -> GradingSettings:
-    """The grading settings of a `grade` or `demo` command line (built once, read by every step)."""
-    from dataclasses import replace
-
-    settings = GradingSettings(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs,
-                               sandbox=not args.unsandboxed)
-    caps = {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
-    return replace(settings, limits=replace(settings.limits, **caps))
 
 
 def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
@@ -195,13 +185,6 @@ def add_command(sub, name: str, func: Callable[[argparse.Namespace], int], help:
     return parser
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds or workers")
-    return value
-
-
 def cmd_roster(args: argparse.Namespace) -> int:
     from .roster import RosterError, import_roster
 
@@ -246,42 +229,10 @@ def _add_build(sub) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip executing the notebooks")
 
 
-class _LimitDefaults(argparse.HelpFormatter):
-    """Shows the sandbox's default of a resource limit in --help, importing it (seconds: nbgrader,
-    ZeroMQ) only when the help is printed."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.dest not in LIMIT_OPTIONS:
-            return action.help
-        from .sandbox import Limits
-
-        return f"{action.help} (default {getattr(Limits, action.dest)})"
-
-
-def _add_grading_options(p: argparse.ArgumentParser) -> None:
-    """The options of GradingSettings (settings.py), shared by `grade` and `demo`."""
-    p.formatter_class = _LimitDefaults
-    p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
-                   help=f"seconds a cell may run, and the judge's checks of one question (default {CELL_TIMEOUT})")
-    p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,
-                   help=f"seconds all cells of one notebook may run together (default {NOTEBOOK_TIMEOUT}); past it the "
-                        "running cell is stopped and later cells are not run")
-    p.add_argument("--jobs", "-j", type=positive_int, default=None,
-                   help="students graded at once (default: number of cores)")
-    p.add_argument("--memory-mb", type=positive_int, default=None,
-                   help="megabytes of memory a notebook's kernel may use; past it the kernel dies and the cells "
-                        "from there on lose their points")
-    p.add_argument("--output-bytes", type=positive_int, default=None,
-                   help="bytes of output (printed, displayed) a cell may send before it is stopped")
-    p.add_argument("--unsandboxed", action="store_true",
-                   help="run student code WITHOUT the bubblewrap sandbox (recorded in grades.csv and the summary); "
-                        "without this flag, grading stops when bubblewrap is missing")
-
-
 def _add_grade(sub) -> None:
     p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
                     "feedback/, gradebook.db, grades.csv, in parallel, student code sandboxed")
-    _add_grading_options(p)
+    add_grading_options(p)
     p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,
                    help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
@@ -290,7 +241,7 @@ def _add_grade(sub) -> None:
 
 def _add_demo(sub) -> None:
     p = add_command(sub, "demo", cmd_demo, "build, grade example submissions in demo-course/, print the scores")
-    _add_grading_options(p)
+    add_grading_options(p)
     p.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
 
 

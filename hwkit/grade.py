@@ -34,31 +34,13 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .cache import course_fingerprint, load_cached, store_cached, submission_key
 from .course import Course
+from .course_config import course_settings, max_scores
 from .intake import ARCHIVE_FILENAME_REGEX, Submission, collect, collect_archive
-from .notebooks import grade_cells, read_notebook
 from .progress import Progress, announcer
 from .record import merge_into_gradebook
 from .results import GradeRun, NotebookGrade, StudentResult
 from .settings import GradingSettings
 from .worker import WorkerSettings, grade_student, init_worker
-
-
-def max_scores(course: Course) -> dict[str, dict[str, float]]:
-    """notebook -> grade_id -> points, from the instructor notebooks (graded cells and nbgrader tasks,
-    in notebook order)."""
-    table = {}
-    for name in course.notebook_names():
-        nb = read_notebook(course.source / name)
-        graded = {c.grade_id: c.points for c in grade_cells(nb)}
-        cells = {}
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade_id") in graded:
-                cells[meta["grade_id"]] = graded[meta["grade_id"]]
-            elif meta.get("task"):  # a written task, graded by hand in formgrader
-                cells[meta["grade_id"]] = float(meta.get("points", 0))
-        table[name] = cells
-    return table
 
 
 def _gradebook_students(db_url: str, assignment: str) -> set[str]:
@@ -67,21 +49,6 @@ def _gradebook_students(db_url: str, assignment: str) -> set[str]:
             return {s.student.id for s in gradebook.find_assignment(assignment).submissions}
     except MissingEntry:
         return set()
-
-
-def course_config(course: Course):
-    """The course's nbgrader_config.py, loaded (a traitlets Config)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
-
-
-def course_settings(course: Course) -> tuple[str, str]:
-    """(course_id, db_url) from the course's nbgrader_config.py."""
-    config = course_config(course)
-    course_id = config.CourseDirectory.get("course_id", "default_course")
-    db_url = config.CourseDirectory.get("db_url", f"sqlite:///{course.gradebook}")
-    return str(course_id), str(db_url)
 
 
 def _template(course: Course, target: Path, course_db_url: str, env: dict[str, str]) -> None:

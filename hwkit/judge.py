@@ -15,7 +15,6 @@ gradebook and under each test cell of the autograded notebook).
 from __future__ import annotations
 
 import importlib
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from types import ModuleType
 from typing import Any
 
 from nbformat import NotebookNode
+
+from .judge_socket import Connection, ObserverGone
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,6 @@ class Verdict:
 
 
 REPORT_GRACE = 10.0  # seconds the observer may take to report a question's child done
-
-
-class ObserverGone(Exception):
-    """The student's process stopped answering (or sent what cannot be read)."""
 
 
 class Reference:
@@ -70,58 +67,6 @@ class Reference:
         from .notebooks import grade_cells
 
         return [(c.grade_id, c.points) for c in grade_cells(notebook) if c.auto and c.grade_id in self.checks.QUESTIONS]
-
-
-class Connection:
-    """The judge's end of the socket the observer connects to: JSON lines with deadlines."""
-
-    def __init__(self, path: Path, wire: ModuleType):
-        self.path, self.wire = path, wire
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(path))
-        self.listener.listen(1)
-        self.sock: socket.socket | None = None
-        self.buffer = b""
-
-    def accept(self, timeout: float) -> None:
-        self.listener.settimeout(timeout)
-        try:
-            self.sock, _ = self.listener.accept()
-        except OSError as exc:
-            raise ObserverGone("the checking process did not start") from exc
-
-    def send(self, message: dict) -> None:
-        try:
-            self.sock.sendall((self.wire.dumps(message) + "\n").encode())
-        except OSError as exc:
-            raise ObserverGone("the checking process stopped answering") from exc
-
-    def receive(self, deadline: float) -> dict:
-        while b"\n" not in self.buffer:
-            if len(self.buffer) > self.wire.MAX_BYTES:
-                raise ObserverGone("the checking process sent an answer too large to read")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ObserverGone("the checking process stopped answering")
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(1 << 20)
-            except OSError as exc:
-                raise ObserverGone("the checking process stopped answering") from exc
-            if not chunk:
-                raise ObserverGone("the checking process ended")
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        message = self.wire.loads(line)
-        if not isinstance(message, dict):
-            raise self.wire.WireError("not a message")
-        return message
-
-    def close(self) -> None:
-        for sock in (self.sock, self.listener):
-            if sock is not None:
-                sock.close()
-        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -163,7 +108,8 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
                    questions: list[tuple[str, float]], cell_timeout: float,
                    timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
     """Run the cells in the observer (each with `cell_timeout` seconds), then judge every question (each
-    with as long as a cell); the verdicts in question order. `timings` gains the seconds spent on the cells ("judge_cells") and per question ("q4_...")."""
+    with as long as a cell); the verdicts in question order. `timings` gains the seconds spent on the
+    cells ("judge_cells") and per question ("q4_...")."""
     wire = reference.checks._wire
     timings = timings if timings is not None else {}
     started = time.monotonic()
@@ -308,7 +254,8 @@ def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: lis
     server.prepare(folder)
     connection = Connection(server.sockets / "judge.sock", reference.checks._wire)
     try:
-        server.observe(str(connection.path), cpu_seconds=max(600, int(cell_timeout) * (len(cells) + len(questions) + 2)))
+        cpu_seconds = max(600, int(cell_timeout) * (len(cells) + len(questions) + 2))
+        server.observe(str(connection.path), cpu_seconds=cpu_seconds)
         connection.accept(60)
         timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
         return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)

@@ -43,7 +43,7 @@ class LatePolicy(LateSubmissionPlugin):
 
 def load_policy(course: Course) -> LatePolicy:
     """The late policy of the course's nbgrader_config.py."""
-    from .grade import course_config
+    from .course_config import course_config
 
     return LatePolicy(config=course_config(course))
 

@@ -22,7 +22,8 @@ class Progress:
         width = 30
         filled = int(width * self.done / max(1, self.total))
         line = (f"grading [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} students"
-                f" ({self.cached} unchanged, skipped)  elapsed {_clock(elapsed)}  ETA {_clock(eta)}  last: {student}{note}")
+                f" ({self.cached} unchanged, skipped)  elapsed {_clock(elapsed)}  ETA {_clock(eta)}"
+                f"  last: {student}{note}")
         if self.tty:
             self.stream.write("\r\x1b[K" + line + ("\n" if self.done == self.total else ""))
         else:

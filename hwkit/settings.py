@@ -5,11 +5,13 @@ fingerprint (cache.py).
 
 Each value has its one default here; the resource limits' defaults are those of `sandbox.Limits`,
 which this object holds whole. A name means one unit everywhere: `cell_timeout` and
-`notebook_timeout` are seconds of wall time.
+`notebook_timeout` are seconds of wall time. The command-line options that set them (`hwkit grade`,
+`hwkit demo`) are registered here too, with their help, beside their defaults.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import argparse
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 CELL_TIMEOUT = 20  # seconds a cell (and the judge's checks of one question) may run
 NOTEBOOK_TIMEOUT = 300  # seconds all cells of one notebook may run together (sandboxed runs)
+LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of sandbox.Limits the command line can set
 
 
 def default_limits() -> Limits:
@@ -42,3 +45,50 @@ class GradingSettings:
         students are graded at once changes no score)."""
         decisive = {key: value for key, value in asdict(self).items() if key != "jobs"}
         return repr(sorted(decisive.items()))
+
+
+def grading_settings(args: argparse.Namespace) -> GradingSettings:
+    """The grading settings of a `grade` or `demo` command line (built once, read by every step)."""
+    settings = GradingSettings(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs,
+                               sandbox=not args.unsandboxed)
+    caps = {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
+    return replace(settings, limits=replace(settings.limits, **caps))
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number (of seconds, workers, megabytes or bytes)")
+    return value
+
+
+class _LimitDefaults(argparse.HelpFormatter):
+    """Shows the sandbox's default of a resource limit in --help, importing it (seconds: nbgrader,
+    ZeroMQ) only when the help is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.dest not in LIMIT_OPTIONS:
+            return action.help
+        from .sandbox import Limits
+
+        return f"{action.help} (default {getattr(Limits, action.dest)})"
+
+
+def add_grading_options(p: argparse.ArgumentParser) -> None:
+    """The options of GradingSettings (settings.py), shared by `grade` and `demo`."""
+    p.formatter_class = _LimitDefaults
+    p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
+                   help=f"seconds a cell may run, and the judge's checks of one question (default {CELL_TIMEOUT})")
+    p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,
+                   help=f"seconds all cells of one notebook may run together (default {NOTEBOOK_TIMEOUT}); past it the "
+                        "running cell is stopped and later cells are not run")
+    p.add_argument("--jobs", "-j", type=positive_int, default=None,
+                   help="students graded at once (default: number of cores)")
+    p.add_argument("--memory-mb", type=positive_int, default=None,
+                   help="megabytes of memory a notebook's kernel may use; past it the kernel dies and the cells "
+                        "from there on lose their points")
+    p.add_argument("--output-bytes", type=positive_int, default=None,
+                   help="bytes of output (printed, displayed) a cell may send before it is stopped")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run student code WITHOUT the bubblewrap sandbox (recorded in grades.csv and the summary); "
+                        "without this flag, grading stops when bubblewrap is missing")

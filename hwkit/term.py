@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .canvas import canvas_column, write_canvas_csv
 from .course import Course
-from .grade import course_config, course_settings, max_scores
+from .course_config import course_config, course_settings, max_scores
 from .late import apply_late_policy, describe
 from .record import manual_questions
 from .report import write_grades_csv

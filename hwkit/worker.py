@@ -160,7 +160,8 @@ def grade_student(submission: Submission, maxima: dict[str, dict[str, float]]) -
                    feedback=str(scratch / "feedback" / submission.student))
 
 
-def judge_student(student: str, notebooks: list[str], timings: dict[str, float]) -> dict[str, tuple[list[Verdict], CellRun]]:
+def judge_student(student: str, notebooks: list[str],
+                  timings: dict[str, float]) -> dict[str, tuple[list[Verdict], CellRun]]:
     """The judge's verdicts on every autograded notebook of `student`, written into the scratch
     gradebook and under each test cell of the autograded notebook; adds to `timings` where the
     judge's time went (setting up the sandbox, running the cells, the questions)."""
