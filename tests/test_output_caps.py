@@ -16,6 +16,7 @@ import pytest
 
 from hwkit.course import Course
 from hwkit.sandbox import SandboxedExecute, available, prepare_grader_mount
+from hwkit.settings import CELL_TIMEOUT
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
@@ -54,7 +55,8 @@ def grader(tmp_path_factory) -> Path:
 def execute(grader: Path, folder: Path, sources: list[str], **caps) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     folder.mkdir()
-    SandboxedExecute(grader_mount=str(grader), timeout=20, **caps).preprocess(nb, {"metadata": {"path": str(folder)}})
+    executor = SandboxedExecute(grader_mount=str(grader), timeout=CELL_TIMEOUT, **caps)
+    executor.preprocess(nb, {"metadata": {"path": str(folder)}})
     return nb
 
 
