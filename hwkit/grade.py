@@ -3,6 +3,7 @@
 * Intake: submitted/<student>/hw1/ folders or an LMS archive (see intake.py); unreadable
   notebooks are reported and left out, so the rest of that student's work and every other
   student are still graded. Nothing under submitted/ is ever written.
+* The settings (settings.py: limits, jobs, sandbox on/off) come in as one GradingSettings.
 * `jobs` worker processes (default: one per core), each with its own scratch nbgrader course,
   grade one student after another (worker.py): nbgrader's Autograde runs the notebooks in a
   bubblewrap sandbox (sandbox.py), the judge (judge.py) decides every autograded question
@@ -10,9 +11,10 @@
   cannot read source/, grader_tests/, other students' work, or write any grade file.
 * The parent merges every finished student into the course: autograded/<student>/,
   feedback/<student>/ and the course gradebook.db (through nbgrader's Gradebook API, which
-  keeps manual grades), then records the result in autograded/.hwkit-cache/<student>.json,
-  keyed by a hash of the submission, source/, grader_tests/ and the grading settings. A
-  killed run resumes where it stopped; grading twice regrades nothing.
+  keeps manual grades), then records the result in autograded/.hwkit-cache/<student>.json
+  (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
+  settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
+  hands back a StudentResult (results.py); the progress bar is progress.py's.
 """
 from __future__ import annotations
 
