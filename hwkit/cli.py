@@ -77,19 +77,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_otter_grade(args: argparse.Namespace) -> int:
-    from .otter import archive_name, otter_grade
+    """Grade a notebook, or a folder of notebooks, through the Otter archives of dist/ (`otter run`, no
+    container); print each question's points and why it lost them. Exit 1 when a notebook was not graded."""
+    from .otter import console_lines, notebooks_under, otter_grade_all, user_error
 
-    course = Course.at(args.course)
-    notebook = Path(args.notebook)
-    archive = course.dist / archive_name(course, notebook.name)
-    result = otter_grade(archive, notebook, course.env(), timeout=args.timeout)
-    if result.problem:
-        print(f"{notebook}: 0 points: {result.problem}")
-        return 0
-    for question, score in result.scores.items():
-        print(f"{question:<32} {score:g} / {result.possible[question]:g}")
-    print(f"{'total':<32} {result.total:g} / {sum(result.possible.values()):g}")
-    return 0
+    course, path = Course.at(args.course), Path(args.path)
+    problem = user_error(course, path)
+    if problem:
+        print(f"hwkit otter-grade: {problem}.", file=sys.stderr)
+        return 2
+    notebooks = notebooks_under(path)
+    print(f"Grading {len(notebooks)} notebook(s) with Otter ({args.jobs} at a time) ...", flush=True)
+    results = otter_grade_all(course, notebooks, args.jobs, args.notebook_timeout, args.timeout)
+    base = path if path.is_dir() else path.parent
+    for notebook, result in results.items():
+        print("\n" + "\n".join(console_lines(str(notebook.relative_to(base)), result)))
+    not_graded = sum(1 for result in results.values() if result.problem)
+    print(f"\n{len(results) - not_graded} notebook(s) graded, {not_graded} not graded")
+    return 1 if not_graded else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,9 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=20)
     p.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("otter-grade", help="grade one notebook through the Otter archive in dist/")
-    p.add_argument("notebook")
-    p.add_argument("--timeout", type=float, default=300, help="seconds for the whole notebook (default 300)")
+    from .otter import CELL_TIMEOUT, NOTEBOOK_TIMEOUT
+
+    p = sub.add_parser("otter-grade", help="grade a notebook, or a folder of notebooks (like otter grade -p), "
+                       "through the Otter archives in dist/ with otter run (no container); prints the reasons")
+    p.add_argument("path", help="a notebook, or a folder searched for notebooks (each graded by the archive of the "
+                   "notebook its name contains, e.g. alice_Planar_MLP.ipynb by hw1-autograder.zip)")
+    p.add_argument("--timeout", type=float, default=CELL_TIMEOUT,
+                   help="seconds a cell may run (default %(default)g), as in hwkit grade")
+    p.add_argument("--notebook-timeout", type=float, default=NOTEBOOK_TIMEOUT,
+                   help="seconds the whole otter run of one notebook may take (default %(default)g); past it the "
+                        "notebook is not graded")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="notebooks graded at once (default %(default)s)")
     p.set_defaults(func=cmd_otter_grade)
     from .lab import add_lab_command  # `hwkit lab` and `hwkit export`; imports nbgrader lazily
 
