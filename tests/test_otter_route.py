@@ -4,6 +4,7 @@ lost; each dist/ archive grades like Gradescope runs it (unpacked in a fresh /au
 point against a submission, results.json read)."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -73,7 +74,7 @@ def test_each_notebooks_check_all_runs_its_own_questions_and_writes_no_log(built
         own = sorted(q for q, _ in auto_questions(built_course, name))
         match = re.search(r"QUESTIONS (\[.*?\]) SCORE (\S+) OF (\S+)", text)
         assert match, (name, text)
-        assert eval(match.group(1)) == own, name  # only this notebook's questions, every one of them
+        assert ast.literal_eval(match.group(1)) == own, name  # only this notebook's questions, every one of them
         assert float(match.group(2)) == float(match.group(3)) > 0, (name, text)  # the solutions pass them all
         assert f"{own[0]} passed" in text or "All test cases passed" in text, (name, text)
     after = sorted(p.relative_to(folder) for p in folder.rglob("*") if "__pycache__" not in p.parts)
