@@ -123,7 +123,7 @@ def _write_archive(course: Course, questions: list[str], archive: Path) -> None:
 CELL_TIMEOUT = 20
 NOTEBOOK_TIMEOUT = 300
 # The line of Otter's output that says why a test case failed: the exception the check raised.
-FAILURE_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exit|Interrupt)): (.*)$", re.M)
+FAILURE_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exit|Interrupt)): (.*)$", re.MULTILINE)
 OUR_FAILURES = ("CheckFailure", "AssertionError")  # their text is the check's own diagnosis
 
 
@@ -160,7 +160,7 @@ class OtterResult:
                 for question, output in self.messages.items()}
 
     @classmethod
-    def from_results_json(cls, data: dict) -> "OtterResult":
+    def from_results_json(cls, data: dict) -> OtterResult:
         """Otter's results.json (Gradescope's format): one entry per test case, named "<question> - <case>"."""
         result = cls()
         for test in data.get("tests", []):
