@@ -41,9 +41,10 @@ from .sandbox import GRADER_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_arg
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~2 s; torch._dynamo, which the first
-# torch.optim optimizer imports, another ~2 s, in the notebook and again in the judge's observer);
-# the kernel machinery too.
-PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel",
+# torch.optim optimizer imports, another ~2 s, in the notebook and again in the judge's observer; otter,
+# of the Otter init cell, ~2 s); the kernel machinery too.
+PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib.pyplot", "otter", "ipykernel.kernelapp",
+           "ipykernel.ipkernel",
            "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
 WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
 
