@@ -44,8 +44,7 @@ SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # torch.optim optimizer imports, another ~2 s, in the notebook and again in the judge's observer; otter,
 # of the Otter init cell, ~2 s); the kernel machinery too.
 PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib.pyplot", "otter", "ipykernel.kernelapp",
-           "ipykernel.ipkernel",
-           "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
+           "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
 WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
 
 
