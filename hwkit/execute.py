@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import nbformat
 from nbclient import NotebookClient
 from nbformat import NotebookNode
-
 
 # No history file; no start-up chatter from the kernel on the terminal.
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]

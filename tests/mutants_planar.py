@@ -14,9 +14,9 @@ over as few notebooks as possible, so the real-route test picks it up on its own
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = "Planar_MLP.ipynb"

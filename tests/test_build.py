@@ -121,7 +121,10 @@ def test_students_self_check_public_cases_with_otter(built_course: Course, tmp_p
 
     folder = tmp_path / "student"
     shutil.copytree(built_course.release, folder)
-    wrong = lambda grade_id, text: text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
+    def wrong(grade_id: str, text: str) -> str:
+        return text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
     nb = filled_release(built_course, "Planar_MLP.ipynb", wrong)
     nb.cells = [c for c in nb.cells if c.get("id") in ("setup", "layer_sizes", "initialize_parameters")]
     nb.cells.append(nbformat.v4.new_code_cell(

@@ -38,11 +38,11 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from hostile_answer import LATEX, LINK_TEXT, BUTTON_TEXT, active_payloads, hostile
+from hostile_answer import BUTTON_TEXT, LATEX, LINK_TEXT, active_payloads, hostile
 from hwkit.course import Course
 from hwkit.demo import filled_release
-from hwkit.grade import grade
 from hwkit.export import export_from_gradebook
+from hwkit.grade import grade
 from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv, write_summaries
 
@@ -375,9 +375,8 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
                                                    monkeypatch) -> None:
     """mallory's submission opened by a TA: no payload runs or sends a request, formgrader's own
     scripts (inline ones and onclick handlers included) still work, no grade changes."""
-    from playwright.sync_api import expect, sync_playwright
-
     from nbgrader.api import Gradebook
+    from playwright.sync_api import expect, sync_playwright
 
     chromium = _chromium()
     expect.set_options(timeout=30_000)

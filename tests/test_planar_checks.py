@@ -62,7 +62,9 @@ def test_instructor_solution_passes_public_and_hidden_cases(solution: dict, ques
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_hidden_cases_use_other_inputs(question: str) -> None:
-    shape = lambda c: (c.get("seed"), c.get("n_x"), c.get("n_h"), c.get("n_y"), c.get("m"), c.get("flower"))
+    def shape(c: dict) -> tuple:
+        return c.get("seed"), c.get("n_x"), c.get("n_h"), c.get("n_y"), c.get("m"), c.get("flower")
+
     public_cases = {shape(c) for c in public.PUBLIC_CASES[question]}
     hidden = reference.HIDDEN_CASES[question]
     assert hidden and not public_cases & {shape(c) for c in hidden}

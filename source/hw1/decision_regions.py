@@ -35,7 +35,7 @@ a network with a single hidden layer. The written explanations are graded by han
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

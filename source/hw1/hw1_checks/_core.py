@@ -10,9 +10,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import operator
 import warnings
-from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
 
 import numpy as np
 

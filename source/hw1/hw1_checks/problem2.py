@@ -12,8 +12,9 @@ where the boundaries are.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
