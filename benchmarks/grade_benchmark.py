@@ -256,7 +256,8 @@ def main() -> int:
         n = args.students * notebooks
         print("\n================ hwkit grade benchmark ================")
         print(f"class: {args.students} students x {notebooks} notebooks = {n} notebooks, cell timeout {args.timeout} s")
-        print(f"serial nbgrader (generate_assignment+autograde+feedback): {serial_s:8.1f} s  ({serial_s / n:.2f} s/notebook)")
+        print(f"serial nbgrader (generate_assignment+autograde+feedback): {serial_s:8.1f} s  "
+              f"({serial_s / n:.2f} s/notebook)")
         print(f"hwkit grade --jobs {args.jobs} (sandboxed, incl. merge):      {hwkit_s:8.1f} s  "
               f"({hwkit_s * args.jobs / n:.2f} core-s/notebook)")
         print(f"bare nbclient execution, {args.jobs} at a time:            {bare_s:8.1f} s  "

@@ -32,7 +32,8 @@ def execute_notebook(path: Path, timeout: int = 20) -> NotebookNode:
     """Execute `path` in its own folder, errors allowed (as nbgrader's autograder does)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                            interrupt_on_timeout=True, extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(path.parent)}})
+                            interrupt_on_timeout=True, extra_arguments=KERNEL_ARGUMENTS,
+                            resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     return nb
 

@@ -19,7 +19,8 @@ from jupyter_server_mathjax.app import STATIC_ASSETS_PATH
 from nbformat import NotebookNode
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-SECRET_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?|=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.S)
+SECRET_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?"
+                           r"|=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.S)
 TEMPLATES = Path(__file__).parent / "templates"
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
 # the folder of the Bootstrap stylesheet nbgrader's feedback pages include (where GenerateFeedback finds it)

@@ -95,7 +95,8 @@ def test_only_public_cases_reach_students(built_course: Course) -> None:
     assert "hidden=True" in full and "all_or_nothing = True" in full
 
 
-@pytest.mark.parametrize("marker", ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
+@pytest.mark.parametrize("marker",
+                         ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
 def test_nothing_secret_anywhere_in_the_committed_release(marker: str) -> None:
     for path in (REPO / "release").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:

@@ -254,7 +254,8 @@ def _tamper_edit(cell: str, text: str) -> str:
             "_core.assert_close = lambda *a, **k: None\n")
     if cell == "torch_predict":  # make the label check see only 0 and 1
         return text.replace("predictions = (probabilities.numpy().T > 0.5).astype(int)",
-                            "predictions = probabilities.numpy().T") + "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n"
+                            "predictions = probabilities.numpy().T") + (
+            "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n")
     return text
 
 

@@ -81,9 +81,13 @@ def _hardcoded_layer_sizes(X, Y):
     return (5, 4, 2)  # the public case's answer
 
 
+def _cost_right_on_visible_sizes_only(A2, Y, p):
+    return float(np.mean(-(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)))) if A2.shape[1] in (3, 6) else 0.5
+
+
 @pytest.mark.parametrize("name, fake", [
     ("layer_sizes", _hardcoded_layer_sizes),
-    ("compute_cost", lambda A2, Y, p: float(np.mean(-(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))) if A2.shape[1] in (3, 6) else 0.5)),
+    ("compute_cost", _cost_right_on_visible_sizes_only),
 ])
 def test_code_tuned_to_the_visible_case_fails_the_hidden_cases(solution: dict, name: str, fake) -> None:
     env = dict(solution, **{name: fake})
