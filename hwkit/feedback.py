@@ -35,7 +35,7 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """nbgrader feedback preprocessor: drops hidden-test and mark-scheme regions, and replaces
     tracebacks (which show grader file paths and hidden-test lines) by their last line."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         cell.source = SECRET_REGION.sub("", cell.source)
         for output in cell.get("outputs", []):
             if output.output_type == "error":

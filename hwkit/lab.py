@@ -145,7 +145,7 @@ class LabServer:
     def __enter__(self) -> LabServer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
