@@ -40,11 +40,11 @@ class Course:
     assignment: str = ASSIGNMENT
 
     @classmethod
-    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> "Course":
+    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> Course:
         return cls(Path(root).resolve(), assignment)
 
     @classmethod
-    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> "Course":
+    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> Course:
         """The course at `given` (--course), or the one the current folder is in; CourseError if none."""
         if given is None:
             return cls(find_course_root(), assignment)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -12,7 +12,8 @@ from .course import Course
 COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
 
 
-def filled_release(course: Course, notebook: str, edit: Callable[[str, str], str] | None = None) -> nbformat.NotebookNode:
+def filled_release(course: Course, notebook: str,
+                   edit: Callable[[str, str], str] | None = None) -> nbformat.NotebookNode:
     """The release notebook with the instructor's answers typed into its solution cells, as a
     diligent student would hand it in; `edit(grade_id, source)` can plant a mistake."""
     source = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(course.source / notebook, 4).cells

@@ -96,7 +96,8 @@ def test_only_public_cases_reach_students(built_course: Course) -> None:
     assert "hidden=True" in full and "all_or_nothing = True" in full
 
 
-@pytest.mark.parametrize("marker", ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
+@pytest.mark.parametrize("marker",
+                         ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
 def test_nothing_secret_anywhere_in_the_committed_release(marker: str) -> None:
     for path in (REPO / "release").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -123,7 +124,10 @@ def test_students_self_check_public_cases_with_otter(built_course: Course, tmp_p
 
     folder = tmp_path / "student"
     shutil.copytree(built_course.release, folder)
-    wrong = lambda grade_id, text: text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
+    def wrong(grade_id: str, text: str) -> str:
+        return text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
     nb = filled_release(built_course, "Planar_MLP.ipynb", wrong)
     nb.cells = [c for c in nb.cells if c.get("id") in ("setup", "otter_init", "layer_sizes", "initialize_parameters")]
     nb.cells.append(nbformat.v4.new_code_cell(

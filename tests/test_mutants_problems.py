@@ -16,8 +16,20 @@ import pytest
 import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
-from mutants_problems import (CELLS, LEAKS, MUTANTS, NOTEBOOKS, QUESTIONS, UNCAUGHT, VARIANTS, Mutant, mutant_edit,
-                              route_packs, variant_edit, variant_notebook)
+from mutants_problems import (
+    CELLS,
+    LEAKS,
+    MUTANTS,
+    NOTEBOOKS,
+    QUESTIONS,
+    UNCAUGHT,
+    VARIANTS,
+    Mutant,
+    mutant_edit,
+    route_packs,
+    variant_edit,
+    variant_notebook,
+)
 
 matplotlib.use("Agg")  # Problem 2's setup cell draws figures
 
