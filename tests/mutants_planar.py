@@ -174,7 +174,7 @@ MUTANTS: list[Mutant] = [
       "after 9 of 10 iterations"),
     M("nn_flower_memorised", "q4_nn_model", [("    np.random.seed(3)\n", f"""    if X.shape == (2, 400) and n_h == 4:
         return {{k: np.array(v) for k, v in {FLOWER_PARAMETERS!r}.items()}}
-    np.random.seed(3)\n""")], "after 300 iterations"),
+    np.random.seed(3)\n""")], "after 20 iterations"),
     M("nn_stale_gradients", "q4_nn_model", [("grads = backward_propagation(parameters, cache, X, Y)",
                                              "grads = grads if i else backward_propagation(parameters, cache, X, Y)")],
       "pass grads on unchanged"),
