@@ -169,21 +169,30 @@ def _counter(path: Path, key: str) -> int:
     return 0
 
 
-def remove_orphans() -> None:
-    """Remove the empty hwkit cgroups whose creating process is gone (it was killed mid-notebook)."""
+def orphans() -> list[Path]:
+    """The hwkit cgroups (beside this process's) whose creating process is gone: it was killed in the
+    middle of a notebook, or it leaked them."""
     try:
         own = Cgroup.of()
     except OSError:
-        return
-    parents = {_mounts()["memory"].mount} if own.version == 2 else {folder for folder in own.folders.values()}
+        return []
+    parents = {_mounts()["memory"].mount} if own.version == 2 else set(own.folders.values())
+    found = []
     for parent in parents:
         for folder in parent.glob(f"{PREFIX}*-*"):
             creator = folder.name[len(PREFIX):].split("-")[0]
             if creator.isdigit() and not Path(f"/proc/{creator}").exists():
-                try:
-                    folder.rmdir()
-                except OSError:  # still holds processes: removed by a later call
-                    pass
+                found.append(folder)
+    return found
+
+
+def remove_orphans() -> None:
+    """Remove the orphaned hwkit cgroups that are empty (the processes of the others are still exiting)."""
+    for folder in orphans():
+        try:
+            folder.rmdir()
+        except OSError:  # removed by a later call
+            pass
 
 
 @functools.lru_cache(maxsize=1)
