@@ -237,7 +237,8 @@ def main():
     def reply(message):
         replies.write(json.dumps(message).encode() + b"\n")
 
-    reply({"ok": True, "ready": True, "pid": os.getpid(), "seconds": round(time.monotonic() - started, 3), "failed": failed})
+    reply({"ok": True, "ready": True, "pid": os.getpid(), "seconds": round(time.monotonic() - started, 3),
+           "failed": failed})
     for line in requests:
         try:
             request = json.loads(line)

@@ -8,20 +8,29 @@ Unix sockets (ZeroMQ ipc transport) in a folder of their own, so the sandbox nee
 What the kernel sees (everything else of the host does not exist for it):
   /usr, the Python installation and the venv    read-only (system libraries, numpy, torch, ...)
   a few files of /etc (ld.so.cache, fonts, ...)  read-only
-  /home/student/<assignment>                     read-write: a private copy of the graded notebook's
-                                                 folder (the shipped helper files and the student's
-                                                 own extra files), emptied after each notebook
+  /home/student/<assignment>                     read-write tmpfs of its own size (Limits.home_mb): a
+                                                 private copy of the graded notebook's folder (the
+                                                 shipped helper files and the student's own extra
+                                                 files), refilled before and emptied after each notebook
+  /opt/hwkit-notebook                            read-only: the files that folder is filled from
   /opt/hwkit-grader                              read-only: a trusted copy of the public checks
                                                  (hw1_checks/) and the judge's observer
                                                  (hwkit_observer.py); no expected value, no reference
-  /tmp, /dev/shm                                 private tmpfs, 512 MB each
+  /tmp, /dev/shm                                 private tmpfs, Limits.tmp_mb each
   the kernel's socket folder                     read-write, nothing else in it
-The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
-terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
-(RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
-(RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell and per
-notebook (every kind of output message counted) and wall time per notebook (all cells together) are
-enforced by `SandboxedExecute` on the trusted side.
+The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS/cgroup
+namespaces, no capabilities, a new session (no terminal injection), no nested user namespaces, and the
+whole sandbox dies with the grader.
+Limits of the notebook's processes together (cgroups.py: a cgroup per notebook, made and removed by the
+fork server's host side, forkserver.py): memory (swap and tmpfs files included; past it the kernel's OOM
+killer kills the largest process) and the number of processes and threads (past it fork fails). Limits
+of each process: address space (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any
+written file (RLIMIT_FSIZE), open files, no core dumps. Wall time per cell and output size per cell and
+per notebook (every kind of output message counted) and wall time per notebook (all cells together) are
+enforced by `SandboxedExecute` on the trusted side, which also asks after each cell which wall the
+notebook hit (a full folder, /tmp or /dev/shm included): that cell fails with the limit named in the
+feedback and the judge does not run it again. Grading without bubblewrap or cgroups needs --unsandboxed
+(`available` says why and how to fix it).
 """
 from __future__ import annotations
 
