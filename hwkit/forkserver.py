@@ -189,11 +189,10 @@ class KernelForkServer:
     def _fork_walled(self, op: str, **fields: Any) -> int:
         """Ask the server to fork a notebook's process into a new cgroup with the notebook's limits:
         the server is in it only while it forks."""
-        self._remove_cgroup()  # the last notebook's, if nobody finished it: the request kills what is left
         if not self.alive():
             raise ForkServerError("the kernel sandbox is not running")
         assert self.server_cgroup is not None
-        self.cgroup = cgroups.Cgroup.create(self.limits.memory_mb, self.limits.pids)
+        last, self.cgroup = self.cgroup, cgroups.Cgroup.create(self.limits.memory_mb, self.limits.pids)
         self.seen, self.full = cgroups.Hits(), set()
         try:
             self.cgroup.add(self.server_pid)
@@ -203,6 +202,8 @@ class KernelForkServer:
                 self.server_cgroup.add(self.server_pid)
             except OSError:  # the server is gone (and with it the sandbox)
                 self.close(keep_root=True)
+            if last is not None:  # a notebook nobody finished: the request killed what was left of it
+                last.remove()
         return int(answer["pid"])
 
     def walls_hit(self) -> list[WallHit]:
