@@ -2,8 +2,9 @@
 
 Notebooks graded one after another by the same worker share a sandbox and a fork server; these
 tests prove that nothing of one notebook (processes, files in its folder, /tmp, /dev/shm, IPython
-start-up files) reaches the next, that the fork server cannot be read or traced by a kernel, and
-that a sandbox whose fork server was killed is replaced.
+start-up files) reaches the next, that the fork server cannot be read or traced by a kernel, that
+a sandbox whose fork server was killed is replaced, and that each notebook's process tree is walled
+in a cgroup of its own (memory, processes) and a notebook folder of bounded size.
 """
 from __future__ import annotations
 
