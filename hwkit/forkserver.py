@@ -9,9 +9,10 @@ kernel is a fork of it, so it starts in milliseconds with those modules loaded.
 
 Walls between the notebooks that share a sandbox, one after another:
   * before a kernel starts, the server kills every other process of the sandbox's PID namespace
-    (kill(-1): double-forked or setsid'd leftovers too) and empties /tmp and /dev/shm; the worker
-    empties the notebook folder (/home/student/<assignment>) and the socket folder and copies the
-    next notebook's files in. Nothing of one student is alive or on disk when the next one runs.
+    (kill(-1): double-forked or setsid'd leftovers too), empties /tmp, /dev/shm and the notebook
+    folder (/home/student/<assignment>) and fills the folder afresh from the read-only copy of the
+    next notebook's files that the worker put in (its inbox); the worker empties the inbox and the
+    socket folder after each notebook. Nothing of one student is alive or on disk when the next one runs.
   * each notebook's kernel (or the judge's observer) is born in a cgroup of its own (cgroups.py):
     the host moves the fork server into the new cgroup just for the fork and back out, so the child
     and everything it starts count against the notebook's memory and process limits (the server,

@@ -134,9 +134,16 @@ def saboteur(course: Course) -> str:
 
 # Per-notebook walls (issue 13): each process alone stays under its rlimits, the notebook's processes
 # together do not. Bounded, so that even without the wall they cannot take the machine down.
-MEMORY_HOGS = ("import subprocess as _sp, sys as _sys\n"  # 4 x 1.9 GB: 7.6 GB, more than the 6 GB of the notebook
-               "_hog = 'import time; x = b\"1\" * (1900 * 2**20); time.sleep(3)'\n"
-               "print([_p.wait() for _p in [_sp.Popen([_sys.executable, '-c', _hog]) for _ in range(4)]])")
+MEMORY_HOGS = """import subprocess as _sp, sys as _sys, time as _time
+_hog = 'import sys; x = b"1" * (1900 * 2**20); sys.stdin.read()'  # 4 x 1.9 GB: more than the notebook's 6 GB
+_hogs = [_sp.Popen([_sys.executable, '-c', _hog], stdin=_sp.PIPE) for _ in range(4)]
+try:
+    while all(_p.poll() is None for _p in _hogs):  # until the wall kills one
+        _time.sleep(0.1)
+finally:
+    for _p in _hogs:
+        _p.kill()
+print([_p.wait() for _p in _hogs])"""
 FORK_BOMB = r"""
 import os, signal
 kids = []
