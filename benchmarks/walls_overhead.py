@@ -72,6 +72,19 @@ def cgroup_seconds(rounds: int = 50) -> float:
     return (time.perf_counter() - started) / rounds
 
 
+def wall_check_seconds(server: KernelForkServer, folder: Path, rounds: int = 100) -> float:
+    """One `walls_hit` (the check after every cell: the cgroup's counters, the free space of the sandbox's
+    file systems), with a notebook's cgroup in place."""
+    server.prepare(folder)
+    server.cgroup = cgroups.Cgroup.create(Limits.memory_mb, Limits.pids)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        server.walls_hit()
+    seconds = (time.perf_counter() - started) / rounds
+    server.finish()
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebooks", type=int, default=4, help="notebooks per variant")
@@ -89,14 +102,19 @@ def main() -> None:
         for _ in range(args.notebooks):  # alternating, so a change of the machine's load hits both
             for name in runs:
                 times[name].append(time_notebook(runs[name], course, course.release))
+        check = wall_check_seconds(servers["walls"], course.release)
         for server in servers.values():
             server.close()
     walled, bare = statistics.median(times["walls"]), statistics.median(times["no walls"])
     for name, values in times.items():
         print(f"{name:>9}: median {statistics.median(values):.3f} s per notebook "
               f"({', '.join(f'{v:.2f}' for v in values)})")
-    print(f"the walls add {walled - bare:+.3f} s per notebook ({(walled - bare) / bare:+.1%}); "
-          f"the cgroup operations alone take {cgroup_seconds() * 1000:.2f} ms per notebook")
+    cells = sum(c.cell_type == "code" for c in filled_release(course, NOTEBOOK).cells)
+    direct = cgroup_seconds() + cells * check
+    print(f"the walls add {walled - bare:+.3f} s per notebook ({(walled - bare) / bare:+.1%}; the machine's load "
+          f"makes this noisy); directly: the cgroup operations take {cgroup_seconds() * 1000:.2f} ms per notebook "
+          f"and the check after each cell {check * 1000:.2f} ms, {direct * 1000:.1f} ms for the {cells} code cells "
+          f"({direct / bare:.2%} of a notebook)")
 
 
 if __name__ == "__main__":
