@@ -80,7 +80,7 @@ def course_fingerprint(course: Course, timeout: int, sandbox: bool = True, noteb
         _tree_digest(course.grader_tests, digest)
     digest.update((course.root / "nbgrader_config.py").read_bytes())
     for module in ("grade.py", "worker.py", "judge.py", "observer.py", "record.py", "safe_html.py", "sandbox.py",
-                   "forkserver.py", "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
+                   "cgroups.py", "forkserver.py", "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     _tree_digest(Path(__file__).parent / "templates", digest)  # the feedback pages' look
     return digest.hexdigest()
@@ -204,14 +204,14 @@ class SandboxUnavailable(RuntimeError):
 
 
 def require_sandbox() -> None:
-    """Raise SandboxUnavailable, with how to install bubblewrap, when it cannot sandbox student code here."""
+    """Raise SandboxUnavailable, with how to fix it, when student code cannot be walled in here
+    (bubblewrap, cgroups: sandbox.available)."""
     from .sandbox import available
 
     why = available()
     if why is not None:
-        raise SandboxUnavailable(
-            f"student code cannot be sandboxed here ({why}): install bubblewrap with `apt-get install bubblewrap`, "
-            "or pass --unsandboxed to run student code without a sandbox at your own risk.")
+        raise SandboxUnavailable(f"student code cannot be sandboxed here: {why}, "
+                                 "or pass --unsandboxed to run student code without a sandbox at your own risk.")
 
 
 def grade(course: Course, timeout: int = 20, jobs: int | None = None, archive: Path | None = None,

@@ -161,6 +161,7 @@ def judge_student(student: str, notebooks: list[str], timings: dict[str, float])
 
             server = worker_server(Path(settings.grader_mount), settings.assignment, Limits(), settings.jobs)
             verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, settings.timeout, timings)
+            ran = CellRun(ran.errors + [f"the checks ({wall.name}): {wall.reason}" for wall in server.last_walls])
         else:
             verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, settings.timeout, settings.env,
                                               timings)

@@ -13,6 +13,7 @@ import nbformat
 
 from hwkit.course import Course
 from hwkit.demo import filled_release
+from hwkit.sandbox import Limits
 
 PLANAR = "Planar_MLP.ipynb"
 
@@ -129,6 +130,39 @@ def saboteur(course: Course) -> str:
     return ("import subprocess as _sp, sys as _sys\n"
             f"_sp.Popen([_sys.executable, '-c', {program!r}], start_new_session=True,"
             " stdout=_sp.DEVNULL, stderr=_sp.DEVNULL).wait()")
+
+
+# Per-notebook walls (issue 13): each process alone stays under its rlimits, the notebook's processes
+# together do not. Bounded, so that even without the wall they cannot take the machine down.
+MEMORY_HOGS = """import subprocess as _sp, sys as _sys, time as _time
+_hog = 'import sys; x = b"1" * (1900 * 2**20); sys.stdin.read()'  # 4 x 1.9 GB: more than the notebook's 6 GB
+_hogs = [_sp.Popen([_sys.executable, '-c', _hog], stdin=_sp.PIPE) for _ in range(4)]
+try:
+    while all(_p.poll() is None for _p in _hogs):  # until the wall kills one
+        _time.sleep(0.1)
+finally:
+    for _p in _hogs:
+        _p.kill()
+print([_p.wait() for _p in _hogs])"""
+FORK_BOMB = r"""
+import os, signal
+kids = []
+try:
+    while len(kids) < 3000:
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+        kids.append(pid)
+except OSError as exc:
+    print('forked', len(kids), exc)
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""
+# a small process forks (a fork of the kernel copies its page tables: thousands would cost gigabytes)
+FORK_BOMB_CELL = f"import subprocess as _sp, sys as _sys\n_sp.run([_sys.executable, '-c', {FORK_BOMB!r}])"
+DISK_FILLER = "for _i in range(4):  # 4 x 200 MB: each under the 256 MB file limit, together more than the folder\n" \
+              "    open(f'filler{_i}.bin', 'wb').write(b'0' * (200 * 2**20))"
 
 
 # ---- cheating: the untouched release (no answer at all) plus code that tries to take the points anyway.
@@ -292,6 +326,9 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     # graded first (sorted ids), so later notebooks of its worker would suffer if it survived; its own
     # questions are judged while its code runs again in the observer, killing whatever starts after it
     "background_saboteur": (planted("layer_sizes", saboteur), ANY, ""),
+    "memory_hogs": (planted("layer_sizes", MEMORY_HOGS), LAYER_SIZES_LOST, f"more than {Limits.memory_mb} MB"),
+    "fork_bomb": (planted("layer_sizes", FORK_BOMB_CELL), LAYER_SIZES_LOST, f"more than {Limits.pids} (threads"),
+    "disk_filler": (planted("layer_sizes", DISK_FILLER), LAYER_SIZES_LOST, f"at most {Limits.home_mb} MB"),
     **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
 }
 

@@ -31,6 +31,7 @@ from hwkit.sandbox import available
 from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR, WORKER_CRASH
 from hwkit.worker import CRASH_FOR_ENV
 
+MODULE_STARTED = time.time()
 TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
 
@@ -316,3 +317,11 @@ def test_a_crashed_worker_never_records_a_grade(graded, reported) -> None:
     assert "NOT GRADED" in line and " 0/" not in line, line
     assert "1 student(s) NOT GRADED" in console and WORKER_CRASH in console.splitlines()[-1]
     assert "(NOT GRADED)" in bar
+
+
+def test_no_cgroup_is_left_behind(graded) -> None:
+    """Every notebook's cgroup is removed after it (issue 13): the finished workers left none."""
+    from hwkit.cgroups import orphans
+
+    left = [str(folder) for folder in orphans() if folder.stat().st_ctime >= MODULE_STARTED]
+    assert not left, left
