@@ -88,7 +88,7 @@ class Cgroup:
         self.folders, self.version = folders, version
 
     @classmethod
-    def of(cls, pid: int | str = "self") -> "Cgroup":
+    def of(cls, pid: int | str = "self") -> Cgroup:
         """The cgroup process `pid` is in (never removed by this module)."""
         mounts, paths = _mounts(), _paths_of(pid)
         if not set(CONTROLLERS) <= set(mounts):
@@ -97,7 +97,7 @@ class Cgroup:
         return cls({name: mounts[name].folder(paths["" if version == 2 else name]) for name in CONTROLLERS}, version)
 
     @classmethod
-    def create(cls, memory_mb: int, pids: int) -> "Cgroup":
+    def create(cls, memory_mb: int, pids: int) -> Cgroup:
         """A new cgroup limiting the processes later added to it (and their descendants) to `memory_mb`
         of memory together (swap included) and `pids` processes and threads."""
         own = cls.of()

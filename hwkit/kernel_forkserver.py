@@ -45,7 +45,7 @@ def preload(modules):
         except Exception as exc:  # a missing optional library: the kernel imports it (or fails) itself
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
     if "matplotlib.font_manager" in sys.modules:
-        sys.modules["matplotlib.font_manager"].fontManager  # the font list, built once
+        _ = sys.modules["matplotlib.font_manager"].fontManager  # the font list, built once (a lazy attribute)
     return failed
 
 

@@ -46,13 +46,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-import zmq
-import zmq.asyncio
 from traitlets import Integer, Unicode, default
 
 if TYPE_CHECKING:
@@ -201,13 +201,14 @@ class SandboxKernelManager(AsyncKernelManager):
         context.setsockopt(zmq.LINGER, 0)
         return context
 
-    def configure_sandbox(self, server: "KernelForkServer", cpu_seconds: int) -> None:
+    def configure_sandbox(self, server: KernelForkServer, cpu_seconds: int) -> None:
         """The next kernel is a fork of `server`'s pre-warmed process, with its own CPU-time limit."""
         from .forkserver import ForkServerProvisioner
 
         self.transport = "ipc"
         self.ip, self.connection_file = server.connection_paths()
-        self._kernel_spec = KernelSpec(argv=["forked-kernel", "-f", "{connection_file}"], display_name="Python 3 (sandbox)",
+        self._kernel_spec = KernelSpec(argv=["forked-kernel", "-f", "{connection_file}"],
+                                       display_name="Python 3 (sandbox)",
                                        language="python", interrupt_mode="message", env={})
         self.kernel_id = self.kernel_id or str(uuid.uuid4())
         self.provisioner = ForkServerProvisioner(kernel_id=self.kernel_id, kernel_spec=self._kernel_spec, parent=self,
@@ -218,14 +219,16 @@ class SandboxedExecute(Execute):
     """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
     only the cells it affects (later cells get an error output and score 0)."""
 
-    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)").tag(config=True)
+    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)"
+                           ).tag(config=True)
     assignment = Unicode("hw1").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
     notebook_output_bytes = Integer(5_000_000, help="output all cells together may send; past it the "
                                     "cell is stopped and later cells are not run").tag(config=True)
     jobs = Integer(1).tag(config=True)
-    kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
+    kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed"
+                         ).tag(config=True)
     notebook_timeout = Integer(300, help="seconds all cells of a notebook may run together (each cell also has "
                                "`timeout`); past it the running cell is stopped and later cells are not run"
                                ).tag(config=True)
@@ -233,7 +236,7 @@ class SandboxedExecute(Execute):
     # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
     # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
     # trusted side, not in the notebook, whose outputs the kernel fills.
-    runs: dict[str, "RunReport"] = {}
+    runs: dict[str, RunReport] = {}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -346,7 +349,8 @@ class SandboxedExecute(Execute):
                             and time.monotonic() >= self._deadline:
                         stopped = f"not run: {over}"
                         report.stopped_at = index
-                        report.note(index, cell, f"NotebookTimeout: {over}; this cell and the cells after it did not run")
+                        report.note(index, cell,
+                                    f"NotebookTimeout: {over}; this cell and the cells after it did not run")
                     if stopped:
                         _fail(cell, "NotRun", stopped)
                         continue

@@ -6,8 +6,8 @@ answers typed in (hwkit.demo.filled_release) plus one planted fault.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -266,7 +266,8 @@ def untouched_with(code: str) -> Maker:
     every later cell) and again at the end (its definitions replace the release's)."""
     def write(course: Course, folder: Path) -> None:
         nb = nbformat.read(course.release / PLANAR, 4)
-        first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "layer_sizes")
+        first = next(i for i, c in enumerate(nb.cells)
+                     if c.metadata.get("nbgrader", {}).get("grade_id") == "layer_sizes")
         nb.cells.insert(first + 1, nbformat.v4.new_code_cell(code))
         nb.cells.append(nbformat.v4.new_code_cell(code))
         nbformat.write(nb, folder / PLANAR)
@@ -305,7 +306,8 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
                           lambda c: tests_from(c, "predict"), "did not stop"),
     "os_exit": (planted("predict", "import os\nos._exit(1)"), lambda c: tests_from(c, "predict"), "kernel died"),
     "sys_exit": (planted("layer_sizes", "import sys\nsys.exit(3)"), LAYER_SIZES_LOST, "SystemExit"),
-    "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
+    "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), "
+                                               "refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
     "output_flood": (planted("layer_sizes", "for _i in range(10**8):\n    print('flood', _i, 'x' * 100)"),
                      LAYER_SIZES_LOST, "OutputLimitExceeded"),
     "display_update_flood": (planted("layer_sizes", DISPLAY_UPDATE_FLOOD), LAYER_SIZES_LOST, "OutputLimitExceeded"),

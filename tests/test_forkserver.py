@@ -74,7 +74,8 @@ INSPECT = """
 import os, json
 print(json.dumps({"pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
                   "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
-                  "home": sorted(os.listdir(".")), "startup": os.listdir("/tmp/ipython/profile_default/startup"), "torch_loaded": "torch" in __import__("sys").modules}))
+                  "home": sorted(os.listdir(".")), "startup": os.listdir("/tmp/ipython/profile_default/startup"),
+                  "torch_loaded": "torch" in __import__("sys").modules}))
 """
 
 
@@ -125,7 +126,8 @@ def test_a_killed_fork_server_is_replaced(server: KernelForkServer, tmp_path: Pa
 
 def test_kernel_limits_and_fresh_random_state(server: KernelForkServer, tmp_path: Path) -> None:
     (tmp_path / "nb").mkdir()
-    code = "import numpy, random, resource\nprint(numpy.random.rand(), random.random(), resource.getrlimit(resource.RLIMIT_CPU))"
+    code = ("import numpy, random, resource\n"
+            "print(numpy.random.rand(), random.random(), resource.getrlimit(resource.RLIMIT_CPU))")
     a, b = (run(server, tmp_path / "nb", code)[0] for _ in range(2))
     assert a != b, "each kernel seeds numpy and random afresh, as a new interpreter would"
     assert a.strip().endswith("(120, 120)"), a

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import copy_course
 from hwkit.report import console_table, write_grades_csv
 from hwkit.results import GradeRun, NotebookGrade
-
-from conftest import copy_course
 
 REPO = Path(__file__).resolve().parents[1]
 
