@@ -33,13 +33,11 @@ sys.path.insert(0, str(REPO))
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 
 from hwkit.build import build  # noqa: E402
-from hwkit.course import Course, nbgrader  # noqa: E402
+from hwkit.course import COURSE_FILES, Course, copy_course_files, nbgrader  # noqa: E402
 from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
 from hwkit.grade import max_scores  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
-
-COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
 
 
 def broken_first_solution(grade_id: str, text: str) -> str:
@@ -57,12 +55,7 @@ KINDS = {
 
 def make_course(root: Path, students: int, origin: Path = REPO) -> Course:
     root.mkdir(parents=True)
-    for name in COURSE_FILES:
-        path = origin / name
-        if path.is_dir():
-            shutil.copytree(path, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(path, root / name)
+    copy_course_files(origin, root, tuple(name for name in COURSE_FILES if name != "release"))  # built below
     course = Course.at(root)
     build(course, verify=False)
     kinds = list(KINDS)

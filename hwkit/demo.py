@@ -7,9 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course
-
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
+from .course import Course, copy_course_files
 
 
 def filled_release(course: Course, notebook: str,
@@ -38,10 +36,7 @@ def forgot_average(grade_id: str, text: str) -> str:
 def make_demo_course(course: Course, target: Path) -> Course:
     """A scratch course beside the real one, with example submissions in submitted/."""
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for name in COURSE_FILES:
-        path = course.root / name
-        (shutil.copytree if path.is_dir() else shutil.copy)(path, target / name)
+    copy_course_files(course.root, target)
     demo = Course.at(target, course.assignment)
     examples: dict[str, Callable[[str], nbformat.NotebookNode | bytes]] = {
         "reference_solution": lambda nb: filled_release(course, nb),

@@ -39,7 +39,7 @@ import nbformat
 import pytest
 
 from hostile_answer import BUTTON_TEXT, LATEX, LINK_TEXT, active_payloads, hostile
-from hwkit.course import Course
+from hwkit.course import Course, copy_course_files
 from hwkit.demo import filled_release
 from hwkit.export import export_from_gradebook
 from hwkit.grade import grade
@@ -47,7 +47,6 @@ from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv, write_summaries
 
 REPO = Path(__file__).resolve().parents[1]
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
 NOTEBOOK = "Problem1_Softmax_CrossEntropy.ipynb"
 WRITTEN = "q1_1_written"
 STUDENT, OTHER, HOSTILE = "alice", "bob", "mallory"
@@ -105,13 +104,7 @@ def graded_course(tmp_path_factory) -> Course:
     answer) handed in Problem 1, graded by `hwkit grade`."""
     _chromium()  # skip (or fail under $CI) before grading when there is no browser to test with
     root = tmp_path_factory.mktemp("formgrader") / "course"
-    root.mkdir()
-    for name in COURSE_FILES:
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, root / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-        else:
-            shutil.copy(path, root / name)
+    copy_course_files(REPO, root)
     course = Course.at(root)
     for student, nb in ((STUDENT, _with_answer(filled_release(course, NOTEBOOK))),
                         (OTHER, nbformat.read(course.release / NOTEBOOK, as_version=4)),
