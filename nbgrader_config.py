@@ -2,9 +2,10 @@
 import os
 from pathlib import Path
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
 from hwkit.feedback import NBGRADER_TEMPLATES, TEMPLATES, GetGradesAndStatus, SanitizeFeedback
 from hwkit.late import LatePolicy
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 COURSE_ROOT = Path(__file__).resolve().parent
 GRADER_TESTS = COURSE_ROOT / "grader_tests"

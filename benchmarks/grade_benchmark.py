@@ -30,19 +30,18 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hwkit.build import build  # noqa: E402
-from hwkit.course import Course, nbgrader  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
+
+from hwkit.build import build  # noqa: E402
+from hwkit.course import COURSE_FILES, Course, copy_course_files, nbgrader  # noqa: E402
+from hwkit.course_config import max_scores  # noqa: E402
 from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
-from hwkit.course_config import max_scores  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
 from hwkit.settings import CELL_TIMEOUT  # noqa: E402
 
-COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
 
-
-def broken_first_solution(grade_id: str, text: str, _seen: set = set()) -> str:
+def broken_first_solution(grade_id: str, text: str) -> str:
     return 'raise ValueError("a bug in the first answer")\n' + text
 
 
@@ -57,12 +56,7 @@ KINDS = {
 
 def make_course(root: Path, students: int, origin: Path = REPO) -> Course:
     root.mkdir(parents=True)
-    for name in COURSE_FILES:
-        path = origin / name
-        if path.is_dir():
-            shutil.copytree(path, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(path, root / name)
+    copy_course_files(origin, root, tuple(name for name in COURSE_FILES if name != "release"))  # built below
     course = Course.at(root)
     build(course, verify=False)
     kinds = list(KINDS)
@@ -256,7 +250,8 @@ def main() -> int:
         n = args.students * notebooks
         print("\n================ hwkit grade benchmark ================")
         print(f"class: {args.students} students x {notebooks} notebooks = {n} notebooks, cell timeout {args.timeout} s")
-        print(f"serial nbgrader (generate_assignment+autograde+feedback): {serial_s:8.1f} s  ({serial_s / n:.2f} s/notebook)")
+        print(f"serial nbgrader (generate_assignment+autograde+feedback): {serial_s:8.1f} s  "
+              f"({serial_s / n:.2f} s/notebook)")
         print(f"hwkit grade --jobs {args.jobs} (sandboxed, incl. merge):      {hwkit_s:8.1f} s  "
               f"({hwkit_s * args.jobs / n:.2f} core-s/notebook)")
         print(f"bare nbclient execution, {args.jobs} at a time:            {bare_s:8.1f} s  "

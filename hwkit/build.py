@@ -161,18 +161,20 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
 
 
 def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int = CELL_TIMEOUT) -> list[str]:
-    """Regenerate release/ (and the Otter archive) from source/; return what was checked (the notebooks
-    run with `cell_timeout` seconds per cell)."""
+    """Regenerate release/ (and the Otter tests and archives) from source/; return what was checked (the
+    notebooks run with `cell_timeout` seconds per cell)."""
     write_public_expected(course)
     generate_release(course)
-    from .otter import write_otter_artifacts  # the Otter route is built from the same checks
+    from .otter import init_cell_problems, write_otter_artifacts  # the Otter route is built from the same checks
 
     written = write_otter_artifacts(course)
     report = [f"release written to {course.release.relative_to(course.root)}"] + written
     if verify:
-        problems = check_leaks(course) + check_tests_decide(course, jobs=jobs, cell_timeout=cell_timeout)
+        problems = (check_leaks(course) + init_cell_problems(course)
+                    + check_tests_decide(course, jobs=jobs, cell_timeout=cell_timeout))
         if problems:
             raise BuildError("verification failed:\n  - " + "\n  - ".join(problems))
         report.append("verified: the solutions pass every autograded question (public checks and judge), the "
-                      "untouched release fails every one, nothing secret in release/, no outputs")
+                      "untouched release fails every one, nothing secret in release/, no outputs, each "
+                      "notebook's Otter init cell runs its own tests")
     return report

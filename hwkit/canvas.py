@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 
 from traitlets import Dict, Unicode
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
 
 from .report import student_total
 from .results import GradeRun
@@ -27,7 +27,7 @@ class CanvasExport(Configurable):
                           help="assignment -> Canvas assignment id, e.g. {'hw1': '123456'}").tag(config=True)
 
 
-def canvas_column(assignment: str, config=None) -> str:
+def canvas_column(assignment: str, config: Config | None = None) -> str:
     canvas_id = CanvasExport(config=config).assignment_ids.get(assignment) if config is not None else None
     return f"{assignment} ({canvas_id})" if canvas_id else assignment
 

@@ -15,11 +15,18 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .course import ASSIGNMENT, Course, CourseError
-from .settings import CELL_TIMEOUT, GradingSettings, add_grading_options, grading_settings
+from .settings import (
+    CELL_TIMEOUT,
+    NOTEBOOK_TIMEOUT,
+    GradingSettings,
+    add_grading_options,
+    grading_settings,
+    positive_int,
+)
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
@@ -139,26 +146,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_otter_grade(args: argparse.Namespace) -> int:
-    course = course_of(args)
-    notebook = Path(args.notebook)
-    if not notebook.is_file():
-        raise CourseError(f"{args.notebook}: no such notebook; pass the path of a student's .ipynb file.")
-    if notebook.name not in course.notebook_names():
-        raise CourseError(f"{notebook.name} is not a notebook of {course.assignment} "
-                          f"({', '.join(course.notebook_names())}): pass a file named as the notebook it answers.")
-    from .otter import archive_name, otter_grade
+    """Grade a notebook, or a folder of notebooks, through the Otter archives of dist/ (`otter run`, no
+    container); print each question's points and why it lost them. Exit 1 when a notebook was not graded."""
+    course, path = course_of(args), Path(args.path)
+    from .otter import console_lines, notebooks_under, otter_grade_all, user_error
 
-    archive = course.dist / archive_name(course, notebook.name)
-    if not archive.is_file():
-        raise CourseError(f"the Otter archive {archive} does not exist: run `hwkit build` first (it writes dist/).")
-    result = otter_grade(archive, notebook, course.env(), timeout=args.timeout)
-    if result.problem:
-        print(f"{notebook}: 0 points: {result.problem}")
-        return 0
-    for question, score in result.scores.items():
-        print(f"{question:<32} {score:g} / {result.possible[question]:g}")
-    print(f"{'total':<32} {result.total:g} / {sum(result.possible.values()):g}")
-    return 0
+    problem = user_error(course, path)
+    if problem:
+        raise CourseError(f"{problem}.")
+    notebooks = notebooks_under(path)
+    print(f"Grading {len(notebooks)} notebook(s) with Otter ({args.jobs} at a time) ...", flush=True)
+    results = otter_grade_all(course, notebooks, args.jobs, args.notebook_timeout, args.timeout)
+    base = path if path.is_dir() else path.parent
+    for notebook, result in results.items():
+        print("\n" + "\n".join(console_lines(str(notebook.relative_to(base)), result)))
+    not_graded = sum(1 for result in results.values() if result.problem)
+    print(f"\n{len(results) - not_graded} notebook(s) graded, {not_graded} not graded")
+    return 1 if not_graded else 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -246,9 +250,16 @@ def _add_demo(sub) -> None:
 
 
 def _add_otter_grade(sub) -> None:
-    p = add_command(sub, "otter-grade", cmd_otter_grade, "grade one notebook through the Otter archive in dist/")
-    p.add_argument("notebook")
-    p.add_argument("--timeout", type=float, default=300, help="seconds for the whole notebook (default 300)")
+    p = add_command(sub, "otter-grade", cmd_otter_grade, "grade a notebook, or a folder of notebooks (like otter "
+                    "grade -p), through the Otter archives in dist/ with otter run (no container); prints the reasons")
+    p.add_argument("path", help="a notebook, or a folder searched for notebooks (each graded by the archive of the "
+                   "notebook its name contains, e.g. alice_Planar_MLP.ipynb by hw1-autograder.zip)")
+    p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
+                   help="seconds a cell may run (default %(default)g), as in hwkit grade")
+    p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,
+                   help="seconds the whole otter run of one notebook may take (default %(default)g); past it the "
+                        "notebook is not graded")
+    p.add_argument("--jobs", "-j", type=positive_int, default=1, help="notebooks graded at once (default %(default)s)")
 
 
 def _add_lab(sub) -> None:

@@ -10,11 +10,23 @@ from pathlib import Path
 
 ASSIGNMENT = "hw1"
 CONFIG = "nbgrader_config.py"  # with a source/ folder beside it, this marks a course folder
+COURSE_FILES = (CONFIG, "source", "release", "grader_tests")  # what a course is made of (committed, not graded)
 
 
 class CourseError(Exception):
     """Something the user can fix about the course folder or a command's input; the message is one
     sentence that says what to do (the CLI prints it and exits non-zero, without a traceback)."""
+
+
+def copy_course_files(origin: Path, target: Path, names: tuple[str, ...] = COURSE_FILES) -> None:
+    """A course's own files (`names`) copied into `target`: a scratch course for the demo, tests, benchmarks."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = origin / name
+        if path.is_dir():
+            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        else:
+            shutil.copy(path, target / name)
 
 
 def is_course(folder: Path) -> bool:
@@ -40,11 +52,11 @@ class Course:
     assignment: str = ASSIGNMENT
 
     @classmethod
-    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> "Course":
+    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> Course:
         return cls(Path(root).resolve(), assignment)
 
     @classmethod
-    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> "Course":
+    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> Course:
         """The course at `given` (--course), or the one the current folder is in; CourseError if none."""
         if given is None:
             return cls(find_course_root(), assignment)

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
-from .course import Course
-
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
+from .course import Course, copy_course_files
 
 
-def filled_release(course: Course, notebook: str, edit: Callable[[str, str], str] | None = None) -> nbformat.NotebookNode:
+def filled_release(course: Course, notebook: str,
+                   edit: Callable[[str, str], str] | None = None) -> nbformat.NotebookNode:
     """The release notebook with the instructor's answers typed into its solution cells, as a
     diligent student would hand it in; `edit(grade_id, source)` can plant a mistake."""
     source = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(course.source / notebook, 4).cells
@@ -37,10 +36,7 @@ def forgot_average(grade_id: str, text: str) -> str:
 def make_demo_course(course: Course, target: Path) -> Course:
     """A scratch course beside the real one, with example submissions in submitted/."""
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for name in COURSE_FILES:
-        path = course.root / name
-        (shutil.copytree if path.is_dir() else shutil.copy)(path, target / name)
+    copy_course_files(course.root, target)
     demo = Course.at(target, course.assignment)
     examples: dict[str, Callable[[str], nbformat.NotebookNode | bytes]] = {
         "reference_solution": lambda nb: filled_release(course, nb),

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import nbformat
 from nbclient import NotebookClient
 from nbformat import NotebookNode
-
 
 # No history file; no start-up chatter from the kernel on the terminal.
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
@@ -33,7 +32,8 @@ def execute_notebook(path: Path, timeout: int) -> NotebookNode:
     """Execute `path` in its own folder, errors allowed (as nbgrader's autograder does); `timeout`: seconds per cell."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                            interrupt_on_timeout=True, extra_arguments=KERNEL_ARGUMENTS, resources={"metadata": {"path": str(path.parent)}})
+                            interrupt_on_timeout=True, extra_arguments=KERNEL_ARGUMENTS,
+                            resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     return nb
 

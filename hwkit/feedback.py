@@ -19,7 +19,8 @@ from jupyter_server_mathjax.app import STATIC_ASSETS_PATH
 from nbformat import NotebookNode
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-SECRET_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?|=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.S)
+SECRET_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?"
+                           r"|=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.S)
 TEMPLATES = Path(__file__).parent / "templates"
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
 # the folder of the Bootstrap stylesheet nbgrader's feedback pages include (where GenerateFeedback finds it)
@@ -34,7 +35,7 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """nbgrader feedback preprocessor: drops hidden-test and mark-scheme regions, and replaces
     tracebacks (which show grader file paths and hidden-test lines) by their last line."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         cell.source = SECRET_REGION.sub("", cell.source)
         for output in cell.get("outputs", []):
             if output.output_type == "error":

@@ -9,9 +9,16 @@ kernel is a fork of it, so it starts in milliseconds with those modules loaded.
 
 Walls between the notebooks that share a sandbox, one after another:
   * before a kernel starts, the server kills every other process of the sandbox's PID namespace
-    (kill(-1): double-forked or setsid'd leftovers too) and empties /tmp and /dev/shm; the worker
-    empties the notebook folder (/home/student/<assignment>) and the socket folder and copies the
-    next notebook's files in. Nothing of one student is alive or on disk when the next one runs.
+    (kill(-1): double-forked or setsid'd leftovers too), empties /tmp, /dev/shm and the notebook
+    folder (/home/student/<assignment>) and fills the folder afresh from the read-only copy of the
+    next notebook's files that the worker put in (its inbox); the worker empties the inbox and the
+    socket folder after each notebook. Nothing of one student is alive or on disk when the next one runs.
+  * each notebook's kernel (or the judge's observer) is born in a cgroup of its own (cgroups.py):
+    the host moves the fork server into the new cgroup just for the fork and back out, so the child
+    and everything it starts count against the notebook's memory and process limits (the server,
+    outside, is never the one the OOM killer picks); the cgroup is removed after the notebook.
+    The notebook folder is a tmpfs of its own size (sandbox.py), filled by the server from a
+    read-only copy of the notebook's files before each fork.
   * the server is not dumpable (kernels, same uid, cannot ptrace it or read its memory), its
     control pipes are closed in every kernel, and a kernel's changes to memory stay in that fork.
   * if the server stops answering (killed, stopped by a kernel) the whole sandbox is thrown away
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import json
 import os
 import select
@@ -30,26 +38,37 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait, Integer
 
+from . import cgroups
 from .execute import KERNEL_ARGUMENTS
-from .sandbox import GRADER_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
+from .sandbox import GRADER_MOUNT, INBOX_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~2 s; torch._dynamo, which the first
-# torch.optim optimizer imports, another ~2 s, in the notebook and again in the judge's observer);
-# the kernel machinery too.
-PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel",
-           "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
+# torch.optim optimizer imports, another ~2 s, in the notebook and again in the judge's observer; otter,
+# of the Otter init cell, ~2 s); the kernel machinery too.
+PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib.pyplot", "otter", "ipykernel.kernelapp",
+           "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
 WIPE_IN_SANDBOX = ["/tmp", "/dev/shm"]
+FULL_BELOW = 2**20  # bytes left in a file system of the sandbox under which it counts as full
 
 
 class ForkServerError(RuntimeError):
     """The fork server did not answer or refused a request."""
+
+
+@dataclass(frozen=True)
+class WallHit:
+    """A per-notebook limit the notebook's processes ran into."""
+
+    name: str    # MemoryLimitExceeded, ProcessLimitExceeded, DiskFull
+    reason: str  # for the feedback, naming the limit
 
 
 class KernelForkServer:
@@ -62,9 +81,15 @@ class KernelForkServer:
         self.start_timeout, self.request_timeout = start_timeout, request_timeout
         self.process: subprocess.Popen | None = None
         self.kernels = 0
+        self.server_pid = 0  # the fork server's pid on the host
+        self.server_cgroup: cgroups.Cgroup | None = None  # where it lives between forks
+        self.cgroup: cgroups.Cgroup | None = None  # the current notebook's
+        self.seen = cgroups.Hits()  # of the current cgroup, already reported
+        self.full: set[str] = set()  # file systems of the sandbox already reported full
+        self.last_walls: list[WallHit] = []  # what the last finished notebook hit and nobody asked about
         # Short paths: Unix socket paths are limited to 107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
-        self.slot = self.root / "home"       # /home/student/<assignment> in the sandbox
+        self.inbox = self.root / "in"        # the notebook folder's files, read-only in the sandbox
         self.sockets = self.root / "s"       # the kernels' ZeroMQ ipc sockets (same path inside)
         atexit.register(self.close)
 
@@ -75,18 +100,21 @@ class KernelForkServer:
     # --- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         self.close(keep_root=True)
-        for folder in (self.slot, self.sockets):
+        cgroups.remove_orphans()
+        for folder in (self.inbox, self.sockets):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
         # The server's own limits: the kernel's limits are set per notebook after the fork.
-        server_limits = Limits(memory_mb=self.limits.memory_mb, cpu_seconds=24 * 3600, file_mb=self.limits.file_mb)
-        argv = sandbox_argv(self.slot, self.grader, self.sockets, self.assignment, server_limits, self.env,
+        server_limits = dataclasses.replace(self.limits, cpu_seconds=24 * 3600)
+        argv = sandbox_argv(self.inbox, self.grader, self.sockets, self.assignment, server_limits, self.env,
                             [sys.executable, "-c", SERVER_SOURCE.read_text()])
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
         ready = self._read(self.start_timeout)
         if not ready.get("ready"):
             raise ForkServerError(f"the kernel sandbox did not start: {ready}")
+        self.server_pid = _host_pid(self.process.pid, int(ready["pid"]))
+        self.server_cgroup = cgroups.Cgroup.of(self.server_pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -100,6 +128,7 @@ class KernelForkServer:
             for stream in (process.stdin, process.stdout):
                 if stream:
                     stream.close()
+        self._remove_cgroup()
         if not keep_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -137,24 +166,76 @@ class KernelForkServer:
 
     # --- one notebook ------------------------------------------------------------------------
     def prepare(self, folder: Path) -> None:
-        """A clean sandbox for the next notebook: no process left, empty /tmp, and in the notebook
+        """A clean sandbox for the next notebook: no process left, empty /tmp, and for the notebook
         folder a fresh copy of `folder`'s files (helpers, data; not the notebooks)."""
         self.finish()
         if not self.alive():
             self.start()
-        shutil.copytree(folder, self.slot, dirs_exist_ok=True,
+        shutil.copytree(folder, self.inbox, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".ipynb_checkpoints"))
 
     def finish(self) -> None:
-        """After a notebook: nothing of it left running (CPU for the grader) or on disk. A sandbox
-        that cannot be cleaned is thrown away; the next notebook gets a new one."""
+        """After a notebook: nothing of it left running (CPU for the grader) or on disk, its cgroup
+        removed (what it hit is kept in `last_walls`). A sandbox that cannot be cleaned is thrown
+        away; the next notebook gets a new one."""
+        self.last_walls = self.walls_hit() if self.cgroup is not None else []
         if self.alive():
             try:
-                self.request("reset", wipe=WIPE_IN_SANDBOX)
+                self.request("reset", wipe=[*WIPE_IN_SANDBOX, self.workdir])
             except ForkServerError:
                 self.close(keep_root=True)
-        for sub in (self.slot, self.sockets):
+        self._remove_cgroup()
+        for sub in (self.inbox, self.sockets):
             _empty(sub)
+
+    # --- walls -----------------------------------------------------------------------------
+    def _fork_walled(self, op: str, **fields: Any) -> int:
+        """Ask the server to fork a notebook's process into a new cgroup with the notebook's limits:
+        the server is in it only while it forks."""
+        if not self.alive():
+            raise ForkServerError("the kernel sandbox is not running")
+        assert self.server_cgroup is not None
+        last, self.cgroup = self.cgroup, cgroups.Cgroup.create(self.limits.memory_mb, self.limits.pids)
+        self.seen, self.full = cgroups.Hits(), set()
+        try:
+            self.cgroup.add(self.server_pid)
+            answer = self.request(op, cwd=self.workdir, inbox=INBOX_MOUNT, **fields)
+        finally:
+            try:
+                self.server_cgroup.add(self.server_pid)
+            except OSError:  # the server is gone (and with it the sandbox)
+                self.close(keep_root=True)
+            if last is not None:  # a notebook nobody finished: the request killed what was left of it
+                last.remove()
+        return int(answer["pid"])
+
+    def walls_hit(self) -> list[WallHit]:
+        """The limits the current notebook's processes ran into since the last call."""
+        hits: list[WallHit] = []
+        if self.cgroup is not None:
+            now = self.cgroup.hits()
+            if now.oom_kills > self.seen.oom_kills:
+                hits.append(WallHit("MemoryLimitExceeded", "the notebook's processes together used more than "
+                                    f"{self.limits.memory_mb} MB of memory; the largest was killed"))
+            if now.pids_refused > self.seen.pids_refused:
+                hits.append(WallHit("ProcessLimitExceeded", "the notebook's processes together were more than "
+                                    f"{self.limits.pids} (threads count); starting more failed"))
+            self.seen = now
+        sizes = {self.workdir: self.limits.home_mb, "/tmp": self.limits.tmp_mb, "/dev/shm": self.limits.tmp_mb}
+        try:
+            free = self.request("free", folders=list(sizes))["free"] if self.alive() else {}
+        except ForkServerError:
+            free = {}
+        for folder, left in free.items():
+            if left < FULL_BELOW and folder not in self.full:
+                self.full.add(folder)
+                hits.append(WallHit("DiskFull", f"{folder} is full (it holds at most {sizes[folder]} MB)"))
+        return hits
+
+    def _remove_cgroup(self) -> None:
+        cgroup, self.cgroup = self.cgroup, None
+        if cgroup is not None:
+            cgroup.remove()
 
     def connection_paths(self) -> tuple[str, str]:
         """(ipc path prefix, connection file) for the next kernel."""
@@ -164,14 +245,25 @@ class KernelForkServer:
     def observe(self, socket_path: str, cpu_seconds: int) -> int:
         """Fork the judge's observer (hwkit/observer.py) in the prepared notebook folder; it connects to
         `socket_path` (in the socket folder, the same path inside the sandbox)."""
-        answer = self.request("observe", socket=socket_path, mount=GRADER_MOUNT, checks=f"{GRADER_MOUNT}/hw1_checks",
-                              cwd=self.workdir, rlimits={"RLIMIT_CPU": int(cpu_seconds)})
-        return int(answer["pid"])
+        return self._fork_walled("observe", socket=socket_path, mount=GRADER_MOUNT,
+                                 checks=f"{GRADER_MOUNT}/hw1_checks", rlimits={"RLIMIT_CPU": int(cpu_seconds)})
 
     def spawn(self, connection_file: str, cpu_seconds: int) -> int:
-        answer = self.request("spawn", connection_file=connection_file, cwd=self.workdir, arguments=KERNEL_ARGUMENTS,
-                              rlimits={"RLIMIT_CPU": int(cpu_seconds)})
-        return int(answer["pid"])
+        return self._fork_walled("spawn", connection_file=connection_file, arguments=KERNEL_ARGUMENTS,
+                                 rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+
+
+def _host_pid(ancestor: int, sandbox_pid: int) -> int:
+    """The host's pid of the descendant of `ancestor` that is `sandbox_pid` in its own PID namespace."""
+    todo = [ancestor]
+    while todo:
+        pid = todo.pop()
+        status = Path(f"/proc/{pid}/status").read_text()
+        ids = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+        if len(ids) > 1 and int(ids[-1]) == sandbox_pid:
+            return pid
+        todo += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    raise ForkServerError("the fork server's process was not found")
 
 
 def _empty(folder: Path) -> None:
@@ -252,7 +344,7 @@ _SERVERS: dict[tuple, KernelForkServer] = {}
 
 def worker_server(grader: Path, assignment: str, limits: Limits, jobs: int) -> KernelForkServer:
     """This process's fork server (one per grading worker), started on first use."""
-    key = (str(grader), assignment, limits.memory_mb, limits.file_mb, jobs)
+    key = (str(grader), assignment, limits, jobs)
     if key not in _SERVERS:
         _SERVERS[key] = KernelForkServer(grader, assignment, limits, kernel_env(jobs))
     return _SERVERS[key]

@@ -24,12 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 from urllib.parse import unquote
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -78,14 +79,14 @@ class SandboxUnavailable(RuntimeError):
 
 
 def require_sandbox() -> None:
-    """Raise SandboxUnavailable, with how to install bubblewrap, when it cannot sandbox student code here."""
+    """Raise SandboxUnavailable, with how to fix it, when student code cannot be walled in here
+    (bubblewrap, cgroups: sandbox.available)."""
     from .sandbox import available
 
     why = available()
     if why is not None:
-        raise SandboxUnavailable(
-            f"student code cannot be sandboxed here ({why}): install bubblewrap with `apt-get install bubblewrap`, "
-            "or pass --unsandboxed to run student code without a sandbox at your own risk.")
+        raise SandboxUnavailable(f"student code cannot be sandboxed here: {why}, "
+                                 "or pass --unsandboxed to run student code without a sandbox at your own risk.")
 
 
 def grade(course: Course, settings: GradingSettings, archive: Path | None = None, archive_regex: str | None = None,

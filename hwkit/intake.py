@@ -121,7 +121,8 @@ class ArchiveIntake:
     notes: list[str]  # about archive members that belong to no student
 
 
-def collect_archive(course: Course, archive: Path, scratch: Path, pattern: str = ARCHIVE_FILENAME_REGEX) -> ArchiveIntake:
+def collect_archive(course: Course, archive: Path, scratch: Path,
+                    pattern: str = ARCHIVE_FILENAME_REGEX) -> ArchiveIntake:
     """Extract the members of an LMS download into scratch/<student>/<assignment>/ and inspect them."""
     notes: list[str] = []
     regex = re.compile(pattern.replace("{assignment}", re.escape(course.assignment)))
@@ -142,7 +143,8 @@ def collect_archive(course: Course, archive: Path, scratch: Path, pattern: str =
                 continue
             fields = match.groupdict()
             if fields.get("assignment") and fields["assignment"] != course.assignment:
-                notes.append(f"{info.filename}: for assignment {fields['assignment']}, not {course.assignment}; ignored")
+                notes.append(f"{info.filename}: for assignment {fields['assignment']}, "
+                             f"not {course.assignment}; ignored")
                 continue
             if info.file_size > MAX_MEMBER_BYTES:
                 notes.append(f"{info.filename}: larger than {MAX_MEMBER_BYTES // 2**20} MB; ignored")
@@ -169,7 +171,8 @@ def collect_archive(course: Course, archive: Path, scratch: Path, pattern: str =
                     continue
                 total += info.file_size
                 if total > MAX_ARCHIVE_BYTES:
-                    notes.append(f"{info.filename}: the archive holds more than {MAX_ARCHIVE_BYTES // 2**30} GB; ignored")
+                    notes.append(f"{info.filename}: the archive holds more than "
+                                 f"{MAX_ARCHIVE_BYTES // 2**30} GB; ignored")
                     continue
                 safe = PurePosixPath(file_id).name  # no folders, no ../ escapes
                 with zf.open(info) as src:

@@ -6,16 +6,20 @@ the hwkit package). Requests and replies are JSON lines on stdin/stdout, which o
 worker holds: kernels get /dev/null and none of the server's file descriptors. Standard library
 only, besides the modules it preloads.
 
-Requests:  {"op": "spawn", "connection_file", "cwd", "arguments", "rlimits": {"RLIMIT_CPU": n}}
-           {"op": "observe", "socket", "mount", "checks", "cwd", "rlimits"}   the judge's observer
-                                                (hwkit/observer.py) instead of a kernel
+Requests:  {"op": "spawn", "connection_file", "cwd", "inbox", "arguments", "rlimits": {"RLIMIT_CPU": n}}
+                                                a reset, the notebook folder `cwd` filled afresh from
+                                                `inbox` (read-only), then a forked kernel there
+           {"op": "observe", "socket", "mount", "checks", "cwd", "inbox", "rlimits"}   the judge's
+                                                observer (hwkit/observer.py) instead of a kernel
            {"op": "poll"}      exit status of the current kernel, or null while it runs
            {"op": "signal", "signum"}
            {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
                                                 (kernel, its children, anything left behind), reap
                                                 them, remove System V IPC objects, empty the given
-                                                folders (/tmp, /dev/shm)
-Replies:   {"ok": true, ...} or {"ok": false, "error": "..."}
+                                                folders (/tmp, /dev/shm, the notebook folder)
+           {"op": "free", "folders": [...]}     bytes left in each folder's file system
+Replies:   {"ok": true, ...} or {"ok": false, "error": "..."}; the first line, once started:
+           {"ok": true, "ready": true, "pid": its pid in the sandbox, ...}
 """
 import ctypes
 import importlib
@@ -23,6 +27,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sys
 import time
@@ -40,7 +45,7 @@ def preload(modules):
         except Exception as exc:  # a missing optional library: the kernel imports it (or fails) itself
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
     if "matplotlib.font_manager" in sys.modules:
-        sys.modules["matplotlib.font_manager"].fontManager  # the font list, built once
+        _ = sys.modules["matplotlib.font_manager"].fontManager  # the font list, built once (a lazy attribute)
     return failed
 
 
@@ -168,8 +173,10 @@ class Server:
         return self._fork(become_observer, request)
 
     def _fork(self, become, request):
-        """A fresh sandbox (nothing of the last notebook alive), then `become(request)` in a child."""
-        self.op_reset({})
+        """A fresh sandbox (nothing of the last notebook alive, its folder filled from the inbox), then
+        `become(request)` in a child."""
+        self.op_reset({"wipe": [request["cwd"]]})
+        shutil.copytree(request["inbox"], request["cwd"], dirs_exist_ok=True)
         self.status = None
         pid = os.fork()
         if pid == 0:
@@ -185,6 +192,13 @@ class Server:
         if self.kernel and self.status is None:
             os.kill(self.kernel, int(request["signum"]))
         return {}
+
+    def op_free(self, request):
+        free = {}
+        for folder in request["folders"]:
+            stat = os.statvfs(folder)
+            free[folder] = stat.f_bavail * stat.f_frsize
+        return {"free": free}
 
     def op_reset(self, request):
         # kill(-1) reaches every process of the sandbox's PID namespace but this one and its init,
@@ -223,7 +237,8 @@ def main():
     def reply(message):
         replies.write(json.dumps(message).encode() + b"\n")
 
-    reply({"ok": True, "ready": True, "seconds": round(time.monotonic() - started, 3), "failed": failed})
+    reply({"ok": True, "ready": True, "pid": os.getpid(), "seconds": round(time.monotonic() - started, 3),
+           "failed": failed})
     for line in requests:
         try:
             request = json.loads(line)

@@ -109,7 +109,7 @@ class LabServer:
                     if status != 200:
                         raise RuntimeError(f"JupyterLab runs but formgrader answers {status}:\n{body[:2000]}")
                     return
-            except (urllib.error.URLError, ConnectionError, socket.timeout):
+            except (TimeoutError, urllib.error.URLError, ConnectionError):
                 pass
             time.sleep(0.3)
         raise RuntimeError(f"JupyterLab did not answer on {self.base_url} within {timeout:.0f} s" + self.log_tail())
@@ -139,13 +139,13 @@ class LabServer:
     def _request_shutdown(self) -> None:
         try:
             self.get("api/shutdown", timeout=5, method="POST")
-        except (urllib.error.URLError, ConnectionError, socket.timeout):
+        except (TimeoutError, urllib.error.URLError, ConnectionError):
             pass  # not answering: SIGTERM follows
 
-    def __enter__(self) -> "LabServer":
+    def __enter__(self) -> LabServer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

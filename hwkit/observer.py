@@ -28,6 +28,8 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
+from types import ModuleType
 
 CHECKS_NAME = "_hwkit_trusted_checks"
 
@@ -35,7 +37,7 @@ CHECKS_NAME = "_hwkit_trusted_checks"
 class Channel:
     """JSON lines on the socket, one `sendall` per message."""
 
-    def __init__(self, sock: socket.socket, wire):
+    def __init__(self, sock: socket.socket, wire: ModuleType) -> None:
         self.sock, self.wire = sock, wire
         self.buffer = b""
 
@@ -52,7 +54,7 @@ class Channel:
         return self.wire.loads(line)
 
 
-def load_checks(folder: str):
+def load_checks(folder: str) -> ModuleType:
     """The trusted hw1_checks under a private name (the notebook imports its own copy as hw1_checks)."""
     spec = importlib.util.spec_from_file_location(CHECKS_NAME, os.path.join(folder, "__init__.py"),
                                                   submodule_search_locations=[folder])
@@ -76,14 +78,14 @@ class QuietShell:
 
     RUN_BODY = ("time", "timeit", "capture", "prun")
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict) -> None:
         self.namespace = namespace
 
     def run_cell_magic(self, name: str, line: str, body: str) -> None:
         if name in self.RUN_BODY:
             exec(compile(python_source(body), "<cell magic>", "exec"), self.namespace)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
 
 
@@ -121,7 +123,7 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
     return results
 
 
-def question_child(channel: Channel, checks, question: str, namespace: dict) -> None:
+def question_child(channel: Channel, checks: ModuleType, question: str, namespace: dict) -> None:
     """In the forked child: observe one question's cases until the judge says "end"."""
     module = checks.checker_module(question)
     spec = module.QUESTIONS[question]
@@ -145,7 +147,7 @@ def question_child(channel: Channel, checks, question: str, namespace: dict) -> 
         channel.send({"observed": wire.encode(observed)})
 
 
-def observe_question(channel: Channel, checks, request: dict, namespace: dict) -> None:
+def observe_question(channel: Channel, checks: ModuleType, request: dict, namespace: dict) -> None:
     """Fork a child for one question (a crash, hang or mess there costs that question only)."""
     pid = os.fork()
     if pid == 0:

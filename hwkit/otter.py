@@ -1,9 +1,10 @@
 """The Otter-Grader route: test files and autograder archives built from the same checks
-as the nbgrader test cells, and a grading call with the timeout `otter run` lacks."""
+as the nbgrader test cells, and a grading call with the time limits `otter run` lacks."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,7 +61,7 @@ def auto_questions(course: Course, notebook: str) -> list[tuple[str, float]]:
 def archive_name(course: Course, notebook: str) -> str:
     """dist/hw1-autograder.zip grades Planar_MLP; each other notebook has hw1-<stem>-autograder.zip."""
     stem = Path(notebook).stem
-    return f"{course.assignment}-autograder.zip" if stem == "Planar_MLP" else f"{course.assignment}-{stem}-autograder.zip"
+    return f"{course.assignment}-{'' if stem == 'Planar_MLP' else stem + '-'}autograder.zip"
 
 
 def requirements() -> list[str]:
@@ -68,18 +69,25 @@ def requirements() -> list[str]:
     return [r for r in metadata.requires("hwkit") or [] if "extra ==" not in r]
 
 
+def public_tests_dir(notebook: str) -> str:
+    """Where a release notebook's Otter init cell finds its own public tests, relative to the notebook:
+    one folder per notebook, so its `grader.check_all()` runs its questions only."""
+    return f"tests/{Path(notebook).stem}"
+
+
 def write_otter_artifacts(course: Course) -> list[str]:
-    """Write grader_tests/<assignment>/*.py (public + hidden), release/<assignment>/tests/*.py
+    """Write grader_tests/<assignment>/*.py (public + hidden), release/<assignment>/tests/<notebook>/*.py
     (public only) and one autograder archive per notebook in dist/."""
     full_dir = course.grader_tests / course.assignment
-    public_dir = course.release / "tests"
-    for folder in (full_dir, public_dir):
+    for folder in (full_dir, course.release / "tests"):
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+    full_dir.mkdir(parents=True)
     course.dist.mkdir(exist_ok=True)
     written = []
     for notebook in course.notebook_names():
         questions = auto_questions(course, notebook)
+        public_dir = course.release / public_tests_dir(notebook)
+        public_dir.mkdir(parents=True)
         for name, points in questions:
             where = f"source/{course.assignment}/{notebook}"
             (full_dir / f"{name}.py").write_text(otter_test_source(name, points, where, hidden=True))
@@ -111,9 +119,27 @@ def _write_archive(course: Course, questions: list[str], archive: Path) -> None:
             raise RuntimeError(f"otter generate failed:\n{done.stdout}\n{done.stderr}")
 
 
+# The limits of one `otter run`, as `hwkit grade`'s: seconds per cell, and for the whole notebook.
+CELL_TIMEOUT = 20
+NOTEBOOK_TIMEOUT = 300
+# The line of Otter's output that says why a test case failed: the exception the check raised.
+FAILURE_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exit|Interrupt)): (.*)$", re.MULTILINE)
+OUR_FAILURES = ("CheckFailure", "AssertionError")  # their text is the check's own diagnosis
+
+
+def failure_reason(output: str) -> str:
+    """Why a question lost its points, from Otter's output for it: the first failing case's message."""
+    match = FAILURE_LINE.search(output)
+    if not match:
+        return next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "no output")
+    kind, text = match.groups()
+    return text.strip() if kind.rsplit(".", 1)[-1] in OUR_FAILURES else f"{kind}: {text.strip()}"
+
+
 @dataclass
 class OtterResult:
-    """Points per question from one `otter run`, or the reason it gave none."""
+    """Points per question from one `otter run` (with Otter's output for each question that lost points),
+    or the reason it gave none."""
 
     scores: dict[str, float] = field(default_factory=dict)
     possible: dict[str, float] = field(default_factory=dict)
@@ -123,6 +149,30 @@ class OtterResult:
     @property
     def total(self) -> float:
         return sum(self.scores.values())
+
+    @property
+    def max_total(self) -> float:
+        return sum(self.possible.values())
+
+    def reasons(self) -> dict[str, str]:
+        """Why each question lost points, without the question's name the checks' messages start with."""
+        return {question: failure_reason(output).removeprefix(f"{question}, ")
+                for question, output in self.messages.items()}
+
+    @classmethod
+    def from_results_json(cls, data: dict) -> OtterResult:
+        """Otter's results.json (Gradescope's format): one entry per test case, named "<question> - <case>"."""
+        result = cls()
+        for test in data.get("tests", []):
+            if test.get("max_score") is None:  # Otter's "Public Tests" summary entry
+                continue
+            question = test["name"].split(" - ")[0]
+            score, possible = float(test.get("score", 0) or 0), float(test.get("max_score", 0) or 0)
+            result.scores[question] = result.scores.get(question, 0.0) + score
+            result.possible[question] = result.possible.get(question, 0.0) + possible
+            if test.get("output") and score < possible:
+                result.messages[question] = test["output"]
+        return result
 
 
 # `otter run` has no per-cell time limit; this first cell gives every later cell one, inside the
@@ -152,10 +202,10 @@ def _with_cell_timer(notebook: Path, target: Path, seconds: float) -> None:
     nbformat.write(nb, target)
 
 
-def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: float = 300,
-                cell_timeout: float | None = 20) -> OtterResult:
+def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: float = NOTEBOOK_TIMEOUT,
+                cell_timeout: float | None = CELL_TIMEOUT) -> OtterResult:
     """Grade one notebook with `otter run` (no container) under a wall-clock limit for the whole
-    run and, like nbgrader, a per-cell limit (`cell_timeout` seconds; None for none)."""
+    run (`timeout` seconds) and, like nbgrader, a per-cell limit (`cell_timeout` seconds; None for none)."""
     with tempfile.TemporaryDirectory(prefix="hwkit-otter-run-") as tmp:
         submission = Path(tmp) / notebook.name
         if cell_timeout:  # otter only ever sees a copy, never the original file
@@ -171,18 +221,86 @@ def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: flo
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return OtterResult(problem=f"grading stopped after {timeout:g} s (an endless loop?)")
+            return OtterResult(problem=f"grading stopped after {timeout:g} s, the limit for the whole notebook "
+                                       "(an endless loop? raise it with --notebook-timeout)")
         results_file = Path(tmp) / "results.json"
         if not results_file.exists():
-            return OtterResult(problem=f"otter run gave no results: {output.strip().splitlines()[-1:] or ''}")
-        data = json.loads(results_file.read_text())
-    result = OtterResult()
-    for test in data.get("tests", []):
-        if test.get("max_score") is None:  # Otter's "Public Tests" summary entry
-            continue
-        question = test["name"].split(" - ")[0]
-        result.scores[question] = result.scores.get(question, 0.0) + float(test.get("score", 0) or 0)
-        result.possible[question] = result.possible.get(question, 0.0) + float(test.get("max_score", 0) or 0)
-        if test.get("output") and float(test.get("score", 0) or 0) < float(test.get("max_score", 0) or 0):
-            result.messages[question] = test["output"]
-    return result
+            last = (output.strip().splitlines() or ["no output"])[-1]
+            return OtterResult(problem=f"otter run gave no results: {last}")
+        return OtterResult.from_results_json(json.loads(results_file.read_text()))
+
+
+def course_notebook(course: Course, path: Path) -> str | None:
+    """Which notebook of the assignment a file is, by name: `Planar_MLP.ipynb`, or an LMS name that
+    contains it (`hw1_alice_attempt_..._Planar_MLP.ipynb`); the longest name wins."""
+    names = [name for name in course.notebook_names() if Path(name).stem in path.stem]
+    return max(names, key=len, default=None)
+
+
+def notebooks_under(path: Path) -> list[Path]:
+    """A notebook, or every notebook in a folder and its subfolders (like `otter grade -p`)."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def otter_grade_all(course: Course, notebooks: list[Path], jobs: int = 1, timeout: float = NOTEBOOK_TIMEOUT,
+                    cell_timeout: float | None = CELL_TIMEOUT) -> dict[Path, OtterResult]:
+    """Grade each notebook with the archive of the notebook it is (`jobs` at a time); a file that is
+    none of the assignment's notebooks is not graded, with the reason."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = ", ".join(course.notebook_names())
+
+    def one(path: Path) -> OtterResult:
+        name = course_notebook(course, path)
+        if name is None:
+            return OtterResult(problem=f"not a notebook of {course.assignment} (its name contains none of {expected})")
+        return otter_grade(course.dist / archive_name(course, name), path, course.env(), timeout, cell_timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(notebooks, pool.map(one, notebooks)))
+
+
+def user_error(course: Course, path: Path) -> str | None:
+    """What stops `hwkit otter-grade` before grading (a missing path or archive), as one sentence."""
+    if not course.notebook_names():
+        return f"{course.root} is no course folder (no {course.source}/*.ipynb): give the course with --course"
+    if not path.exists():
+        return f"{path} does not exist: give a notebook or a folder of notebooks"
+    notebooks = notebooks_under(path)
+    if not notebooks:
+        return f"{path} holds no .ipynb file: give a notebook or a folder of notebooks"
+    names = {course_notebook(course, notebook) for notebook in notebooks} - {None}
+    if not names:
+        return f"{path} holds none of {course.assignment}'s notebooks ({', '.join(course.notebook_names())})"
+    missing = sorted(name for name in names if not (course.dist / archive_name(course, name)).is_file())
+    if missing:
+        return f"{course.dist / archive_name(course, missing[0])} is missing: run hwkit build first"
+    return None
+
+
+def console_lines(where: str, result: OtterResult) -> list[str]:
+    """One notebook's result for the console: its total, then each question, with why it lost points."""
+    if result.problem:
+        return [f"{where}: NOT GRADED: {result.problem}"]
+    reasons = result.reasons()
+    lines = [f"{where}: {result.total:g} / {result.max_total:g}"]
+    for question, score in result.scores.items():
+        why = f"  {reasons[question]}" if question in reasons else ""
+        lines.append(f"  {question:<32} {score:g} / {result.possible[question]:g}{why}")
+    return lines
+
+
+def init_cell_problems(course: Course) -> list[str]:
+    """Each release notebook's Otter init cell must point at the notebook's own public tests (so its
+    `grader.check_all()` runs its questions only) and be skipped by Otter's grading (`otter_ignore`)."""
+    problems = []
+    for notebook in course.notebook_names():
+        wanted = f'tests_dir="{public_tests_dir(notebook)}"'
+        cells = [c for c in nbformat.read(course.release / notebook, as_version=4).cells if wanted in c.source]
+        if not cells:
+            problems.append(f"release notebook {notebook} has no Otter init cell with {wanted}")
+        elif "otter_ignore" not in cells[0].metadata.get("tags", []):
+            problems.append(f"release notebook {notebook}: its Otter init cell lacks the otter_ignore tag")
+    return problems

@@ -270,7 +270,7 @@ def _question_scores(graded: list[list[NotebookGrade]]) -> dict[str, tuple[float
 
 
 def _plot_questions(axes, questions: dict[str, tuple[float, list[float], int]]) -> None:
-    for row, (maximum, fractions, waiting) in enumerate(questions.values()):
+    for row, (_maximum, fractions, waiting) in enumerate(questions.values()):
         if fractions:
             mean = 100 * sum(fractions) / len(fractions)
             axes.barh(row, mean, color="#55a868")

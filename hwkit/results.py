@@ -92,7 +92,8 @@ class GradeRun:
 
     cached: list[str] = field(default_factory=list)  # students whose earlier result was reused
     seconds: float = 0.0
-    sandboxed: bool | None = None  # False: student code ran without a sandbox (hwkit grade --unsandboxed); None: unknown
+    # False: student code ran without a sandbox (hwkit grade --unsandboxed); None: unknown
+    sandboxed: bool | None = None
     retried: list[str] = field(default_factory=list)  # students whose grading was retried on a fresh worker
     absent: list[str] = field(default_factory=list)  # on the roster, nothing submitted: 0 points
     late: dict[str, Lateness] = field(default_factory=dict)  # student -> lateness (students with a timestamp)

@@ -49,7 +49,8 @@ def check_roster_file(path: Path) -> list[str]:
                                   f"{','.join(COLUMNS[:4])}")
             ids = [(row.get("id") or "").strip() for row in reader]
     except (OSError, UnicodeDecodeError) as error:
-        raise RosterError(f"cannot read {path} ({error}): give a CSV file with columns {','.join(COLUMNS[:4])}")
+        raise RosterError(f"cannot read {path} ({error}): "
+                          f"give a CSV file with columns {','.join(COLUMNS[:4])}") from error
     blank = [str(n + 2) for n, student in enumerate(ids) if not student]
     if blank:
         raise RosterError(f"{path}: line(s) {', '.join(blank)} have no student id: fill in the `id` column")

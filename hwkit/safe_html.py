@@ -38,7 +38,9 @@ from urllib.parse import urlsplit
 
 import bleach
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.web import OutputTransform
 
 TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl", "dt", "em",
@@ -61,7 +63,7 @@ def _allowed(tag: str, name: str, value: str) -> bool:
     return True
 
 
-def clean_html(html) -> str:
+def clean_html(html: str | bytes) -> str:
     """nbconvert's `clean_html` filter, with the allow-list above (a bleach cleaner per call: they
     are not thread-safe)."""
     return bleach.clean(html.decode() if isinstance(html, bytes) else str(html), tags=TAGS, attributes=_allowed,
@@ -69,7 +71,7 @@ def clean_html(html) -> str:
 
 
 @pass_context
-def markdown2html(context, source: str) -> str:
+def markdown2html(context: Context, source: str) -> str:
     """nbconvert's `markdown2html` filter (cell attachments become data: URIs), cleaned. Headings get
     no ids and no anchor links (ids are not allowed)."""
     cell = context.get("cell", {})
@@ -96,7 +98,7 @@ class _OwnScripts(HTMLParser):
         self.handlers = self.complete = False
         self._script: list[str] | None = None
 
-    def handle_starttag(self, tag, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.complete:
             return
         attributes = dict(attrs)
@@ -114,11 +116,11 @@ class _OwnScripts(HTMLParser):
         elif tag == "script" and (attributes.get("type") or "").lower() in EXECUTABLE:
             self._script = []
 
-    def handle_data(self, data) -> None:
+    def handle_data(self, data: str) -> None:
         if self._script is not None:
             self._script.append(data)
 
-    def handle_endtag(self, tag) -> None:
+    def handle_endtag(self, tag: str) -> None:
         if tag == "script" and self._script is not None:
             self.hashes.append(_sha256("".join(self._script)))
             self._script = None
@@ -145,11 +147,12 @@ class SubmissionPageCSP(OutputTransform):
     """Adds `submission_policy` to formgrader's submission pages (beside Jupyter's own policy:
     a browser enforces both)."""
 
-    def __init__(self, request) -> None:
+    def __init__(self, request: HTTPServerRequest) -> None:
         super().__init__(request)
         self._applies = request.method == "GET" and bool(SUBMISSION_PAGE.search(request.path))
 
-    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+    def transform_first_chunk(self, status_code: int, headers: HTTPHeaders, chunk: bytes,
+                              finishing: bool) -> tuple[int, HTTPHeaders, bytes]:
         if self._applies and headers.get("Content-Type", "").startswith("text/html"):
             page = chunk.decode("utf-8", "replace") if finishing else ""  # a streamed page gets no inline script
             headers.add("Content-Security-Policy", submission_policy(page))

@@ -8,20 +8,29 @@ Unix sockets (ZeroMQ ipc transport) in a folder of their own, so the sandbox nee
 What the kernel sees (everything else of the host does not exist for it):
   /usr, the Python installation and the venv    read-only (system libraries, numpy, torch, ...)
   a few files of /etc (ld.so.cache, fonts, ...)  read-only
-  /home/student/<assignment>                     read-write: a private copy of the graded notebook's
-                                                 folder (the shipped helper files and the student's
-                                                 own extra files), emptied after each notebook
+  /home/student/<assignment>                     read-write tmpfs of its own size (Limits.home_mb): a
+                                                 private copy of the graded notebook's folder (the
+                                                 shipped helper files and the student's own extra
+                                                 files), refilled before and emptied after each notebook
+  /opt/hwkit-notebook                            read-only: the files that folder is filled from
   /opt/hwkit-grader                              read-only: a trusted copy of the public checks
                                                  (hw1_checks/) and the judge's observer
                                                  (hwkit_observer.py); no expected value, no reference
-  /tmp, /dev/shm                                 private tmpfs, 512 MB each
+  /tmp, /dev/shm                                 private tmpfs, Limits.tmp_mb each
   the kernel's socket folder                     read-write, nothing else in it
-The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS namespaces, no capabilities, a new session (no
-terminal injection), no nested user namespaces, and the whole sandbox dies with the grader. Limits: address space
-(RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any written file
-(RLIMIT_FSIZE), open files, no core dumps; wall time per cell and output size per cell and per
-notebook (every kind of output message counted) and wall time per notebook (all cells together) are
-enforced by `SandboxedExecute` on the trusted side.
+The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS/cgroup
+namespaces, no capabilities, a new session (no terminal injection), no nested user namespaces, and the
+whole sandbox dies with the grader.
+Limits of the notebook's processes together (cgroups.py: a cgroup per notebook, made and removed by the
+fork server's host side, forkserver.py): memory (swap and tmpfs files included; past it the kernel's OOM
+killer kills the largest process) and the number of processes and threads (past it fork fails). Limits
+of each process: address space (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any
+written file (RLIMIT_FSIZE), open files, no core dumps. Wall time per cell and output size per cell and
+per notebook (every kind of output message counted) and wall time per notebook (all cells together) are
+enforced by `SandboxedExecute` on the trusted side, which also asks after each cell which wall the
+notebook hit (a full folder, /tmp or /dev/shm included): that cell fails with the limit named in the
+feedback and the judge does not run it again. Grading without bubblewrap or cgroups needs --unsandboxed
+(`available` says why and how to fix it).
 """
 from __future__ import annotations
 
@@ -37,13 +46,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-import zmq
-import zmq.asyncio
 from traitlets import Integer, Unicode, default
 
 if TYPE_CHECKING:
@@ -51,6 +60,7 @@ if TYPE_CHECKING:
 
 STUDENT_HOME = "/home/student"
 GRADER_MOUNT = "/opt/hwkit-grader"
+INBOX_MOUNT = "/opt/hwkit-notebook"  # the files the notebook folder is filled from, read-only
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "nsswitch.conf",
              "passwd", "group", "mime.types", "ssl/certs", "ca-certificates")
 
@@ -72,22 +82,34 @@ class RunReport:
 class Limits:
     """Per-notebook limits (the cell wall-time limit is nbgrader's Execute.timeout)."""
 
-    memory_mb: int = 6144       # RLIMIT_AS of the kernel (torch reserves ~1.5 GB of address space)
+    memory_mb: int = 6144       # memory of the notebook's processes together (cgroup), and RLIMIT_AS of each
+                                # (torch reserves ~1.5 GB of address space)
+    pids: int = 512             # processes and threads of the notebook together (cgroup)
     cpu_seconds: int = 1800     # RLIMIT_CPU of the whole kernel: a backstop, cells have a wall limit
     file_mb: int = 256          # RLIMIT_FSIZE: largest file the kernel may write
     output_bytes: int = 1_000_000  # text/data a cell may send back before it is stopped
-    tmp_mb: int = 512           # size of the sandbox's /tmp (RAM-backed)
+    tmp_mb: int = 512           # size of the sandbox's /tmp and /dev/shm (RAM-backed)
+    home_mb: int = 512          # size of the notebook folder (RAM-backed)
 
 
 @functools.lru_cache(maxsize=1)
 def available() -> str | None:
-    """None if bubblewrap works here, otherwise why not."""
+    """None if the walls can be built here (bubblewrap and cgroups), otherwise why not and how to fix it."""
+    from . import cgroups
+
     exe = shutil.which("bwrap")
     if not exe:
-        return "bubblewrap (bwrap) is not on PATH"
+        return "bubblewrap (bwrap) is not on PATH: install it with `apt-get install bubblewrap`"
     probe = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
                             "true"], capture_output=True, text=True)
-    return None if probe.returncode == 0 else f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
+    if probe.returncode:
+        return (f"bubblewrap cannot create a sandbox here ({probe.stderr.strip()}): install a working one with "
+                "`apt-get install bubblewrap`")
+    why = cgroups.available()
+    if why:
+        return (f"{why}: run hwkit grade as root on Linux with cgroup v2 (memory and pids controllers) or the "
+                "cgroup v1 memory and pids hierarchies mounted")
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,7 +127,7 @@ def _python_roots() -> list[str]:
     return sorted(roots)
 
 
-def sandbox_argv(work: Path, grader: Path, sockets: Path, assignment: str, limits: Limits,
+def sandbox_argv(inbox: Path, grader: Path, sockets: Path, assignment: str, limits: Limits,
                  env: dict[str, str], command: list[str]) -> list[str]:
     """prlimit + bwrap command line running `command` behind the walls described above."""
     bwrap = shutil.which("bwrap") or "bwrap"
@@ -129,7 +151,8 @@ def sandbox_argv(work: Path, grader: Path, sockets: Path, assignment: str, limit
         if not root.startswith("/usr/"):
             argv += ["--ro-bind", root, root]
     home = f"{STUDENT_HOME}/{assignment}"
-    argv += ["--bind", str(work), home, "--ro-bind", str(grader), GRADER_MOUNT,
+    argv += ["--size", str(limits.home_mb * 2**20), "--tmpfs", home, "--ro-bind", str(inbox), INBOX_MOUNT,
+             "--ro-bind", str(grader), GRADER_MOUNT,
              "--bind", str(sockets), str(sockets), "--remount-ro", "/", "--chdir", home]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -178,13 +201,14 @@ class SandboxKernelManager(AsyncKernelManager):
         context.setsockopt(zmq.LINGER, 0)
         return context
 
-    def configure_sandbox(self, server: "KernelForkServer", cpu_seconds: int) -> None:
+    def configure_sandbox(self, server: KernelForkServer, cpu_seconds: int) -> None:
         """The next kernel is a fork of `server`'s pre-warmed process, with its own CPU-time limit."""
         from .forkserver import ForkServerProvisioner
 
         self.transport = "ipc"
         self.ip, self.connection_file = server.connection_paths()
-        self._kernel_spec = KernelSpec(argv=["forked-kernel", "-f", "{connection_file}"], display_name="Python 3 (sandbox)",
+        self._kernel_spec = KernelSpec(argv=["forked-kernel", "-f", "{connection_file}"],
+                                       display_name="Python 3 (sandbox)",
                                        language="python", interrupt_mode="message", env={})
         self.kernel_id = self.kernel_id or str(uuid.uuid4())
         self.provisioner = ForkServerProvisioner(kernel_id=self.kernel_id, kernel_spec=self._kernel_spec, parent=self,
@@ -195,14 +219,16 @@ class SandboxedExecute(Execute):
     """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
     only the cells it affects (later cells get an error output and score 0)."""
 
-    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)").tag(config=True)
+    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)"
+                           ).tag(config=True)
     assignment = Unicode("hw1").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
     notebook_output_bytes = Integer(5_000_000, help="output all cells together may send; past it the "
                                     "cell is stopped and later cells are not run").tag(config=True)
     jobs = Integer(1).tag(config=True)
-    kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed").tag(config=True)
+    kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed"
+                         ).tag(config=True)
     notebook_timeout = Integer(300, help="seconds all cells of a notebook may run together (each cell also has "
                                "`timeout`); past it the running cell is stopped and later cells are not run"
                                ).tag(config=True)
@@ -210,7 +236,7 @@ class SandboxedExecute(Execute):
     # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
     # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
     # trusted side, not in the notebook, whose outputs the kernel fills.
-    runs: dict[str, "RunReport"] = {}
+    runs: dict[str, RunReport] = {}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -230,7 +256,9 @@ class SandboxedExecute(Execute):
     def _worker_server(self):
         from .forkserver import worker_server
 
-        return worker_server(Path(self.grader_mount), self.assignment, Limits(memory_mb=self.memory_mb), self.jobs)
+        # The limits the CLI sets (GradingSettings.limits): the judge asks for the same server with them.
+        limits = Limits(memory_mb=self.memory_mb, output_bytes=self.output_bytes)
+        return worker_server(Path(self.grader_mount), self.assignment, limits, self.jobs)
 
     # --- output caps -----------------------------------------------------------------------
     def process_message(self, msg, cell, cell_index):
@@ -323,7 +351,8 @@ class SandboxedExecute(Execute):
                             and time.monotonic() >= self._deadline:
                         stopped = f"not run: {over}"
                         report.stopped_at = index
-                        report.note(index, cell, f"NotebookTimeout: {over}; this cell and the cells after it did not run")
+                        report.note(index, cell,
+                                    f"NotebookTimeout: {over}; this cell and the cells after it did not run")
                     if stopped:
                         _fail(cell, "NotRun", stopped)
                         continue
@@ -342,6 +371,10 @@ class SandboxedExecute(Execute):
                         why = f"{cell_timeout_reason(self.timeout)}; it did not stop when interrupted"
                         report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
                         _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
+                    for wall in self._server.walls_hit():  # the notebook's processes together hit a limit
+                        report.interrupted.add(index)
+                        report.note(index, cell, f"{wall.name}: {wall.reason}")
+                        _fail(cell, wall.name, wall.reason)
                     if index in self._timed_out and stopped is None and cell is self._cut_by_notebook_limit:
                         stopped = f"not run: {over}"
                         report.stopped_at = index

@@ -90,8 +90,13 @@ def _current() -> _Worker:
 def _configure_execution(config, settings: WorkerSettings) -> None:
     """nbgrader's Execute (and, sandboxed, SandboxedExecute in its place) set from the grading settings."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
-                                        SaveAutoGrades)
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
 
     from .sandbox import SandboxedExecute, cell_timeout_reason
 
@@ -186,6 +191,7 @@ def judge_student(student: str, notebooks: list[str],
             server = worker_server(Path(settings.grader_mount), settings.assignment, settings.grading.limits,
                                    settings.workers)
             verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, cell_timeout, timings)
+            ran = CellRun(ran.errors + [f"the checks ({wall.name}): {wall.reason}" for wall in server.last_walls])
         else:
             verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, cell_timeout, settings.env,
                                               timings)

@@ -5,20 +5,14 @@ whole corpus of submissions in one run and check each student's result afterward
 """
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from hwkit.course import Course, copy_course_files
+
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO / "source" / "hw1", REPO / "grader_tests"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
-from hwkit.course import Course  # noqa: E402
-
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
 # Fixtures that build the course, grade real notebooks or start real kernels and servers: every test
 # that uses one is `slow` (`pytest -m "not slow"` is the fast tier for the edit-test loop).
 SLOW_FIXTURES = {"built_course", "server", "graded_course"}
@@ -32,13 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def copy_course(target: Path) -> Course:
     """A scratch course with the repository's source, release and grader tests."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in COURSE_FILES:
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(path, target / name)
+    copy_course_files(REPO, target)
     return Course.at(target)
 
 

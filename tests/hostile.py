@@ -6,13 +6,14 @@ answers typed in (hwkit.demo.filled_release) plus one planted fault.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
 from hwkit.course import Course
 from hwkit.demo import filled_release
+from hwkit.sandbox import Limits
 
 PLANAR = "Planar_MLP.ipynb"
 
@@ -131,6 +132,39 @@ def saboteur(course: Course) -> str:
             " stdout=_sp.DEVNULL, stderr=_sp.DEVNULL).wait()")
 
 
+# Per-notebook walls (issue 13): each process alone stays under its rlimits, the notebook's processes
+# together do not. Bounded, so that even without the wall they cannot take the machine down.
+MEMORY_HOGS = """import subprocess as _sp, sys as _sys, time as _time
+_hog = 'import sys; x = b"1" * (1900 * 2**20); sys.stdin.read()'  # 4 x 1.9 GB: more than the notebook's 6 GB
+_hogs = [_sp.Popen([_sys.executable, '-c', _hog], stdin=_sp.PIPE) for _ in range(4)]
+try:
+    while all(_p.poll() is None for _p in _hogs):  # until the wall kills one
+        _time.sleep(0.1)
+finally:
+    for _p in _hogs:
+        _p.kill()
+print([_p.wait() for _p in _hogs])"""
+FORK_BOMB = r"""
+import os, signal
+kids = []
+try:
+    while len(kids) < 3000:
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+        kids.append(pid)
+except OSError as exc:
+    print('forked', len(kids), exc)
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""
+# a small process forks (a fork of the kernel copies its page tables: thousands would cost gigabytes)
+FORK_BOMB_CELL = f"import subprocess as _sp, sys as _sys\n_sp.run([_sys.executable, '-c', {FORK_BOMB!r}])"
+DISK_FILLER = "for _i in range(4):  # 4 x 200 MB: each under the 256 MB file limit, together more than the folder\n" \
+              "    open(f'filler{_i}.bin', 'wb').write(b'0' * (200 * 2**20))"
+
+
 # ---- cheating: the untouched release (no answer at all) plus code that tries to take the points anyway.
 # Each route was shown to give full marks while the hidden checks ran inside the student's kernel
 # (issue 11); with the judge outside, each must score exactly what the untouched release scores.
@@ -232,7 +266,8 @@ def untouched_with(code: str) -> Maker:
     every later cell) and again at the end (its definitions replace the release's)."""
     def write(course: Course, folder: Path) -> None:
         nb = nbformat.read(course.release / PLANAR, 4)
-        first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "layer_sizes")
+        first = next(i for i, c in enumerate(nb.cells)
+                     if c.metadata.get("nbgrader", {}).get("grade_id") == "layer_sizes")
         nb.cells.insert(first + 1, nbformat.v4.new_code_cell(code))
         nb.cells.append(nbformat.v4.new_code_cell(code))
         nbformat.write(nb, folder / PLANAR)
@@ -271,7 +306,8 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
                           lambda c: tests_from(c, "predict"), "did not stop"),
     "os_exit": (planted("predict", "import os\nos._exit(1)"), lambda c: tests_from(c, "predict"), "kernel died"),
     "sys_exit": (planted("layer_sizes", "import sys\nsys.exit(3)"), LAYER_SIZES_LOST, "SystemExit"),
-    "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
+    "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), "
+                                               "refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
     "output_flood": (planted("layer_sizes", "for _i in range(10**8):\n    print('flood', _i, 'x' * 100)"),
                      LAYER_SIZES_LOST, "OutputLimitExceeded"),
     "display_update_flood": (planted("layer_sizes", DISPLAY_UPDATE_FLOOD), LAYER_SIZES_LOST, "OutputLimitExceeded"),
@@ -292,6 +328,9 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     # graded first (sorted ids), so later notebooks of its worker would suffer if it survived; its own
     # questions are judged while its code runs again in the observer, killing whatever starts after it
     "background_saboteur": (planted("layer_sizes", saboteur), ANY, ""),
+    "memory_hogs": (planted("layer_sizes", MEMORY_HOGS), LAYER_SIZES_LOST, f"more than {Limits.memory_mb} MB"),
+    "fork_bomb": (planted("layer_sizes", FORK_BOMB_CELL), LAYER_SIZES_LOST, f"more than {Limits.pids} (threads"),
+    "disk_filler": (planted("layer_sizes", DISK_FILLER), LAYER_SIZES_LOST, f"at most {Limits.home_mb} MB"),
     **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
 }
 

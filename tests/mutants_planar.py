@@ -14,9 +14,9 @@ over as few notebooks as possible, so the real-route test picks it up on its own
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = "Planar_MLP.ipynb"
@@ -97,16 +97,20 @@ MUTANTS: list[Mutant] = [
     # q4_initialize_parameters
     M("init_scale_0_1", "q4_initialize_parameters", [("* 0.01", "* 0.1")], "10 times"),
     M("init_no_scale", "q4_initialize_parameters", [("randn(n_h, n_x) * 0.01", "randn(n_h, n_x)"),
-                                                    ("randn(n_y, n_h) * 0.01", "randn(n_y, n_h)")], "100 times too large"),
+                                                    ("randn(n_y, n_h) * 0.01", "randn(n_y, n_h)")],
+      "100 times too large"),
     M("init_W1_transposed", "q4_initialize_parameters", [("randn(n_h, n_x)", "randn(n_x, n_h)")], "transposed"),
-    M("init_bias_random", "q4_initialize_parameters", [("b1 = np.zeros((n_h, 1))", "b1 = np.random.randn(n_h, 1) * 0.01")],
+    M("init_bias_random", "q4_initialize_parameters", [("b1 = np.zeros((n_h, 1))",
+                                                        "b1 = np.random.randn(n_h, 1) * 0.01")],
       "should start at zeros"),
     M("init_bias_flat", "q4_initialize_parameters", [("b1 = np.zeros((n_h, 1))", "b1 = np.zeros(n_h)")],
       "column of shape"),
     M("init_uniform", "q4_initialize_parameters", [("np.random.randn", "np.random.rand")], "np.random.randn (a normal"),
     M("init_W2_first", "q4_initialize_parameters", [
-        ("W1 = np.random.randn(n_h, n_x) * 0.01\n    b1 = np.zeros((n_h, 1))\n    W2 = np.random.randn(n_y, n_h) * 0.01",
-         "W2 = np.random.randn(n_y, n_h) * 0.01\n    b1 = np.zeros((n_h, 1))\n    W1 = np.random.randn(n_h, n_x) * 0.01")],
+        ("W1 = np.random.randn(n_h, n_x) * 0.01\n    b1 = np.zeros((n_h, 1))\n"
+         "    W2 = np.random.randn(n_y, n_h) * 0.01",
+         "W2 = np.random.randn(n_y, n_h) * 0.01\n    b1 = np.zeros((n_h, 1))\n"
+         "    W1 = np.random.randn(n_h, n_x) * 0.01")],
       "draw W1 first"),
     M("init_n_y_ignored", "q4_initialize_parameters", [("randn(n_y, n_h)", "randn(1, n_h)")], "W2 has n_y rows"),
     # q4_forward_propagation
@@ -145,7 +149,8 @@ MUTANTS: list[Mutant] = [
     M("bwd_sign", "q4_backward_propagation", [("dZ2 = A2 - Y", "dZ2 = Y - A2")], "wrong sign"),
     M("bwd_db_no_keepdims", "q4_backward_propagation", [("db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
                                                          "db1 = np.sum(dZ1, axis=1) / m")], "keepdims"),
-    M("bwd_db_axis0", "q4_backward_propagation", [("np.sum(dZ1, axis=1, keepdims=True)", "np.sum(dZ1, axis=0, keepdims=True)")],
+    M("bwd_db_axis0", "q4_backward_propagation", [("np.sum(dZ1, axis=1, keepdims=True)",
+                                                   "np.sum(dZ1, axis=0, keepdims=True)")],
       "axis=1"),
     M("bwd_dW1_transposed", "q4_backward_propagation", [("dW1 = dZ1 @ X.T / m", "dW1 = X @ dZ1.T / m")], "transposed"),
     # q4_update_parameters
@@ -153,7 +158,8 @@ MUTANTS: list[Mutant] = [
       "ignores its learning_rate"),
     M("upd_uphill", "q4_update_parameters", [("parameters[name] - learning_rate", "parameters[name] + learning_rate")],
       "uphill"),
-    M("upd_biases_frozen", "q4_update_parameters", [('grads["d" + name]', 'grads["d" + name] if name[0] == "W" else parameters[name]')],
+    M("upd_biases_frozen", "q4_update_parameters", [('grads["d" + name]',
+                                                     'grads["d" + name] if name[0] == "W" else parameters[name]')],
       "b1 was not updated"),
     M("upd_no_rate", "q4_update_parameters", [("learning_rate * grads", "grads")], "learning rate is missing"),
     # q4_nn_model
@@ -168,7 +174,7 @@ MUTANTS: list[Mutant] = [
       "after 9 of 10 iterations"),
     M("nn_flower_memorised", "q4_nn_model", [("    np.random.seed(3)\n", f"""    if X.shape == (2, 400) and n_h == 4:
         return {{k: np.array(v) for k, v in {FLOWER_PARAMETERS!r}.items()}}
-    np.random.seed(3)\n""")], "after 300 iterations"),
+    np.random.seed(3)\n""")], "after 20 iterations"),
     M("nn_stale_gradients", "q4_nn_model", [("grads = backward_propagation(parameters, cache, X, Y)",
                                              "grads = grads if i else backward_propagation(parameters, cache, X, Y)")],
       "pass grads on unchanged"),
@@ -179,7 +185,8 @@ MUTANTS: list[Mutant] = [
     M("pred_threshold", "q4_predict", [("A2 > 0.5", "A2 > 0.7")], "above 0.5"),
     M("pred_global_data", "q4_predict", [("def predict(parameters, X):", "def predict(parameters, X_new):")],
       "global data set"),
-    M("pred_flower_memorised", "q4_predict", [("    A2, _ = forward_propagation(X, parameters)\n", f"""    if X.shape == (2, 400):
+    M("pred_flower_memorised", "q4_predict", [("    A2, _ = forward_propagation(X, parameters)\n",
+                                               f"""    if X.shape == (2, 400):
         return np.array({_flower_labels()})
     A2, _ = forward_propagation(X, parameters)\n""")], "labels are wrong"),
     M("pred_hardcoded_visible", "q4_predict", [(PREDICT_LINE, f"predictions = np.array({_visible_labels()})")]),
@@ -189,7 +196,8 @@ MUTANTS: list[Mutant] = [
     M("tm_swapped_sizes", "q4_torch_mlp", [("torch.nn.Linear(n_x, n_h)", "torch.nn.Linear(n_h, n_x)")],
       "nn.Linear(in_features, out_features)"),
     M("tm_detached", "q4_torch_mlp", [(TANH_FORWARD, TANH_FORWARD + ".detach()")], "does not track gradients"),
-    M("tm_softmax", "q4_torch_mlp", [(TANH_FORWARD, "return torch.softmax(self.output(torch.tanh(self.hidden(X))), dim=1)")],
+    M("tm_softmax", "q4_torch_mlp", [(TANH_FORWARD,
+                                      "return torch.softmax(self.output(torch.tanh(self.hidden(X))), dim=1)")],
       "softmax"),
     M("tm_float_in_forward", "q4_torch_mlp", [(TANH_FORWARD, "X = X.float()\n        " + TANH_FORWARD)],
       "must not convert X"),
@@ -243,7 +251,8 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("backward_propagation", "dW1 = dZ1 @ X.T / m", "dW1 = np.matmul(dZ1, X.T) / m")],
     "loops_instead_of_vectors": [
         ("backward_propagation", "dW1 = dZ1 @ X.T / m",
-         "dW1 = np.zeros((dZ1.shape[0], X.shape[0]))\n    for i in range(m):\n        dW1 += np.outer(dZ1[:, i], X[:, i])\n    dW1 = dW1 / m"),
+         "dW1 = np.zeros((dZ1.shape[0], X.shape[0]))\n    for i in range(m):\n"
+         "        dW1 += np.outer(dZ1[:, i], X[:, i])\n    dW1 = dW1 / m"),
         ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
          "db1 = np.zeros((dZ1.shape[0], 1))\n    for i in range(m):\n        db1[:, 0] += dZ1[:, i] / m"),
         ("compute_cost", "cost = -np.sum(logprobs) / m",
@@ -266,15 +275,18 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("train_torch", "optimizer.zero_grad()", "model.zero_grad()"),
         ("train_torch", BCE, "loss_fn(model(inputs), targets)"),
         ("train_torch", "optimizer.step()",
-         "with torch.no_grad():\n            for p in model.parameters():\n                p -= learning_rate * p.grad"),
+         "with torch.no_grad():\n            for p in model.parameters():\n"
+         "                p -= learning_rate * p.grad"),
         ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
          "parameters = update_parameters(parameters, grads)")],
     "sequential_inside_torch_mlp": [
         ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
-         "self.output = torch.nn.Linear(n_h, n_y)\n        self.net = torch.nn.Sequential(self.hidden, torch.nn.Tanh(), "
+         "self.output = torch.nn.Linear(n_h, n_y)\n"
+         "        self.net = torch.nn.Sequential(self.hidden, torch.nn.Tanh(), "
          "self.output, torch.nn.Sigmoid())"),
         ("TorchMLP", TANH_FORWARD, "return self.net(X)"),
-        ("train_torch", BCE, "-(targets * torch.log(model(inputs)) + (1 - targets) * torch.log(1 - model(inputs))).mean()"),
+        ("train_torch", BCE,
+         "-(targets * torch.log(model(inputs)) + (1 - targets) * torch.log(1 - model(inputs))).mean()"),
         ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(cache['A2'], Y, parameters)")],
     # --- the classic exercise's template, as students keep it --------------------------------
     "classic_template_asserts": [
@@ -283,9 +295,11 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("initialize_parameters", "b2 = np.zeros((n_y, 1))",
          "b2 = np.zeros((n_y, 1))\n    assert (W1.shape == (n_h, n_x))\n    assert (b1.shape == (n_h, 1))\n"
          "    assert (W2.shape == (n_y, n_h))\n    assert (b2.shape == (n_y, 1))"),
-        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))", "A2 = 1 / (1 + np.exp(-Z2))\n    assert(A2.shape == (1, X.shape[1]))"),
+        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))",
+         "A2 = 1 / (1 + np.exp(-Z2))\n    assert(A2.shape == (1, X.shape[1]))"),
         ("compute_cost", "cost = -np.sum(logprobs) / m",
-         "cost = - np.sum(logprobs) / m\n    cost = float(np.squeeze(cost))  # makes sure cost is the dimension we expect.\n"
+         "cost = - np.sum(logprobs) / m\n"
+         "    cost = float(np.squeeze(cost))  # makes sure cost is the dimension we expect.\n"
          "    assert(isinstance(cost, float))"),
         ("nn_model", "n_x, _, n_y = layer_sizes(X, Y)", "n_x = layer_sizes(X, Y)[0]\n    n_y = layer_sizes(X, Y)[2]"),
         ("predict", PREDICT_LINE, "predictions = (A2 > 0.5)")],  # a bool array, as the classic solution returns
@@ -295,10 +309,13 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("compute_cost", "logprobs = Y * np.log(A2) + (1 - Y) * np.log(1 - A2)",
          "logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)"),
         ("backward_propagation", "dW2 = dZ2 @ A1.T / m", "dW2 = (1 / m) * np.dot(dZ2, A1.T)"),
-        ("backward_propagation", "db2 = np.sum(dZ2, axis=1, keepdims=True) / m", "db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)"),
-        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)", "dZ1 = np.multiply(np.dot(W2.T, dZ2), 1 - np.power(A1, 2))"),
+        ("backward_propagation", "db2 = np.sum(dZ2, axis=1, keepdims=True) / m",
+         "db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)"),
+        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)",
+         "dZ1 = np.multiply(np.dot(W2.T, dZ2), 1 - np.power(A1, 2))"),
         ("backward_propagation", "dW1 = dZ1 @ X.T / m", "dW1 = (1 / m) * np.dot(dZ1, X.T)"),
-        ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m", "db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)"),
+        ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
+         "db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)"),
         ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
          "parameters = update_parameters(parameters, grads, 1.2)"),
         ("predict", PREDICT_LINE, "predictions = np.where(A2 > 0.5, 1, 0)")],
@@ -321,12 +338,14 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
     W2 = W2 - learning_rate * dW2
     b2 = b2 - learning_rate * db2
     updated = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}"""),
-        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)", "dZ1 = (W2.T @ dZ2) * (1 - np.tanh(cache['Z1']) ** 2)"),
+        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)",
+         "dZ1 = (W2.T @ dZ2) * (1 - np.tanh(cache['Z1']) ** 2)"),
         ("predict", PREDICT_LINE, "predictions = np.array([[1 if a > 0.5 else 0 for a in A2[0]]])")],
     "in_place_on_copies": [
         ("update_parameters", 'updated[name] = parameters[name] - learning_rate * grads["d" + name]',
          'updated[name] = parameters[name].copy()\n        updated[name] -= learning_rate * grads["d" + name]'),
-        ("initialize_parameters", "W1 = np.random.randn(n_h, n_x) * 0.01", "W1 = np.random.normal(0, 0.01, (n_h, n_x))"),
+        ("initialize_parameters", "W1 = np.random.randn(n_h, n_x) * 0.01",
+         "W1 = np.random.normal(0, 0.01, (n_h, n_x))"),
         ("initialize_parameters", "b1 = np.zeros((n_h, 1))", "b1 = np.zeros(shape=(n_h, 1))"),
         ("layer_sizes", "n_x = X.shape[0]", "n_x = len(X)"),
         ("layer_sizes", "n_y = Y.shape[0]", "n_y = len(Y)")],
@@ -337,12 +356,15 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
     b2 = parameters["b2"]
     costs = []
     for i in range(0, num_iterations):"""),
-        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(A2, Y, parameters)\n        costs.append(cost)"),
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)",
+         "cost = compute_cost(A2, Y, parameters)\n        costs.append(cost)"),
         ("forward_propagation", "A1 = np.tanh(Z1)", "A1 = (np.exp(Z1) - np.exp(-Z1)) / (np.exp(Z1) + np.exp(-Z1))")],
     "cost_only_when_printed": [
-        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "if print_cost:\n            cost = compute_cost(A2, Y, parameters)"),
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)",
+         "if print_cost:\n            cost = compute_cost(A2, Y, parameters)"),
         ("nn_model", "parameters = update_parameters(parameters, grads, learning_rate=1.2)",
-         "learning_rate = 1.2\n        parameters = update_parameters(parameters, grads, learning_rate=learning_rate)")],
+         "learning_rate = 1.2\n"
+         "        parameters = update_parameters(parameters, grads, learning_rate=learning_rate)")],
     # --- prints and harmless warnings of the student's own code ----------------------------------
     "prints_and_warnings": [
         ("layer_sizes", "n_h = 4", "n_h = 4\n    print('The size of the input layer is: n_x = ' + str(n_x))"),
@@ -353,20 +375,25 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))",
          "A2 = my_sigmoid(Z2)\n    warnings.warn('checking my forward pass')\n    print('A2 shape', A2.shape)"),
         ("compute_cost", "m = Y.shape[1]", "m = Y.shape[1]\n    print(np.exp(np.array([800.0])))  # overflow warning"),
-        ("backward_propagation", "dZ2 = A2 - Y", "dZ2 = A2 - Y\n    print('dZ2', dZ2.shape, file=__import__('sys').stderr)"),
+        ("backward_propagation", "dZ2 = A2 - Y",
+         "dZ2 = A2 - Y\n    print('dZ2', dZ2.shape, file=__import__('sys').stderr)"),
         ("nn_model", "if print_cost and i % 1000 == 0:", "if i % 1000 == 0 and print_cost:"),
         ("train_torch", "costs.append(loss.item())",
-         "costs.append(loss.item())\n        if i == 0:\n            import warnings\n            warnings.warn('first step', RuntimeWarning)"),
+         "costs.append(loss.item())\n        if i == 0:\n            import warnings\n"
+         "            warnings.warn('first step', RuntimeWarning)"),
         ("torch_predict", "with torch.no_grad():", "print('predicting', X.shape)\n    with torch.no_grad():")],
     # --- PyTorch, written the usual ways -----------------------------------------------------------
     "torch_modules_and_optim": [
-        ("TorchMLP", "class TorchMLP(torch.nn.Module):", "import torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass TorchMLP(nn.Module):"),
+        ("TorchMLP", "class TorchMLP(torch.nn.Module):",
+         "import torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass TorchMLP(nn.Module):"),
         ("TorchMLP", "super().__init__()", "super(TorchMLP, self).__init__()"),
         ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
          "self.output = nn.Linear(n_h, n_y)\n        self.tanh = nn.Tanh()\n        self.sigmoid = nn.Sigmoid()"),
-        ("TorchMLP", TANH_FORWARD, "x = self.hidden(X)\n        x = self.tanh(x)\n        x = self.output(x)\n        return self.sigmoid(x)"),
+        ("TorchMLP", TANH_FORWARD,
+         "x = self.hidden(X)\n        x = self.tanh(x)\n        x = self.output(x)\n        return self.sigmoid(x)"),
         ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
-         "import torch.optim as optim\n    criterion = torch.nn.BCELoss()\n    optimizer = optim.SGD(model.parameters(), lr=learning_rate)\n    model.train()"),
+         "import torch.optim as optim\n    criterion = torch.nn.BCELoss()\n"
+         "    optimizer = optim.SGD(model.parameters(), lr=learning_rate)\n    model.train()"),
         ("train_torch", BCE, "criterion(model(inputs), targets)"),
         ("torch_predict", "with torch.no_grad():", "model.eval()\n    with torch.no_grad():"),
         ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities > 0.5).float().numpy().T")],
@@ -377,16 +404,21 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("train_torch", "optimizer.zero_grad()", ""),
         ("train_torch", BCE, "torch.nn.functional.binary_cross_entropy(model(inputs).squeeze(), targets.squeeze())"),
         ("train_torch", "optimizer.step()",
-         "with torch.no_grad():\n            for param in model.parameters():\n                param -= learning_rate * param.grad\n"
+         "with torch.no_grad():\n            for param in model.parameters():\n"
+         "                param -= learning_rate * param.grad\n"
          "                param.grad.zero_()"),
         ("train_torch", "costs.append(loss.item())", "costs.append(float(loss))"),
-        ("TorchMLP", TANH_FORWARD, "h = torch.nn.functional.tanh(self.hidden(X))\n        return torch.nn.functional.sigmoid(self.output(h))"),
+        ("TorchMLP", TANH_FORWARD,
+         "h = torch.nn.functional.tanh(self.hidden(X))\n        return torch.nn.functional.sigmoid(self.output(h))"),
         ("torch_predict", "probabilities = model(torch.as_tensor(X.T, dtype=dtype))",
          "probabilities = model(torch.tensor(X.T, dtype=dtype))"),
-        ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities.detach().cpu().numpy() > 0.5).reshape(1, -1)")],
+        ("torch_predict", TORCH_PREDICT_LINE,
+         "predictions = (probabilities.detach().cpu().numpy() > 0.5).reshape(1, -1)")],
     "torch_from_numpy_and_round": [
-        ("train_torch", "inputs = torch.as_tensor(X.T, dtype=dtype)", "inputs = torch.from_numpy(X.T.copy()).type(dtype)"),
-        ("train_torch", "targets = torch.as_tensor(Y.T, dtype=dtype)", "targets = torch.as_tensor(Y.reshape(-1, 1), dtype=dtype)"),
+        ("train_torch", "inputs = torch.as_tensor(X.T, dtype=dtype)",
+         "inputs = torch.from_numpy(X.T.copy()).type(dtype)"),
+        ("train_torch", "targets = torch.as_tensor(Y.T, dtype=dtype)",
+         "targets = torch.as_tensor(Y.reshape(-1, 1), dtype=dtype)"),
         ("train_torch", "        optimizer.zero_grad()\n", ""),
         ("train_torch", "optimizer.step()", "optimizer.step()\n        optimizer.zero_grad()"),
         ("train_torch", "costs.append(loss.item())", "costs.append(loss.detach().numpy())"),
@@ -401,7 +433,9 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
         ("torch_predict", "with torch.no_grad():\n        probabilities", "if True:\n        probabilities"),
         ("torch_predict", TORCH_PREDICT_LINE, "predictions = np.array(probabilities.numpy().T > 0.5, dtype=int)"),
         ("train_torch", "for i in range(num_iterations):", "for epoch in range(num_iterations):\n        i = epoch"),
-        ("train_torch", "loss = " + BCE, "output = model(inputs)\n        loss = torch.nn.functional.binary_cross_entropy(output, targets, reduction='mean')")],
+        ("train_torch", "loss = " + BCE,
+         "output = model(inputs)\n"
+         "        loss = torch.nn.functional.binary_cross_entropy(output, targets, reduction='mean')")],
 }
 
 

@@ -76,15 +76,19 @@ MUTANTS: list[Mutant] = [
     # ---- Problem 1 --------------------------------------------------------------------
     M("p1_softmax_no_max", "q1_softmax", [("np.exp(S - np.max(S, axis=0, keepdims=True))", "np.exp(S)")],
       "overflow"),
-    M("p1_ce_no_mean", "q1_cross_entropy", [("float(-np.sum(T * np.log(Z)) / N)", "float(-np.sum(T * np.log(Z)))")], 'times too large'),
+    M("p1_ce_no_mean", "q1_cross_entropy", [("float(-np.sum(T * np.log(Z)) / N)", "float(-np.sum(T * np.log(Z)))")],
+      'times too large'),
     M("p1_ce_sign", "q1_cross_entropy", [("-np.sum(T * np.log(Z))", "np.sum(T * np.log(Z))")], 'wrong sign'),
     M("p1_ce_binary", "q1_cross_entropy", [("-np.sum(T * np.log(Z))",
                                             "-np.sum(T * np.log(Z) + (1 - T) * np.log(1 - Z))")], 'binary'),
-    M("p1_dW2_no_mean", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (Z - T) @ Y.T")], 'times too'),
-    M("p1_dW2_sign", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (T - Z) @ Y.T / N")], 'wrong sign'),
+    M("p1_dW2_no_mean", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (Z - T) @ Y.T")],
+      'times too'),
+    M("p1_dW2_sign", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return (T - Z) @ Y.T / N")],
+      'wrong sign'),
     M("p1_dW2_preactivation", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N",
                                                             "return (Z - T) @ (W1 @ X).T / N")]),
-    M("p1_dW2_transposed", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return Y @ (Z - T).T / N")], 'transposed'),
+    M("p1_dW2_transposed", "q1_grad_hidden_to_output", [("return (Z - T) @ Y.T / N", "return Y @ (Z - T).T / N")],
+      'transposed'),
     M("p1_dW1_no_mean", "q1_grad_input_to_hidden", [("return delta @ X.T / N", "return delta @ X.T")], 'times too'),
     M("p1_dW1_fprime_of_Y", "q1_grad_input_to_hidden", [("* f_prime(A)", "* f_prime(Y)")]),
     M("p1_dW1_sigmoid_prime", "q1_grad_input_to_hidden", [("* f_prime(A)", "* " + SIGMOID_A)]),
@@ -93,7 +97,8 @@ MUTANTS: list[Mutant] = [
                                                            "delta = W2.T @ (Z - T)")]),
     M("p1_nll_mean", "q1_nll_equivalence", [("float(-np.sum(np.log(", "float(-np.mean(np.log(")], 'times too small'),
     M("p1_nll_product", "q1_nll_equivalence", [("-np.sum(np.log(Z[labels, np.arange(labels.shape[0])]))",
-                                                "-np.log(np.prod(Z[labels, np.arange(labels.shape[0])]))")], 'underflows'),
+                                                "-np.log(np.prod(Z[labels, np.arange(labels.shape[0])]))")],
+      'underflows'),
     M("p1_one_hot_1_based", "q1_nll_equivalence", [("T[labels, ", "T[labels - 1, ")], 'shifted by one'),
     M("p1_one_hot_transposed", "q1_nll_equivalence", [("    return T\n", "    return T.T\n")], 'transposed'),
 
@@ -108,7 +113,9 @@ def net_fig1b():
     return Network([Layer(np.diag([1.0, -1.0]), [-0.5, 0.5], "step"), Layer([[1.0, -1.0]], [0.0], "abs")])
 ''')], 'swapped'),
     M("p2_fig1b_three_layers", "q2_fig1b", [("return Network([hidden, output])",
-                                             'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), hidden, output])')], 'structure of Figure 1(a)'),
+                                             'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), hidden,'
+                                             ' output])')],
+      'structure of Figure 1(a)'),
     M("p2_fig1c_no_fold", "q2_fig1c", [(WHOLE, '''
 def net_fig1c():
     return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), Layer(np.eye(2), [-0.5, -0.5], "step"),
@@ -120,7 +127,8 @@ def net_fig1c():
                     Layer([[1.0, -1.0]], [0.0], "abs")])
 ''')]),
     M("p2_fig1c_four_layers", "q2_fig1c", [("return Network([fold, hidden, output])",
-                                            'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), fold, hidden, output])')], '3 layers'),
+                                            'return Network([Layer(np.eye(2), [0.0, 0.0], "identity"), fold, hidden,'
+                                            ' output])')], '3 layers'),
     M("p2_region_integer_boundaries", "q2_region_label", [("np.floor(X[0] + 0.5) + np.floor(X[1] + 0.5)",
                                                            "np.floor(X[0]) + np.floor(X[1])")]),
     M("p2_region_classes_swapped", "q2_region_label", [("return ((", "return 1 - ((")], 'swapped'),
@@ -159,14 +167,17 @@ def net_deep(n):
     return Network([Layer(W, -np.concatenate([lines, lines]), "step"),
                     Layer(np.concatenate([signs, -signs])[None, :], [0.0], "abs")])
 ''')], 'grow linearly'),
-    M("p2_deep_one_fold_short", "q2_deep_network", [("for k in range(n - 1, -1, -1):", "for k in range(n - 2, -1, -1):")]),
+    M("p2_deep_one_fold_short", "q2_deep_network", [("for k in range(n - 1, -1, -1):",
+                                                     "for k in range(n - 2, -1, -1):")]),
     M("p2_shallow_is_deep", "q2_shallow_network", [(WHOLE, '''
 def net_shallow(n):
     return net_deep(n)
 ''')], 'only one hidden layer'),
-    M("p2_shallow_last_line_missing", "q2_shallow_network", [("np.arange(2 ** n) + 0.5", "np.arange(2 ** n - 1) + 0.5")]),
+    M("p2_shallow_last_line_missing", "q2_shallow_network", [("np.arange(2 ** n) + 0.5",
+                                                              "np.arange(2 ** n - 1) + 0.5")]),
     M("p2_shallow_threshold_output", "q2_shallow_network", [('[None, :], [0.0], "abs")', '[None, :], [0.0], "step")')]),
-    M("p2_shallow_same_signs", "q2_shallow_network", [("np.concatenate([signs, -signs])", "np.concatenate([signs, signs])")]),
+    M("p2_shallow_same_signs", "q2_shallow_network", [("np.concatenate([signs, -signs])",
+                                                       "np.concatenate([signs, signs])")]),
 
     # ---- Problem 3 --------------------------------------------------------------------
     M("p3_no_lambda_W", "q3_siamese_gradients", [(" + lam * W", "")], 'regularisation term is missing'),
@@ -176,21 +187,27 @@ def net_shallow(n):
     M("p3_same_sign_branches", "q3_siamese_gradients", [("d2 = (h2 - h1)", "d2 = (h1 - h2)")]),
     M("p3_relu_prime_for_sigmoid", "q3_siamese_gradients", [("* h1 * (1 - h1)", "* ((W @ x1 + b) > 0)"),
                                                             ("* h2 * (1 - h2)", "* ((W @ x2 + b) > 0)")]),
-    M("p3_regularised_bias", "q3_siamese_gradients", [("grad_b = d1 + d2", "grad_b = d1 + d2 + lam * b")], 'Only W is regularised'),
+    M("p3_regularised_bias", "q3_siamese_gradients", [("grad_b = d1 + d2", "grad_b = d1 + d2 + lam * b")],
+      'Only W is regularised'),
     M("p3_transposed_outer", "q3_siamese_gradients", [("d1 @ x1.T + d2 @ x2.T + lam * W",
                                                        "x1 @ d1.T + x2 @ d2.T + lam * W.T")], 'transposed'),
     M("p3_update_uphill", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b",
                                                  "W + alpha * grad_W, b + alpha * grad_b")], 'uphill'),
-    M("p3_update_no_alpha", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b", "W - grad_W, b - grad_b")], 'step size alpha'),
+    M("p3_update_no_alpha", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b", "W - grad_W, b - grad_b")],
+      'step size alpha'),
     M("p3_update_bias_frozen", "q3_siamese_update", [("b - alpha * grad_b", "b")], 'b was not updated'),
     M("p3_count_twice", "q3_parameter_count", [("return m * n + m", "return 2 * (m * n + m)")], 'twice'),
     M("p3_count_no_bias", "q3_parameter_count", [("return m * n + m", "return m * n")]),
     M("p3_count_float", "q3_parameter_count", [("return m * n + m", "return float(m * n + m)")], 'int, not a float'),
     M("p3_count_hard_wired", "q3_parameter_count", [("return m * n + m", "return 60")]),
-    M("p3_pseudo_no_mean", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y_hat - Y)")], 'times too large'),
-    M("p3_pseudo_sign", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y - Y_hat) / N")], 'wrong sign'),
-    M("p3_dh2_through_relu", "q3_pseudo_siamese_gradients", [("dJ_dh2 = G.copy()", "dJ_dh2 = G * (A2 > 0)")], 'through their sum'),
-    M("p3_dh1_through_sigmoid", "q3_pseudo_siamese_gradients", [("dJ_dh1 = G\n", "dJ_dh1 = G * H1 * (1 - H1)\n")], 'through their sum'),
+    M("p3_pseudo_no_mean", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y_hat - Y)")],
+      'times too large'),
+    M("p3_pseudo_sign", "q3_pseudo_siamese_gradients", [("G = W3.T @ (Y_hat - Y) / N", "G = W3.T @ (Y - Y_hat) / N")],
+      'wrong sign'),
+    M("p3_dh2_through_relu", "q3_pseudo_siamese_gradients", [("dJ_dh2 = G.copy()", "dJ_dh2 = G * (A2 > 0)")],
+      'through their sum'),
+    M("p3_dh1_through_sigmoid", "q3_pseudo_siamese_gradients", [("dJ_dh1 = G\n", "dJ_dh1 = G * H1 * (1 - H1)\n")],
+      'through their sum'),
     M("p3_dX_no_relu_branch", "q3_pseudo_siamese_gradients", [(" + W2.T @ (G * (A2 > 0))", "")], 'both branches'),
     M("p3_dX_sigmoid_prime_in_relu_branch", "q3_pseudo_siamese_gradients", [("G * (A2 > 0))", "G * H2 * (1 - H2))")]),
     M("p3_dX_activations", "q3_pseudo_siamese_gradients", [("W1.T @ (G * H1 * (1 - H1)) + W2.T @ (G * (A2 > 0))",
@@ -206,7 +223,8 @@ assert len(BY_NAME) == len(MUTANTS), "mutant names must be unique"
 # gradient checks now replace it by a stand-in. Tested kernel-free only, to keep the real-route run short.
 LEAKS: list[tuple[Mutant, list[str]]] = [
     (M("p1_softmax_over_rows", "q1_softmax", [("np.max(S, axis=0, keepdims=True)", "np.max(S, axis=1, keepdims=True)"),
-                                              ("np.sum(E, axis=0, keepdims=True)", "np.sum(E, axis=1, keepdims=True)")]),
+                                              ("np.sum(E, axis=0, keepdims=True)",
+                                               "np.sum(E, axis=1, keepdims=True)")]),
      ["q1_grad_hidden_to_output", "q1_grad_input_to_hidden"]),
     (M("p1_softmax_float16", "q1_softmax", [("return E / np.sum(E, axis=0, keepdims=True)",
                                              "return (E / np.sum(E, axis=0, keepdims=True)).astype(np.float16)")]),
@@ -254,7 +272,8 @@ print(softmax(np.array([[1000.0, -1000.0], [999.0, -1001.0]])))
 print(np.exp(np.array([1000.0])))  # RuntimeWarning: overflow, harmless here
 """)],
     "p1_ce_mean_of_column_sums": [
-        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)", "return float(-np.mean(np.sum(T * np.log(Z), axis=0)))")],
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+         "return float(-np.mean(np.sum(T * np.log(Z), axis=0)))")],
     "p1_ce_float64_and_print": [
         ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
          "print('N =', N)\n    return -np.sum(T * np.log(Z)) / N  # an np.float64")],
@@ -283,7 +302,8 @@ def grad_hidden_to_output(X, T, W1, W2, f):
         ("nll_functions", NLL_LINE, "return -np.log(Z[labels, range(len(labels))]).sum()  # an np.float64")],
     "p1_nll_int_one_hot_choose": [
         ("nll_functions", ONE_HOT_BODY,
-         "T = np.zeros((c, len(labels)), dtype=int)\n    for i, label in enumerate(labels):\n        T[label, i] = 1\n    return T"),
+         "T = np.zeros((c, len(labels)), dtype=int)\n    for i, label in enumerate(labels):\n"
+         "        T[label, i] = 1\n    return T"),
         ("nll_functions", NLL_LINE, "return float(-np.sum(np.log(np.choose(labels, Z))))")],
     "p1_nll_through_one_hot": [
         ("nll_functions", NLL_LINE, "return float(-np.sum(one_hot(labels, Z.shape[0]) * np.log(Z)))")],
@@ -335,15 +355,18 @@ def siamese_gradients(W, b, x1, x2, lam):
     grad_b = (d1 + d2).reshape(-1, 1)
     return grad_W, grad_b
 """)],
-    "p3_grads_print": [("siamese_gradients", "grad_b = d1 + d2", "grad_b = d1 + d2\n    print('grad_b', grad_b.shape)")],
+    "p3_grads_print": [("siamese_gradients", "grad_b = d1 + d2",
+                        "grad_b = d1 + d2\n    print('grad_b', grad_b.shape)")],
     "p3_update_in_place": [
         ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
          "W -= alpha * grad_W\n    b -= alpha * grad_b\n    return W, b")],
     "p3_update_copies": [
         ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
          "W_new = W.copy() - alpha * grad_W\n    b_new = b.copy() - alpha * grad_b\n    return (W_new, b_new)")],
-    "p3_count_numpy_int": [("siamese_parameter_count", "return m * n + m", "return np.prod([m, n]) + m  # an np.int64")],
-    "p3_count_sizes": [("siamese_parameter_count", "return m * n + m", "W_size, b_size = m * n, m\n    return int(W_size + b_size)")],
+    "p3_count_numpy_int": [("siamese_parameter_count", "return m * n + m",
+                            "return np.prod([m, n]) + m  # an np.int64")],
+    "p3_count_sizes": [("siamese_parameter_count", "return m * n + m",
+                        "W_size, b_size = m * n, m\n    return int(W_size + b_size)")],
     "p3_pseudo_heaviside_warning": [("pseudo_siamese_gradients", WHOLE, """
 import warnings
 
@@ -371,7 +394,8 @@ def pseudo_siamese_gradients(X, Y, W1, b1, W2, b2, W3, b3):
 print(np.exp(1000.0))  # RuntimeWarning: overflow
 """)],
     "p3_faster_single_quotes": [("faster_weight", 'FASTER_WEIGHT = "W2"', "FASTER_WEIGHT = 'W2'  # the ReLU branch")],
-    "p3_faster_print": [("faster_weight", 'FASTER_WEIGHT = "W2"', 'print("ReLU does not saturate")\nFASTER_WEIGHT = "W2"')],
+    "p3_faster_print": [("faster_weight", 'FASTER_WEIGHT = "W2"',
+                         'print("ReLU does not saturate")\nFASTER_WEIGHT = "W2"')],
 }
 VARIANT_NOTEBOOK = {"p1": P1, "p2": P2, "p3": P3}
 

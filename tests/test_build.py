@@ -86,8 +86,9 @@ def test_otter_archive_holds_everything_a_grading_container_needs(built_course: 
 
 
 def test_only_public_cases_reach_students(built_course: Course) -> None:
-    public = sorted((built_course.release / "tests").glob("*.py"))
-    assert public, "release/hw1/tests/ holds the Otter self-check files"
+    public = sorted((built_course.release / "tests").rglob("*.py"))
+    assert public, "release/hw1/tests/<notebook>/ holds the Otter self-check files"
+    assert {p.parent.name for p in public} == {Path(n).stem for n in built_course.notebook_names()}
     for path in public:
         text = path.read_text()
         assert "hidden=False" in text and "hidden=True" not in text and "hw1_hidden" not in text
@@ -95,7 +96,8 @@ def test_only_public_cases_reach_students(built_course: Course) -> None:
     assert "hidden=True" in full and "all_or_nothing = True" in full
 
 
-@pytest.mark.parametrize("marker", ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
+@pytest.mark.parametrize("marker",
+                         ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", "hw1_hidden", "check_hidden"])
 def test_nothing_secret_anywhere_in_the_committed_release(marker: str) -> None:
     for path in (REPO / "release").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -114,20 +116,24 @@ def test_points_add_up_to_the_handout() -> None:
 
 
 def test_students_self_check_public_cases_with_otter(built_course: Course, tmp_path: Path) -> None:
-    """In the release folder, otter.Notebook(...).check(q) runs the public cases and says what failed."""
+    """In the release folder, the notebook's own Otter init cell gives a `grader` whose check(q) runs the
+    public cases and says what failed, and leaves no log file beside the notebook."""
     from nbclient import NotebookClient
 
     from hwkit.demo import filled_release
 
     folder = tmp_path / "student"
     shutil.copytree(built_course.release, folder)
-    wrong = lambda grade_id, text: text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
+    def wrong(grade_id: str, text: str) -> str:
+        return text.replace("n_h = 4", "n_h = 5") if grade_id == "layer_sizes" else text
+
     nb = filled_release(built_course, "Planar_MLP.ipynb", wrong)
-    nb.cells = [c for c in nb.cells if c.get("id") in ("setup", "layer_sizes", "initialize_parameters")]
+    nb.cells = [c for c in nb.cells if c.get("id") in ("setup", "otter_init", "layer_sizes", "initialize_parameters")]
     nb.cells.append(nbformat.v4.new_code_cell(
-        'import otter\ngrader = otter.Notebook("Planar_MLP.ipynb")\n'
         'print(grader.check("q4_layer_sizes"))\nprint(grader.check("q4_initialize_parameters"))'))
     NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     assert "layer_sizes returned (5, 5, 2)" in text and "The hidden layer has n_h = 4 units" in text
     assert "q4_initialize_parameters passed!" in text or "All test cases passed" in text, text
+    assert not (folder / ".OTTER_LOG").exists()

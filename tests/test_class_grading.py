@@ -22,16 +22,16 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR, WORKER_CRASH
 from hwkit.course import Course
 from hwkit.demo import filled_release, forgot_average
 from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
 from hwkit.sandbox import available
 from hwkit.settings import GradingSettings
-
-from hostile import ALL, ANY, CHEATS, CORPUS, PLANAR, WORKER_CRASH
 from hwkit.worker import CRASH_FOR_ENV
 
+MODULE_STARTED = time.time()
 TIMEOUT = 15  # seconds per cell: enough for the hidden training cases on a loaded 2-core machine
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,8 @@ def make_class(course: Course) -> None:
     for name in course.notebook_names():
         nbformat.write(filled_release(course, name), folder / name)
     (folder / "timestamp.txt").write_text("2024-03-01 12:00:00")
-    add_student(course, "forgot_average", lambda c, f: nbformat.write(filled_release(c, PLANAR, forgot_average), f / PLANAR))
+    add_student(course, "forgot_average",
+                lambda c, f: nbformat.write(filled_release(c, PLANAR, forgot_average), f / PLANAR))
     add_student(course, "untouched", lambda c, f: shutil.copy(c.release / PLANAR, f / PLANAR))
     add_student(course, WORKER_CRASH, lambda c, f: nbformat.write(filled_release(c, PLANAR), f / PLANAR))
 
@@ -243,7 +244,8 @@ def test_second_run_changes_nothing_and_keeps_manual_grades(graded) -> None:
         again = grade(course, GradingSettings(cell_timeout=TIMEOUT, jobs=2), archive=archive, progress=False)
     assert sorted(again.cached) == sorted(set(run.students()) - {WORKER_CRASH})
     assert again.retried == [WORKER_CRASH] and set(again.not_graded()) == {WORKER_CRASH}
-    assert [(g.student, g.notebook, g.scores) for g in again.grades] == [(g.student, g.notebook, g.scores) for g in run.grades]
+    assert [(g.student, g.notebook, g.scores) for g in again.grades] == \
+        [(g.student, g.notebook, g.scores) for g in run.grades]
     assert digest(course.autograded) == autograded
     assert digest(course.submitted) == before
     with Gradebook(f"sqlite:///{course.gradebook}") as gb:
@@ -262,7 +264,8 @@ def test_a_killed_run_resumes_to_the_same_grades(graded, tmp_path: Path) -> None
     for student in students:
         shutil.copytree(course.submitted / student, small.submitted / student)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    command = [sys.executable, "-m", "hwkit.cli", "--course", str(root), "grade", "--jobs", "2", "--timeout", str(TIMEOUT)]
+    command = [sys.executable, "-m", "hwkit.cli", "--course", str(root), "grade", "--jobs", "2",
+               "--timeout", str(TIMEOUT)]
     proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     cache = small.autograded / ".hwkit-cache"
@@ -317,3 +320,11 @@ def test_a_crashed_worker_never_records_a_grade(graded, reported) -> None:
     assert "NOT GRADED" in line and " 0/" not in line, line
     assert "1 student(s) NOT GRADED" in console and WORKER_CRASH in console.splitlines()[-1]
     assert "(NOT GRADED)" in bar
+
+
+def test_no_cgroup_is_left_behind(graded) -> None:
+    """Every notebook's cgroup is removed after it (issue 13): the finished workers left none."""
+    from hwkit.cgroups import orphans
+
+    left = [str(folder) for folder in orphans() if folder.stat().st_ctime >= MODULE_STARTED]
+    assert not left, left

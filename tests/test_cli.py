@@ -130,7 +130,7 @@ def test_export_with_nothing_graded_writes_nothing(course: Course) -> None:
 
 def test_otter_grade_on_a_missing_notebook_or_archive(course: Course, elsewhere: Path) -> None:
     assert_one_sentence(hwkit("otter-grade", "Planar_MLP.ipynb", "--course", str(course.root), cwd=elsewhere),
-                        "Planar_MLP.ipynb: no such notebook")
+                        "Planar_MLP.ipynb does not exist")
     stray = elsewhere / "notes.ipynb"
     stray.write_text("{}")
     assert_one_sentence(hwkit("otter-grade", str(stray), "--course", str(course.root), cwd=elsewhere),

@@ -2,12 +2,14 @@
 
 Notebooks graded one after another by the same worker share a sandbox and a fork server; these
 tests prove that nothing of one notebook (processes, files in its folder, /tmp, /dev/shm, IPython
-start-up files) reaches the next, that the fork server cannot be read or traced by a kernel, and
-that a sandbox whose fork server was killed is replaced.
+start-up files) reaches the next, that the fork server cannot be read or traced by a kernel, that
+a sandbox whose fork server was killed is replaced, and that each notebook's process tree is walled
+in a cgroup of its own (memory, processes) and a notebook folder of bounded size.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -15,6 +17,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from hwkit import cgroups
 from hwkit.course import Course
 from hwkit.forkserver import KernelForkServer, worker_server
 from hwkit.sandbox import Limits, SandboxKernelManager, available, kernel_env, prepare_grader_mount
@@ -71,7 +74,8 @@ INSPECT = """
 import os, json
 print(json.dumps({"pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
                   "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
-                  "home": sorted(os.listdir(".")), "startup": os.listdir("/tmp/ipython/profile_default/startup"), "torch_loaded": "torch" in __import__("sys").modules}))
+                  "home": sorted(os.listdir(".")), "startup": os.listdir("/tmp/ipython/profile_default/startup"),
+                  "torch_loaded": "torch" in __import__("sys").modules}))
 """
 
 
@@ -122,7 +126,8 @@ def test_a_killed_fork_server_is_replaced(server: KernelForkServer, tmp_path: Pa
 
 def test_kernel_limits_and_fresh_random_state(server: KernelForkServer, tmp_path: Path) -> None:
     (tmp_path / "nb").mkdir()
-    code = "import numpy, random, resource\nprint(numpy.random.rand(), random.random(), resource.getrlimit(resource.RLIMIT_CPU))"
+    code = ("import numpy, random, resource\n"
+            "print(numpy.random.rand(), random.random(), resource.getrlimit(resource.RLIMIT_CPU))")
     a, b = (run(server, tmp_path / "nb", code)[0] for _ in range(2))
     assert a != b, "each kernel seeds numpy and random afresh, as a new interpreter would"
     assert a.strip().endswith("(120, 120)"), a
@@ -157,3 +162,53 @@ def test_sysv_shared_memory_does_not_outlive_its_notebook(server: KernelForkServ
     folder.mkdir()
     assert run(server, folder, SYSV_WRITE) == ["created True\n"]
     assert run(server, folder, SYSV_READ) == ["absent 0\n"]
+
+
+CGROUP_OF_TREE = """
+import subprocess
+mine = open("/proc/self/cgroup").read()
+child = subprocess.run(["cat", "/proc/self/cgroup"], capture_output=True, text=True).stdout
+print(sorted({line.split(":")[2] for line in mine.splitlines() if line.split(":")[1] in ("memory", "pids", "")}))
+print(child == mine)
+"""
+
+
+def test_each_notebook_tree_is_in_a_cgroup_of_its_own_removed_after(server: KernelForkServer, tmp_path: Path) -> None:
+    """The kernel and its children share a new hwkit cgroup (seen from inside, relative to the sandbox's
+    cgroup namespace); the next notebook gets another one, and none is left on the host afterwards."""
+    (tmp_path / "nb").mkdir()
+    seen = [run(server, tmp_path / "nb", CGROUP_OF_TREE)[0].splitlines() for _ in range(2)]
+    names = []
+    for paths, same_for_child in seen:
+        assert same_for_child == "True", seen
+        groups = {path.strip("/'") for path in paths.strip("[]").split(", ")} - {""}
+        assert len(groups) == 1 and next(iter(groups)).startswith(f"hwkit-{os.getpid()}-"), paths
+        names.append(groups.pop())
+    assert names[0] != names[1]
+    host = cgroups.Cgroup.of().folders.values()
+    assert not [folder for folder in host for name in names if (folder / name).exists()]
+    assert server.cgroup is None
+
+
+def test_walls_count_the_whole_tree_and_say_which(tmp_path_factory, tmp_path: Path) -> None:
+    """Children that pass the memory limit together, a fork bomb and a full notebook folder each hit
+    their wall (only their notebook: the next one runs normally), and the server says which."""
+    course = Course.at(REPO)
+    grader = prepare_grader_mount(course.source, tmp_path_factory.mktemp("grader"))
+    limits = Limits(memory_mb=2048, pids=64, home_mb=32)
+    small = KernelForkServer(grader, course.assignment, limits, kernel_env(2))
+    (tmp_path / "nb").mkdir()
+    hogs = ("import subprocess, sys\nhog = 'import time; x = b\"1\" * (600 * 2**20); time.sleep(3)'\n"
+            "print([p.wait() for p in [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(4)]])")
+    bomb = ("import os, signal\nkids = []\ntry:\n    while len(kids) < 3000:\n        pid = os.fork()\n"
+            "        if pid == 0:\n            signal.pause()\n        kids.append(pid)\nexcept OSError as exc:\n"
+            "    print(len(kids), exc)\nfor pid in kids:\n    os.kill(pid, 9)")
+    fill = "open('big', 'wb').write(b'1' * (40 * 2**20))"
+    try:
+        for code, name, limit in ((hogs, "MemoryLimitExceeded", "2048 MB"), (bomb, "ProcessLimitExceeded", "than 64"),
+                                  (fill, "DiskFull", "/home/student/hw1 is full (it holds at most 32 MB)")):
+            out = run(small, tmp_path / "nb", code)
+            assert [(w.name, limit in w.reason) for w in small.last_walls] == [(name, True)], (out, small.last_walls)
+            assert run(small, tmp_path / "nb", "print(6 * 7)") == ["42\n"] and small.last_walls == []
+    finally:
+        small.close()

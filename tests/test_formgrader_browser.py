@@ -38,25 +38,25 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from hostile_answer import LATEX, LINK_TEXT, BUTTON_TEXT, active_payloads, hostile
-from hwkit.course import Course
+from hostile_answer import BUTTON_TEXT, LATEX, LINK_TEXT, active_payloads, hostile
+from hwkit.course import Course, copy_course_files
 from hwkit.demo import filled_release
-from hwkit.grade import grade
-from hwkit.settings import GradingSettings
 from hwkit.export import export_from_gradebook
+from hwkit.grade import grade
 from hwkit.lab import HOST, SERVER_EXTENSIONS, lab_extension_state, start_lab
 from hwkit.report import write_grades_csv, write_summaries
+from hwkit.settings import GradingSettings
 
 REPO = Path(__file__).resolve().parents[1]
-COURSE_FILES = ("nbgrader_config.py", "source", "release", "grader_tests")
 NOTEBOOK = "Problem1_Softmax_CrossEntropy.ipynb"
 WRITTEN = "q1_1_written"
 STUDENT, OTHER, HOSTILE = "alice", "bob", "mallory"
 ANSWER = "Cross-entropy J = -1/N sum_i log z_i; dJ/dW2 = (Z - T) Y^T / N; dJ/dW1 = [(W2^T (Z - T)) * f'(A)] X^T / N."
 POINTS = 3
 COMMENT = "Good; the derivation of z - t via the softmax Jacobian is missing (-1)."
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
 SCREENSHOT = REPO / "docs" / "formgrader.png"
 FEEDBACK_SCREENSHOT = REPO / "docs" / "feedback.png"
 
@@ -105,13 +105,7 @@ def graded_course(tmp_path_factory) -> Course:
     answer) handed in Problem 1, graded by `hwkit grade`."""
     _chromium()  # skip (or fail under $CI) before grading when there is no browser to test with
     root = tmp_path_factory.mktemp("formgrader") / "course"
-    root.mkdir()
-    for name in COURSE_FILES:
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, root / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-        else:
-            shutil.copy(path, root / name)
+    copy_course_files(REPO, root)
     course = Course.at(root)
     for student, nb in ((STUDENT, _with_answer(filled_release(course, NOTEBOOK))),
                         (OTHER, nbformat.read(course.release / NOTEBOOK, as_version=4)),
@@ -297,7 +291,8 @@ def test_ta_grades_a_written_answer_in_formgrader(graded_course: Course, tmp_pat
     with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
         written = gradebook.find_grade(WRITTEN, Path(NOTEBOOK).stem, course.assignment, STUDENT)
         assert written.manual_score == POINTS and not written.needs_manual_grade
-        assert gradebook.find_comment(WRITTEN, Path(NOTEBOOK).stem, course.assignment, STUDENT).manual_comment == COMMENT
+        comment = gradebook.find_comment(WRITTEN, Path(NOTEBOOK).stem, course.assignment, STUDENT)
+        assert comment.manual_comment == COMMENT
         untouched = gradebook.find_grade(WRITTEN, Path(NOTEBOOK).stem, course.assignment, OTHER)
         assert untouched.manual_score is None and untouched.needs_manual_grade
 
@@ -337,11 +332,18 @@ def test_feedback_typesets_maths_offline(graded_course: Course, tmp_path: Path) 
     chromium = _chromium()
     course = graded_course
     requests: list[str] = []
+
+    def files_only(route) -> None:
+        requests.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
-        context.route("**/*", lambda route: (requests.append(route.request.url),
-                                             route.continue_() if route.request.url.startswith("file:") else route.abort()))
+        context.route("**/*", files_only)
         try:
             page = context.new_page()
             for student in (STUDENT, HOSTILE):
@@ -376,9 +378,8 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
                                                    monkeypatch) -> None:
     """mallory's submission opened by a TA: no payload runs or sends a request, formgrader's own
     scripts (inline ones and onclick handlers included) still work, no grade changes."""
-    from playwright.sync_api import expect, sync_playwright
-
     from nbgrader.api import Gradebook
+    from playwright.sync_api import expect, sync_playwright
 
     chromium = _chromium()
     expect.set_options(timeout=30_000)
@@ -388,7 +389,8 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
     if "sanitise" not in WALLS[walls]:  # formgrader renders with nbconvert's defaults (raw HTML)
         config.write_text("\n".join(line for line in shipped.splitlines() if not line.startswith("c.HTMLExporter.")))
     if "csp" not in WALLS[walls]:
-        monkeypatch.setattr("hwkit.lab.SERVER_EXTENSIONS", tuple(e for e in SERVER_EXTENSIONS if e != "hwkit.safe_html"))
+        without_csp = tuple(e for e in SERVER_EXTENSIONS if e != "hwkit.safe_html")
+        monkeypatch.setattr("hwkit.lab.SERVER_EXTENSIONS", without_csp)
     with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
         submission = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, course.assignment, HOSTILE).id
     before = _gradebook(course)

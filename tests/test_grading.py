@@ -52,7 +52,8 @@ CORPUS = {
     "raises_in_forward": (lambda c: filled_release(c, PLANAR, _replace(
         "forward_propagation", 'W1, b1, W2, b2 = parameters["W1"]', 'W1, b1, W2, b2 = parameters["W3"]')),
         {"q4_forward_propagation": 0}),  # questions are isolated: nn_model, predict keep their points
-    "endless_loop": (lambda c: filled_release(c, PLANAR, _replace("layer_sizes", "def layer_sizes", "while True:\n    pass\ndef layer_sizes")),
+    "endless_loop": (lambda c: filled_release(c, PLANAR, _replace("layer_sizes", "def layer_sizes",
+                                                                  "while True:\n    pass\ndef layer_sizes")),
                      {"q4_layer_sizes": 0}),
     "deleted_test_cell": (lambda c: _without_test_cell(c, "q4_layer_sizes"), {}),
     "edited_test_cell": (_with_edited_test, {"q4_layer_sizes": 0}),  # nn_model only reads n_x, n_y
@@ -176,5 +177,6 @@ def test_otter_and_nbgrader_agree_question_by_question(graded) -> None:
 def test_otter_run_has_a_time_limit(graded, tmp_path: Path) -> None:
     course, _, _, _ = graded
     result = otter_grade(course.dist / archive_name(course, PLANAR),
-                         course.submitted / "endless_loop" / "hw1" / PLANAR, course.env(), timeout=30, cell_timeout=None)
+                         course.submitted / "endless_loop" / "hw1" / PLANAR, course.env(), timeout=30,
+                         cell_timeout=None)
     assert result.problem and "stopped after 30 s" in result.problem

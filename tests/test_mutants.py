@@ -19,8 +19,18 @@ import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
 from hwkit.settings import CELL_TIMEOUT
-from mutants_planar import (CELL, MUTANTS, NOTEBOOK, QUESTIONS, VARIANTS, Mutant, mutant_edit, pack, route_notebooks,
-                            variant_edit)
+from mutants_planar import (
+    CELL,
+    MUTANTS,
+    NOTEBOOK,
+    QUESTIONS,
+    VARIANTS,
+    Mutant,
+    mutant_edit,
+    pack,
+    route_notebooks,
+    variant_edit,
+)
 from planar_utils import load_planar_dataset
 
 SCORES: dict[str, tuple[int, int]] = {}  # route -> (caught, total), printed at the end
@@ -165,7 +175,9 @@ def test_patched_comparison_helpers_gain_nothing() -> None:
 
 
 def test_system_exit_inside_a_tested_function_is_a_failure() -> None:
-    edit = lambda cell, text: text.replace("n_h = 4", "import sys; sys.exit(0)") if cell == "layer_sizes" else text
+    def edit(cell: str, text: str) -> str:
+        return text.replace("n_h = 4", "import sys; sys.exit(0)") if cell == "layer_sizes" else text
+
     with pytest.raises(AssertionError, match="SystemExit"):
         hw1_hidden.check_hidden("q4_layer_sizes", namespace(edit))
 
@@ -243,7 +255,8 @@ def _tamper_edit(cell: str, text: str) -> str:
             "_core.assert_close = lambda *a, **k: None\n")
     if cell == "torch_predict":  # make the label check see only 0 and 1
         return text.replace("predictions = (probabilities.numpy().T > 0.5).astype(int)",
-                            "predictions = probabilities.numpy().T") + "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n"
+                            "predictions = probabilities.numpy().T") + (
+            "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n")
     return text
 
 
@@ -279,8 +292,8 @@ def routes(built_course, tmp_path_factory):
     """The corpus graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
     from hwkit.course import Course
     from hwkit.grade import grade
-    from hwkit.settings import GradingSettings
     from hwkit.otter import archive_name, otter_grade
+    from hwkit.settings import GradingSettings
 
     root = tmp_path_factory.mktemp("mutants") / "course"
     shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))

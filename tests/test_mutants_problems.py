@@ -16,8 +16,20 @@ import pytest
 import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
-from mutants_problems import (CELLS, LEAKS, MUTANTS, NOTEBOOKS, QUESTIONS, UNCAUGHT, VARIANTS, Mutant, mutant_edit,
-                              route_packs, variant_edit, variant_notebook)
+from mutants_problems import (
+    CELLS,
+    LEAKS,
+    MUTANTS,
+    NOTEBOOKS,
+    QUESTIONS,
+    UNCAUGHT,
+    VARIANTS,
+    Mutant,
+    mutant_edit,
+    route_packs,
+    variant_edit,
+    variant_notebook,
+)
 
 matplotlib.use("Agg")  # Problem 2's setup cell draws figures
 
@@ -156,8 +168,8 @@ def routes(built_course, tmp_path_factory):
     from hwkit.course import Course
     from hwkit.demo import filled_release
     from hwkit.grade import grade
-    from hwkit.settings import GradingSettings
     from hwkit.otter import archive_name, otter_grade
+    from hwkit.settings import GradingSettings
 
     root = tmp_path_factory.mktemp("mutants_problems") / "course"
     shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))

@@ -35,7 +35,8 @@ FLOODS = {  # each would store far more than CELL_CAP without the caps
     "update of many outputs": DISPLAY + "update_display('A' * 15_000, display_id='same')",  # 10 outputs below
     "widget state": COMM + "for i in range(5000):\n"
                            "    c.send({'method': 'update', 'state': {f'k{i}': 'w' * 100}, 'buffer_paths': []})",
-    "widget buffers": COMM + "c.send({'method': 'update', 'state': {}, 'buffer_paths': [['b']]}, buffers=[bytes(10**6)])",
+    "widget buffers": COMM + "c.send({'method': 'update', 'state': {}, 'buffer_paths': [['b']]}, "
+                             "buffers=[bytes(10**6)])",
     "widget open": "from ipykernel.comm import Comm\nComm(target_name='jupyter.widget', data={'state': {"
                    "'_model_module': 'm', '_model_name': 'M', 'big': 'B' * 10**6}, 'buffer_paths': []})",
     "error": "raise ValueError('e' * 10**6)",

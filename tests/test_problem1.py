@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import solution_namespace
+from hw1_checks import CheckFailure, check
+from hw1_hidden import check_hidden
+
 ROOT = Path(__file__).resolve().parents[1]
-
-from hw1_checks import CheckFailure, check  # noqa: E402
-from hw1_hidden import check_hidden  # noqa: E402
-from conftest import solution_namespace  # noqa: E402
-
 NOTEBOOK = ROOT / "source" / "hw1" / "Problem1_Softmax_CrossEntropy.ipynb"
-QUESTIONS = ["q1_softmax", "q1_cross_entropy", "q1_grad_hidden_to_output", "q1_grad_input_to_hidden", "q1_nll_equivalence"]
+QUESTIONS = ["q1_softmax", "q1_cross_entropy", "q1_grad_hidden_to_output", "q1_grad_input_to_hidden",
+             "q1_nll_equivalence"]
 
 
 @pytest.fixture(scope="module")

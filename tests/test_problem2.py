@@ -7,14 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import decision_regions
+from conftest import solution_namespace
+from hw1_checks import check
+from hw1_hidden import check_hidden, problem2 as reference_problem2
+
 ROOT = Path(__file__).resolve().parents[1]
-
-import decision_regions  # noqa: E402
-from hw1_checks import check  # noqa: E402
-from hw1_hidden import check_hidden  # noqa: E402
-from conftest import solution_namespace  # noqa: E402
-from hw1_hidden import problem2 as reference_problem2  # noqa: E402
-
 NOTEBOOK = ROOT / "source" / "hw1" / "Problem2_Decision_Regions.ipynb"
 QUESTIONS = ["q2_fig1b", "q2_fig1c", "q2_region_label", "q2_deep_network", "q2_shallow_network"]
 

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import solution_namespace
+from hw1_checks import check, public_expected
+from hw1_hidden import check_hidden
+
 ROOT = Path(__file__).resolve().parents[1]
-
-from hw1_checks import check, public_expected  # noqa: E402
-from hw1_hidden import check_hidden  # noqa: E402
-from conftest import solution_namespace  # noqa: E402
-
 NOTEBOOK = ROOT / "source" / "hw1" / "Problem3_Siamese_Nets.ipynb"
 QUESTIONS = ["q3_siamese_gradients", "q3_siamese_update", "q3_parameter_count", "q3_pseudo_siamese_gradients",
              "q3_faster_weight"]

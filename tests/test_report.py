@@ -44,8 +44,8 @@ def test_index_names_questions_and_says_what_waits(tmp_path: Path) -> None:
     assert '<a href="Problem1.html">Problem1.ipynb</a>' in page and '<a href="Planar_MLP' not in page
     for question, points in (("q1_softmax", "1 / 1"), ("q1_grad_hidden_to_output", "0 / 2"),
                              ("q1_1_written", "not graded yet (of 4)"), ("q4_backward_propagation", "3 / 3")):
-        cell = re.search(rf'<td>(<a href="Problem1.html#{question}">)?{question}(</a>)?</td>\s*<td class="points">(.*?)</td>',
-                         page, re.S)
+        cell = re.search(rf'<td>(<a href="Problem1.html#{question}">)?{question}(</a>)?</td>'
+                         rf'\s*<td class="points">(.*?)</td>', page, re.S)
         assert cell and points in cell.group(3), (question, cell and cell.group(3))
         assert bool(cell.group(1)) == question.startswith("q1"), "a link to the question in the notebook's page"
     assert "wrong shape &lt;(3, 2)&gt;" in page, "reasons are text"

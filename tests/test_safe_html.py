@@ -20,7 +20,7 @@ from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from hostile_answer import ANSWER, PAYLOADS, active_payloads, code_outputs, hostile
+from hostile_answer import active_payloads, code_outputs, hostile
 from hwkit.safe_html import clean_html, submission_policy
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,6 @@ import io
 import json
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from hwkit.cli import main
 from hwkit.course import Course, nbgrader
 from hwkit.late import LatePolicy, describe
 from hwkit.regrade import changes, previous_scores
-from hwkit.release import release_feedback
 from hwkit.report import MANUAL_COLUMN, console_table, write_grades_csv
 from hwkit.results import GradeRun, Lateness, NotebookGrade
 from hwkit.term import CANVAS_CSV, complete_run, write_grade_files

@@ -9,16 +9,18 @@ keeps Otter's model (tests and student code share one process): its test files c
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from . import planar_mlp, problem1, problem2, problem3
 
-REFERENCES: dict[str, ModuleType] = {"planar_mlp": planar_mlp, "problem1": problem1, "problem2": problem2, "problem3": problem3}
+REFERENCES: dict[str, ModuleType] = {"planar_mlp": planar_mlp, "problem1": problem1, "problem2": problem2,
+                                     "problem3": problem3}
 _PRIVATE_NAME = "_hw1_checks_private"
 
 

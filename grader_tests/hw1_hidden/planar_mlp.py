@@ -35,7 +35,8 @@ HIDDEN_CASES: dict[str, list[dict]] = {
                                 dict(flower=True, seed=32, n_h=4)],
     "q4_update_parameters": [dict(seed=19, n_x=3, n_h=5, n_y=1, m=7, learning_rate=0.37),
                              dict(seed=20, n_x=4, n_h=6, n_y=1, m=3)],
-    "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25), dict(flower=True, n_h=4, num_iterations=20)],
+    "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25),
+                    dict(flower=True, n_h=4, num_iterations=20)],
     "q4_predict": [dict(seed=22, n_x=3, n_h=5, n_y=1, m=50), dict(seed=23, n_x=5, n_h=3, n_y=1, m=31),
                    dict(flower=True, seed=33, n_h=4)],
     "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10),
@@ -197,8 +198,10 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
         np.random.seed(2)
         w2_first = {"W2": np.random.randn(n_y, n_h) * 0.01}
         w2_first["W1"] = np.random.randn(n_h, n_x) * 0.01
-        return {key: [["draw the weights with np.random.randn (a normal distribution), not np.random.rand.", uniform[key]],
-                      ["draw W1 first, then W2, right after np.random.seed(2): the order decides the numbers.", w2_first[key]]]
+        return {key: [["draw the weights with np.random.randn (a normal distribution), not np.random.rand.",
+                       uniform[key]],
+                      ["draw W1 first, then W2, right after np.random.seed(2): the order decides the numbers.",
+                       w2_first[key]]]
                 for key in ("W1", "W2")}
     if question == "q4_forward_propagation":
         Z1, A1, Z2 = right["Z1"], right["A1"], right["Z2"]
@@ -218,10 +221,12 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
         A2, m, cost = inputs["A2"], Y.shape[1], right["cost"]
         return {"cost": [
             ["the cost is negative: J = -(1/m) * sum(...) has a minus sign in front.", -cost],
-            ["the cost keeps only the Y * log(A2) term: add (1 - Y) * log(1 - A2).", float(-np.sum(Y * np.log(A2)) / m)],
+            ["the cost keeps only the Y * log(A2) term: add (1 - Y) * log(1 - A2).",
+             float(-np.sum(Y * np.log(A2)) / m)],
             ["log(A2) goes with Y and log(1 - A2) with 1 - Y; they are swapped.",
              float(-np.sum(Y * np.log(1 - A2) + (1 - Y) * np.log(A2)) / m)],
-            ["this is the mean squared error; the cost is the cross-entropy with np.log.", float(np.mean((A2 - Y) ** 2))],
+            ["this is the mean squared error; the cost is the cross-entropy with np.log.",
+             float(np.mean((A2 - Y) ** 2))],
             ["use the natural logarithm np.log, not log10.", cost / np.log(10)],
             ["use the natural logarithm np.log, not log2.", cost / np.log(2)],
         ]}
@@ -245,9 +250,11 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
         rate, grads = inputs.get("learning_rate") or 1.2, inputs["grads"]
         out = {}
         for key in PARAMS:
-            out[key] = [[f"the learning rate is missing: {key} - learning_rate * d{key}.", params[key] - grads["d" + key]]]
+            out[key] = [[f"the learning rate is missing: {key} - learning_rate * d{key}.",
+                         params[key] - grads["d" + key]]]
             if rate != 1.2:
-                out[key].insert(0, ["update_parameters ignores its learning_rate argument (it uses 1.2): use learning_rate.",
+                out[key].insert(0, ["update_parameters ignores its learning_rate argument (it uses 1.2): "
+                                    "use learning_rate.",
                                     params[key] - 1.2 * grads["d" + key]])
         return out
     if question == "q4_torch_mlp":
@@ -257,7 +264,8 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
             ["the hidden layer uses ReLU; it must use torch.tanh.", sigmoid(W2 @ _relu(Z1) + b2)],
             ["the hidden layer uses the sigmoid; it must use torch.tanh.", sigmoid(W2 @ sigmoid(Z1) + b2)],
             ["the hidden layer has no activation: apply torch.tanh after `hidden`.", sigmoid(W2 @ Z1 + b2)],
-            ["every output is 1: softmax over a single output is always 1; use torch.sigmoid.", np.ones_like(right["A2"])],
+            ["every output is 1: softmax over a single output is always 1; use torch.sigmoid.",
+             np.ones_like(right["A2"])],
         ]}
     if question == "q4_train_torch":
         steps, rate, activation = inputs["num_iterations"], inputs["learning_rate"], _activation(inputs)

@@ -35,7 +35,7 @@ a network with a single hidden layer. The written explanations are graded by han
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -87,7 +87,8 @@ class Network:
             raise ValueError(f"the first layer must take the 2 inputs x1, x2, not {layers[0].inputs}")
         for number, (before, after) in enumerate(zip(layers, layers[1:]), start=2):
             if after.inputs != before.units:
-                raise ValueError(f"layer {number} takes {after.inputs} inputs but layer {number - 1} has {before.units} units")
+                raise ValueError(f"layer {number} takes {after.inputs} inputs "
+                                 f"but layer {number - 1} has {before.units} units")
         if layers[-1].units != 1:
             raise ValueError(f"the output layer must have 1 unit, not {layers[-1].units}")
         self.layers = layers

@@ -1,7 +1,7 @@
 """Data set and plotting helpers for Planar_MLP (shipped to students with the notebook)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

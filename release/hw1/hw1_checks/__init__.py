@@ -7,14 +7,16 @@ Hidden cases, run only when grading, use the same checkers with other inputs.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from . import planar_mlp, problem1, problem2, problem3
 from ._core import CheckFailure, assert_environment_untouched, quiet
 
-__all__ = ["CheckFailure", "QUESTIONS", "assert_environment_untouched", "check", "checker_module", "public_expected", "quiet"]
+__all__ = ["CheckFailure", "QUESTIONS", "assert_environment_untouched", "check", "checker_module", "public_expected",
+           "quiet"]
 
 MODULES: tuple[ModuleType, ...] = (planar_mlp, problem1, problem2, problem3)
 QUESTIONS: dict[str, ModuleType] = {q: module for module in MODULES for q in module.CHECKERS}

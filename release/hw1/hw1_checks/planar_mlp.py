@@ -17,7 +17,8 @@ points and no others.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -253,7 +254,8 @@ def judge_update_parameters(inputs: dict, observed: dict, expected: dict, ctx: C
         if close(value, original[key] + (original[key] - expected[key])):
             fail(f"{key} moved uphill: subtract learning_rate * d{key}.")
         assert_close(value, expected[key], key, mistakes=_mistakes(expected, key),
-                     diagnose=lambda a, e, key=key: f"Use the learning_rate argument (default 1.2): {key} - learning_rate * d{key}.")
+                     diagnose=lambda a, e, key=key: ("Use the learning_rate argument (default 1.2): "
+                                                     f"{key} - learning_rate * d{key}."))
 
 
 HELPERS = ("layer_sizes", "initialize_parameters", "forward_propagation", "compute_cost", "backward_propagation",
@@ -559,9 +561,11 @@ def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) 
         if not layer["linear"]:
             fail(f"TorchMLP should have a layer `{name}` that is an nn.Linear.")
         if tuple(layer["shape"]) != shape:
-            fail(f"model.{name}.weight has shape {tuple(layer['shape'])}, expected {shape}: nn.Linear(in_features, out_features).")
+            fail(f"model.{name}.weight has shape {tuple(layer['shape'])}, expected {shape}: "
+                 "nn.Linear(in_features, out_features).")
     if "load" in observed:
-        fail(f"TorchMLP could not be loaded with given weights ({observed['load']['type']}: {observed['load']['message']}).")
+        fail("TorchMLP could not be loaded with given weights "
+             f"({observed['load']['type']}: {observed['load']['message']}).")
     out = _result_or_dtype_hint(observed["forward"], "model(X)",
                                 "The tests run a float64 copy of your model on a float64 X: forward must not "
                                 "convert X to another dtype (no .float() or dtype=torch.float32 inside forward).")
@@ -569,7 +573,8 @@ def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) 
     if not isinstance(out, torch.Tensor):
         fail(f"model(X) should return a tensor, not a {type(out).__name__}.")
     if tuple(out.shape) != (X.shape[1], Y.shape[0]):
-        fail(f"model(X) has shape {tuple(out.shape)}, expected (m, n_y) = {(X.shape[1], Y.shape[0])}: X is (m, n_x) here.")
+        fail(f"model(X) has shape {tuple(out.shape)}, expected (m, n_y) = {(X.shape[1], Y.shape[0])}: "
+             "X is (m, n_x) here.")
     if not out.requires_grad:
         fail("model(X) does not track gradients: do not detach or convert to NumPy inside forward.")
     if out.dtype != torch.float64:
@@ -580,7 +585,8 @@ def judge_torch_mlp(inputs: dict, observed: dict, expected: dict, ctx: Context) 
         fail("forward returns logits: apply torch.sigmoid to the output layer.")
     assert_close(probs, expected["A2"], "model(X).T", rtol=1e-9, atol=1e-12, mistakes=_mistakes(expected, "A2"))
     if "backward" in observed:
-        fail(f"the loss could not be backpropagated ({observed['backward']['type']}: {observed['backward']['message']}).")
+        fail("the loss could not be backpropagated "
+             f"({observed['backward']['type']}: {observed['backward']['message']}).")
     assert_float(observed.get("loss"), expected["cost"], "the loss", rtol=1e-9)
     for key in ("dW1", "db1", "dW2", "db2"):
         grad = observed["grads"].get(key)
@@ -633,12 +639,14 @@ def judge_train_torch(inputs: dict, observed: dict, expected: dict, ctx: Context
              "in place (do not create new tensors for the weights).")
     want = np.asarray(expected["costs"])
     if costs.size > 1 and close(costs[:2], want[:2], rtol=1e-6) and not close(costs, want, rtol=1e-5):
-        fail("the first steps match but later costs drift: call optimizer.zero_grad() (or zero the .grad) every iteration; gradients accumulate otherwise.")
+        fail("the first steps match but later costs drift: call optimizer.zero_grad() (or zero the .grad) "
+             "every iteration; gradients accumulate otherwise.")
     m = inputs["X"].shape[1]
     if costs.size and abs(costs[0] - want[0] * m) < 1e-6 * m * abs(want[0]):
         fail("the loss is m times too large: use the mean binary cross-entropy, not the sum.")
     assert_close(costs, want, "the costs per iteration", rtol=1e-5, mistakes=_mistakes(expected, "costs"),
-                 diagnose=lambda a, e: "Use full-batch gradient descent on the mean binary cross-entropy with the given learning_rate, starting from the model's current weights.")
+                 diagnose=lambda a, e: ("Use full-batch gradient descent on the mean binary cross-entropy with the "
+                                        "given learning_rate, starting from the model's current weights."))
     for key in PARAMS:
         value = as_array(observed["params"][key], key).reshape(np.shape(expected[key]))
         assert_close(value, expected[key], f"{key} after training", rtol=1e-5, atol=1e-8,

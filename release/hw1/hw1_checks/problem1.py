@@ -13,8 +13,8 @@ to the expected ones (a factor N, a sign, a transpose).
 from __future__ import annotations
 
 import contextlib
-
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -12,8 +12,9 @@ where the boundaries are.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def network_layers(net: Any, what: str) -> list[tuple[np.ndarray, np.ndarray, st
         except (TypeError, ValueError):
             fail(f"layer {number} of {what} is not a Layer(W, b, activation) of numbers.")
         if W.ndim != 2 or b.shape != (W.shape[0],) or act not in STEP_ACTIVATIONS:
-            fail(f"layer {number} of {what} is not a valid Layer(W, b, activation): build it with decision_regions.Layer.")
+            fail(f"layer {number} of {what} is not a valid Layer(W, b, activation): "
+                 "build it with decision_regions.Layer.")
         if not np.all(np.isfinite(W)) or not np.all(np.isfinite(b)):
             fail(f"layer {number} of {what} has nan or inf weights.")
         if W.shape[1] != previous:
@@ -95,7 +97,9 @@ def describe_network(net: Any) -> Any:
     """A network as plain data (student side): its layers' W, b and activation, nothing else."""
     layers = getattr(net, "layers", None)
     if not isinstance(layers, (list, tuple)):
-        return net if net is None or isinstance(net, (int, float, str, np.ndarray)) else {"not_network": type(net).__name__}
+        if net is None or isinstance(net, (int, float, str, np.ndarray)):
+            return net
+        return {"not_network": type(net).__name__}
     return {"layers": [{"W": getattr(layer, "W", None), "b": getattr(layer, "b", None),
                         "activation": getattr(layer, "activation", None)} for layer in list(layers)[:1000]]}
 
@@ -124,13 +128,16 @@ def _built(observed: dict, name: str, *args) -> tuple[list, str]:
 
 def _assert_classes(labels: Any, expected: dict, what: str) -> None:
     want, ignore = np.asarray(expected["labels"], dtype=float), np.asarray(expected["ignore"], dtype=bool)
-    if isinstance(labels, np.ndarray) and labels.shape == want.shape and np.array_equal(labels[~ignore], 1 - want[~ignore]):
+    swapped = (isinstance(labels, np.ndarray) and labels.shape == want.shape
+               and np.array_equal(labels[~ignore], 1 - want[~ignore]))
+    if swapped:
         fail(f"{what}: class 0 and class 1 are swapped everywhere (class 0 is the lower-left square of Figure 1(b)).")
     assert_labels(labels, want, what, ignore=ignore)
 
 
 def _labels(layers: list, inputs: dict, expected: dict, what: str) -> None:
-    _assert_classes(classify(layers, inputs["X"]), expected, f"the classes that {what} gives on [0, {inputs['size']}]^2")
+    _assert_classes(classify(layers, inputs["X"]), expected,
+                    f"the classes that {what} gives on [0, {inputs['size']}]^2")
 
 
 def observe_fig1b(env: Mapping, inputs: dict, helpers: Callable) -> dict:

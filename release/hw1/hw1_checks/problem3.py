@@ -12,7 +12,8 @@ answer, so the public expected values do not give the answer away.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

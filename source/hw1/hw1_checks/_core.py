@@ -10,9 +10,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import operator
 import warnings
-from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +61,8 @@ def call(env: Mapping[str, Any], name: str, *args, **kwargs) -> Any:
         raise
     except (Exception, SystemExit) as exc:  # SystemExit: a submission must not end the test
         hint = ""
-        if any(word in str(exc) for word in ("broadcast", "shapes", "size mismatch", "must match the size", "dimension")):
+        shape_words = ("broadcast", "shapes", "size mismatch", "must match the size", "dimension")
+        if any(word in str(exc) for word in shape_words):
             hint = " Print the shapes of the arrays on that line: the sizes do not fit together."
         fail(f"`{name}` raised {type(exc).__name__}: {exc}".rstrip(": ") + hint)
 
@@ -301,7 +302,10 @@ def assert_labels(actual: Any, expected: np.ndarray, what: str, ignore: np.ndarr
     expect_shape(labels, expected.shape, what, shape_hint)
     got = np.ndarray.tolist(labels.ravel())  # plain Python from here on: nothing a submission can patch
     want = np.ndarray.tolist(expected.ravel())
-    keep = [True] * len(want) if ignore is None else [not v for v in np.ndarray.tolist(np.asarray(ignore, bool).ravel())]
+    if ignore is None:
+        keep = [True] * len(want)
+    else:
+        keep = [not v for v in np.ndarray.tolist(np.asarray(ignore, bool).ravel())]
     values = sorted(set(got))
     if not set(values) <= {0.0, 1.0}:
         fail(f"{what} should hold only 0 and 1 labels, not probabilities; found {values[:5]}.")

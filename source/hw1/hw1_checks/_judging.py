@@ -19,8 +19,9 @@ import functools
 import linecache
 import os
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -142,7 +143,8 @@ def answer(answers: Any, helper: str, args: list, kwargs: dict) -> Any:
         answers.failure = str(failure)
         raise
     except Exception as exc:  # arguments the reference's stand-in cannot read
-        answers.failure = f"{answers.caller} called {helper} with arguments it does not take ({type(exc).__name__}: {exc})."
+        answers.failure = (f"{answers.caller} called {helper} with arguments it does not take "
+                           f"({type(exc).__name__}: {exc}).")
         fail(answers.failure)
 
 
