@@ -26,7 +26,8 @@ from hwkit import cgroups  # noqa: E402
 from hwkit.course import Course  # noqa: E402
 from hwkit.demo import filled_release  # noqa: E402
 from hwkit.forkserver import KernelForkServer, WallHit  # noqa: E402
-from hwkit.sandbox import INBOX_MOUNT, Limits, SandboxedExecute, kernel_env, prepare_grader_mount  # noqa: E402
+from hwkit.sandbox import SandboxedExecute  # noqa: E402
+from hwkit.walls import INBOX_MOUNT, Limits, kernel_env, prepare_grader_mount  # noqa: E402
 
 NOTEBOOK = "Planar_MLP.ipynb"
 

@@ -8,6 +8,9 @@ without a traceback. Each command is a `cmd_*` function and a `_add_*` function 
 grading options of `grade` and `demo` are registered by settings.py, beside their defaults);
 a command checks its course and input before importing what it runs (nbgrader and nbformat take
 seconds to import), so a slip is reported at once.
+
+Over 300 lines because every command is here, one `cmd_*` function and one `_add_*` registration each,
+so that `hwkit --help` and this file list the same commands.
 """
 from __future__ import annotations
 

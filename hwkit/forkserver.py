@@ -2,10 +2,13 @@
 notebook.
 
 Starting a Python kernel and importing PyTorch costs about 3 s, paid by every notebook of every
-student under plain nbgrader. Here each grading worker starts one sandbox (sandbox.py: no network,
-read-only system, only the public checks and the observer of the grader visible) whose first process, the fork
-server (kernel_forkserver.py), imports numpy, torch, matplotlib and ipykernel once; each notebook's
-kernel is a fork of it, so it starts in milliseconds with those modules loaded.
+student under plain nbgrader. Here each grading worker starts one sandbox (walls.py: no network,
+read-only system, only the public checks and the observer of the grader visible) whose first process,
+the fork server (kernel_forkserver.py), imports numpy, torch, matplotlib, otter and ipykernel once; each
+notebook's kernel is a fork of it, so it starts in milliseconds with those modules loaded.
+
+Over 300 lines because the host side of one protocol lives here whole: starting and replacing the
+server, each notebook's inbox and cgroup, the requests, and the kernel provisioner nbclient talks to.
 
 Walls between the notebooks that share a sandbox, one after another:
   * before a kernel starts, the server kills every other process of the sandbox's PID namespace
@@ -47,7 +50,7 @@ from traitlets import Any as AnyTrait, Integer
 
 from . import cgroups
 from .execute import KERNEL_ARGUMENTS
-from .sandbox import GRADER_MOUNT, INBOX_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
+from .walls import GRADER_MOUNT, INBOX_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~2 s; torch._dynamo, which the first

@@ -81,7 +81,7 @@ class SandboxUnavailable(RuntimeError):
 def require_sandbox() -> None:
     """Raise SandboxUnavailable, with how to fix it, when student code cannot be walled in here
     (bubblewrap, cgroups: sandbox.available)."""
-    from .sandbox import available
+    from .walls import available
 
     why = available()
     if why is not None:
@@ -158,7 +158,7 @@ def _submissions(course: Course, archive: Path | None, archive_regex: str | None
 def _start(course: Course, settings: GradingSettings, run_dir: Path, db_url: str, students: int,
            say: Callable[[str], None]) -> WorkerSettings:
     """Prepares what the workers start from (the sandbox's grader folder, the scratch course) and says so."""
-    from .sandbox import prepare_grader_mount
+    from .walls import prepare_grader_mount
 
     env = course.env()
     if not settings.sandbox:

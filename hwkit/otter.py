@@ -1,5 +1,8 @@
 """The Otter-Grader route: test files and autograder archives built from the same checks
-as the nbgrader test cells, and a grading call with the time limits `otter run` lacks."""
+as the nbgrader test cells, and a grading call with the time limits `otter run` lacks.
+
+Over 300 lines because the two halves of the Otter route, building its tests and archives and grading
+with them (`otter run` with the limits it lacks), share the archive's layout."""
 from __future__ import annotations
 
 import json

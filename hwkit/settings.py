@@ -3,7 +3,7 @@ and read by every step that runs student or instructor code: grading (worker.py:
 and the sandboxed executor), the judge's per-question limit, build verification and the cache
 fingerprint (cache.py).
 
-Each value has its one default here; the resource limits' defaults are those of `sandbox.Limits`,
+Each value has its one default here; the resource limits' defaults are those of `walls.Limits`,
 which this object holds whole. A name means one unit everywhere: `cell_timeout` and
 `notebook_timeout` are seconds of wall time. The command-line options that set them (`hwkit grade`,
 `hwkit demo`) are registered here too, with their help, beside their defaults.
@@ -12,22 +12,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .sandbox import Limits
+from .walls import Limits
 
 CELL_TIMEOUT = 20  # seconds a cell (and the judge's checks of one question) may run
 NOTEBOOK_TIMEOUT = 300  # seconds all cells of one notebook may run together (sandboxed runs)
-LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of sandbox.Limits the command line can set
-
-
-def default_limits() -> Limits:
-    """The sandbox's default limits. Imported here, not at the top: sandbox.py loads nbgrader and ZeroMQ
-    (seconds), and the CLI reads this module's defaults before it knows a command needs them."""
-    from .sandbox import Limits
-
-    return Limits()
+LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of walls.Limits the command line can set
 
 
 @dataclass(frozen=True)
@@ -38,7 +28,7 @@ class GradingSettings:
     notebook_timeout: int = NOTEBOOK_TIMEOUT
     jobs: int | None = None  # students graded at once; None: one per core
     sandbox: bool = True  # False: student code runs without bubblewrap (--unsandboxed)
-    limits: Limits = field(default_factory=default_limits)  # memory, output and file caps of a notebook
+    limits: Limits = field(default_factory=Limits)  # memory, output and file caps of a notebook
 
     def fingerprint(self) -> str:
         """The settings that decide a grade, as text for the cache key (all but `jobs`: how many
@@ -69,8 +59,6 @@ class _LimitDefaults(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.dest not in LIMIT_OPTIONS:
             return action.help
-        from .sandbox import Limits
-
         return f"{action.help} (default {getattr(Limits, action.dest)})"
 
 

@@ -13,7 +13,7 @@ import nbformat
 
 from hwkit.course import Course
 from hwkit.demo import filled_release
-from hwkit.sandbox import Limits
+from hwkit.walls import Limits
 
 PLANAR = "Planar_MLP.ipynb"
 

@@ -27,8 +27,8 @@ from hwkit.course import Course
 from hwkit.demo import filled_release, forgot_average
 from hwkit.grade import GradeRun, grade
 from hwkit.report import write_grades_csv, write_summaries, write_summary_figure
-from hwkit.sandbox import available
 from hwkit.settings import GradingSettings
+from hwkit.walls import available
 from hwkit.worker import CRASH_FOR_ENV
 
 MODULE_STARTED = time.time()

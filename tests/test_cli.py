@@ -191,7 +191,7 @@ def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(cour
     import nbformat
 
     from hwkit.demo import filled_release
-    from hwkit.sandbox import available
+    from hwkit.walls import available
 
     def endless(grade_id: str, text: str) -> str:
         return "while True:\n    pass\n" + text if grade_id == "layer_sizes" else text

@@ -20,7 +20,8 @@ from nbclient.exceptions import DeadKernelError
 from hwkit import cgroups
 from hwkit.course import Course
 from hwkit.forkserver import KernelForkServer, worker_server
-from hwkit.sandbox import Limits, SandboxKernelManager, available, kernel_env, prepare_grader_mount
+from hwkit.sandbox import SandboxKernelManager
+from hwkit.walls import Limits, available, kernel_env, prepare_grader_mount
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 

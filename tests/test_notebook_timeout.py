@@ -11,7 +11,8 @@ import pytest
 
 from hwkit.course import Course
 from hwkit.judge import judged_cells
-from hwkit.sandbox import SandboxedExecute, available, prepare_grader_mount
+from hwkit.sandbox import SandboxedExecute
+from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 

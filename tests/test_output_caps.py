@@ -15,8 +15,9 @@ import nbformat
 import pytest
 
 from hwkit.course import Course
-from hwkit.sandbox import SandboxedExecute, available, prepare_grader_mount
+from hwkit.sandbox import SandboxedExecute
 from hwkit.settings import CELL_TIMEOUT
+from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 

@@ -9,18 +9,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hwkit"
 MAX_LINES = 300
 SIZE_REASON = "Over 300 lines because"
 
-# Cycles and sizes that live in modules other engineers are changing right now (issue 15): each entry
-# says why it is allowed until it is fixed there. Remove an entry when its module is fixed: the test
-# then fails if the cycle or size comes back.
-ALLOWED_CYCLES = {
-    # sandbox.SandboxedExecute starts kernels from the fork server (forkserver.worker_server), and the
-    # fork server builds its sandbox with sandbox.sandbox_argv/Limits: the host side of the sandbox is
-    # split across the two modules (being reworked in the cgroups branch).
-    frozenset({"sandbox", "forkserver"}),
-}
-ALLOWED_LONG = {
-    "sandbox": "SandboxedExecute and the bubblewrap walls in one module; being reworked in the cgroups branch",
-}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -94,14 +82,8 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path: Path) -> 
 
 
 def test_no_import_cycles() -> None:
-    found = [c for c in cycles(import_graph()) if frozenset(c) not in ALLOWED_CYCLES]
+    found = cycles(import_graph())
     assert not found, f"import cycles among hwkit's modules (move the shared piece into a module of its own): {found}"
-
-
-def test_allowed_cycles_are_still_cycles() -> None:
-    """An allow-list entry whose cycle is gone must go too, so the cycle cannot come back unseen."""
-    present = {frozenset(c) for c in cycles(import_graph())}
-    assert ALLOWED_CYCLES <= present, f"fixed, remove from ALLOWED_CYCLES: {ALLOWED_CYCLES - present}"
 
 
 def test_modules_are_short_or_say_why() -> None:
@@ -109,9 +91,7 @@ def test_modules_are_short_or_say_why() -> None:
     for path in sorted(PACKAGE.glob("*.py")):
         lines = len(path.read_text().splitlines())
         docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
-        if lines > MAX_LINES and SIZE_REASON not in docstring and path.stem not in ALLOWED_LONG:
+        if lines > MAX_LINES and SIZE_REASON not in docstring:
             long[path.name] = lines
     assert not long, (f"modules over {MAX_LINES} lines (split them, or say in the docstring "
                       f"'{SIZE_REASON} ...'): {long}")
-    short = [name for name in ALLOWED_LONG if len((PACKAGE / f"{name}.py").read_text().splitlines()) <= MAX_LINES]
-    assert not short, f"short enough now, remove from ALLOWED_LONG: {short}"

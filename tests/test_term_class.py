@@ -24,7 +24,7 @@ from hwkit.cli import main
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.report import MANUAL_COLUMN
-from hwkit.sandbox import available
+from hwkit.walls import available
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
 
