@@ -20,7 +20,7 @@ Walls between the notebooks that share a sandbox, one after another:
     the host moves the fork server into the new cgroup just for the fork and back out, so the child
     and everything it starts count against the notebook's memory and process limits (the server,
     outside, is never the one the OOM killer picks); the cgroup is removed after the notebook.
-    The notebook folder is a tmpfs of its own size (sandbox.py), filled by the server from a
+    The notebook folder is a tmpfs of its own size (walls.py), filled by the server from a
     read-only copy of the notebook's files before each fork.
   * the server is not dumpable (kernels, same uid, cannot ptrace it or read its memory), its
     control pipes are closed in every kernel, and a kernel's changes to memory stay in that fork.

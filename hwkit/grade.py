@@ -80,7 +80,7 @@ class SandboxUnavailable(RuntimeError):
 
 def require_sandbox() -> None:
     """Raise SandboxUnavailable, with how to fix it, when student code cannot be walled in here
-    (bubblewrap, cgroups: sandbox.available)."""
+    (bubblewrap, cgroups: walls.available)."""
     from .walls import available
 
     why = available()

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_grade_without_bubblewrap_stops_with_how_to_install_it(tmp_path: Path) -> None:
-    """The real CLI in a fresh process (sandbox.available() is cached per process) with a PATH
+    """The real CLI in a fresh process (walls.available() is cached per process) with a PATH
     that has Python's tools but no bwrap."""
     course = copy_course(tmp_path / "course")
     folder = course.submitted / "someone" / "hw1"
