@@ -19,8 +19,8 @@ from .settings import GradingSettings
 CACHE_VERSION = "hwkit-grade-4"  # 4: NotebookGrade.status
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
 GRADING_CODE = ("grade.py", "worker.py", "judge.py", "judge_socket.py", "observer.py", "course_config.py",
-                "record.py", "safe_html.py", "sandbox.py", "walls.py", "cgroups.py", "forkserver.py", "kernel_forkserver.py",
-                "feedback.py", "notebooks.py", "intake.py")
+                "record.py", "safe_html.py", "sandbox.py", "walls.py", "cgroups.py", "forkserver.py",
+                "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py")
 
 
 def _tree_digest(folder: Path, digest) -> None:
