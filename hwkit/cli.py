@@ -83,7 +83,7 @@ def report_run(course: Course, run, seconds: float, previous: dict | None = None
     grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
     write_summaries(run, course)
     figure = write_summary_figure(run, course.root / "grades-summary.png")
-    print(console_table(run))
+    print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {line}")
     for line in report_regrade(course, previous or {}, run):

@@ -101,7 +101,7 @@ def export_grades(course: Course, out: Path | None = None) -> int:
 
     run = complete_run(course, run)
     out, canvas = write_grade_files(course, run, out)
-    print(console_table(run))
+    print(console_table(run, course.assignment))
     waiting = sum(1 for g in run.grades for s in g.scores.values() if s is None)
     print(f"\n{len(run.students())} student(s) exported to {out} (for Canvas's gradebook import: {canvas.name}); "
           f"{waiting} written answer(s) still wait for a grade in formgrader")

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .course import Course
+from .course import ASSIGNMENT, Course
 from .feedback import BOOTSTRAP_CSS_DIR, TEMPLATES, install_mathjax
 from .late import DAY, describe
 from .results import GRADED, NO_SUBMISSION, GradeRun, Lateness, NotebookGrade
@@ -149,10 +149,11 @@ def _pending(grade: NotebookGrade) -> float:
 REASONS_SHOWN = 4  # per notebook on the console; the feedback page lists them all
 
 
-def console_table(run: GradeRun) -> str:
+def console_table(run: GradeRun, assignment: str = ASSIGNMENT) -> str:
     """The score table `hwkit grade`, `export` and `demo` print: per notebook the points and, in brackets,
     the points of written answers still awaiting a TA; per student what is automatic, what a TA gave or has
-    still to grade, the late penalty, and the reasons points were lost."""
+    still to grade, the late penalty, and the reasons points were lost (the rest: in the student's
+    feedback/<student>/<assignment>/index.html)."""
     students = _by_student(run)
     if not students:
         return "no submissions found"
@@ -176,7 +177,7 @@ def console_table(run: GradeRun) -> str:
             lines.extend(f"{'':<{width}}   - {p}" for p in grade.problems[:REASONS_SHOWN])
             if len(grade.problems) > REASONS_SHOWN:
                 lines.append(f"{'':<{width}}   - ... and {len(grade.problems) - REASONS_SHOWN} more reasons for "
-                             f"{grade.notebook} in feedback/{student}/<assignment>/index.html")
+                             f"{grade.notebook} in feedback/{student}/{assignment}/index.html")
     if any(student_total(grades).awaiting for grades in students.values()):
         lines.append("(+N TA): N points of written answers await a TA in formgrader (`hwkit lab`, then `hwkit export`)")
     return "\n".join(lines)
