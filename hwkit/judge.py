@@ -25,6 +25,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from .judge_socket import Connection, ObserverGone
+from .settings import cell_timeout_reason
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,7 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
 
 
 def _too_long(timeout: float) -> str:
-    return (f"the checks ran longer than the {timeout:g} s limit (--timeout; an endless loop?); raise it with "
-            f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
+    return cell_timeout_reason(timeout, "the checks", "; an endless loop?")
 
 
 class _ChildGone(Exception):

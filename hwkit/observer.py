@@ -112,7 +112,7 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
         signal.setitimer(signal.ITIMER_REAL, timeout, 0.5)  # and again, should the cell catch it
         try:
             exec(compile(source, filename, "exec"), namespace)
-        except CellTimeout:
+        except CellTimeout:  # hwkit.settings.cell_timeout_reason's sentence (hwkit is not importable here)
             error = (f"CellTimeoutError: the cell ran longer than the {timeout:g} s limit (--timeout); raise it with "
                      f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next cell still runs

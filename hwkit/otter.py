@@ -21,6 +21,7 @@ import nbformat
 
 from .course import Course
 from .notebooks import grade_cells
+from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT  # the limits of one `otter run`, as `hwkit grade`'s
 
 HEADER = '''"""Otter test for {name} ({points:g} point(s)), written by `hwkit build` from {notebook}.
 
@@ -122,9 +123,6 @@ def _write_archive(course: Course, questions: list[str], archive: Path) -> None:
             raise RuntimeError(f"otter generate failed:\n{done.stdout}\n{done.stderr}")
 
 
-# The limits of one `otter run`, as `hwkit grade`'s: seconds per cell, and for the whole notebook.
-CELL_TIMEOUT = 20
-NOTEBOOK_TIMEOUT = 300
 # The line of Otter's output that says why a test case failed: the exception the check raised.
 FAILURE_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exit|Interrupt)): (.*)$", re.MULTILINE)
 OUR_FAILURES = ("CheckFailure", "AssertionError")  # their text is the check's own diagnosis

@@ -31,6 +31,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode, default
 
+from .settings import NOTEBOOK_TIMEOUT, cell_timeout_reason
 from .walls import Limits
 
 if TYPE_CHECKING:
@@ -48,12 +49,6 @@ class RunReport:
     def note(self, index: int, cell: NotebookNode, text: str) -> None:
         name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
         self.notes.append(f"cell {name}: {text}")
-
-
-def cell_timeout_reason(seconds: float) -> str:
-    """Why a cell was stopped at its time limit, and how to raise the limit."""
-    return (f"the cell ran longer than the {seconds:g} s limit (--timeout); raise it with "
-            f"hwkit grade --timeout {3 * seconds:g} if the answer is just slow")
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -96,8 +91,8 @@ class SandboxedExecute(Execute):
     jobs = Integer(1).tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed"
                          ).tag(config=True)
-    notebook_timeout = Integer(300, help="seconds all cells of a notebook may run together (each cell also has "
-                               "`timeout`); past it the running cell is stopped and later cells are not run"
+    notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="seconds all cells of a notebook may run together (each cell "
+                               "also has `timeout`); past it the running cell is stopped and later cells are not run"
                                ).tag(config=True)
 
     # notebook name -> how its run went, for the student being graded (the judge runs the notebook's

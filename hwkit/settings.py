@@ -45,6 +45,13 @@ def grading_settings(args: argparse.Namespace) -> GradingSettings:
     return replace(settings, limits=replace(settings.limits, **caps))
 
 
+def cell_timeout_reason(seconds: float, what: str = "the cell", note: str = "") -> str:
+    """Why `what` was stopped at the --timeout limit, and how to raise it (the observer, which cannot import
+    hwkit in the sandbox, writes the same sentence)."""
+    return (f"{what} ran longer than the {seconds:g} s limit (--timeout{note}); raise it with "
+            f"hwkit grade --timeout {3 * seconds:g} if the answer is just slow")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:

@@ -27,7 +27,7 @@ from .intake import Submission
 from .judge import CellRun, Reference, Verdict, judge_in_sandbox, judge_unsandboxed, judged_cells
 from .record import harvest_gradebook
 from .results import StudentResult
-from .settings import GradingSettings
+from .settings import GradingSettings, cell_timeout_reason
 
 VERDICT_PREFIX = "[graded by hwkit] "
 
@@ -98,7 +98,7 @@ def _configure_execution(config, settings: WorkerSettings) -> None:
         SaveAutoGrades,
     )
 
-    from .sandbox import SandboxedExecute, cell_timeout_reason
+    from .sandbox import SandboxedExecute
 
     grading = settings.grading
     config.Execute.timeout = grading.cell_timeout
