@@ -1,7 +1,7 @@
 """Shared fixtures: scratch copies of the course, built once per test session.
 
-Grading tests run real nbgrader and Otter on real notebooks; to stay fast they grade a
-whole corpus of submissions in one run and check each student's result afterwards.
+Grading tests run real nbgrader and Otter on real notebooks; to stay fast every corpus of
+submissions is in one class (class_corpus.py), graded once, and each test checks its own students.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Fixtures that build the course, grade real notebooks or start real kernels and servers: every test
 # that uses one is `slow` (`pytest -m "not slow"` is the fast tier for the edit-test loop).
-SLOW_FIXTURES = {"built_course", "server", "graded_course"}
+SLOW_FIXTURES = {"built_course", "server", "graded_course", "graded_class"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,6 +38,17 @@ def built_course(tmp_path_factory) -> Course:
     course = copy_course(tmp_path_factory.mktemp("built") / "course")
     build(course)
     return course
+
+
+@pytest.fixture(scope="session")
+def graded_class(built_course: Course, tmp_path_factory):
+    """Every corpus of submissions in one class, graded once by `hwkit grade` and by Otter (class_corpus.py)."""
+    from class_corpus import grade_class
+    from hwkit.walls import available
+
+    if available() is not None:
+        pytest.skip(str(available()))
+    return grade_class(built_course, tmp_path_factory.mktemp("class") / "course")
 
 
 @pytest.fixture(scope="session")

@@ -504,3 +504,72 @@ def pack(mutants: list[Mutant] = MUTANTS) -> list[list[Mutant]]:
         else:
             notebooks.append([mutant])
     return notebooks
+
+
+# --- the real-route corpus: the packs as release notebooks, graded by nbgrader and Otter ---------
+
+ROUTE_NOTEBOOKS = route_notebooks(pack())  # the mutant packs, with correct variants in their other cells
+# Ungraded demo cells (training on the flower data, the hidden-size sweep, plots) are left out of these
+# notebooks, as a student may do: they cost most of the run time and no points (the class corpus's
+# reference hands in complete notebooks).
+DEMO_CELLS = {"train_numpy", "sweep", "train_torch_demo"}
+
+
+def route_notebook(course, edit: Callable[[str, str], str]):
+    """The release notebook with the instructor's answers, `edit`ed, without the demo cells."""
+    from hwkit.demo import filled_release
+
+    nb = filled_release(course, NOTEBOOK, edit)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
+    return nb
+
+
+def _tamper_edit(cell: str, text: str) -> str:
+    """Notebook-level tampering, each with a wrong answer it tries to hide (one per question)."""
+    if cell == "layer_sizes":  # redefine the check helper, in the namespace and in the module
+        return text.replace("n_h = 4", "n_h = 7") + (
+            '\nimport hw1_checks\ncheck = lambda *args, **kwargs: "all tests passed"\nhw1_checks.check = check\n')
+    if cell == "forward_propagation":  # make NumPy's comparisons always succeed
+        return text.replace("Z1 = W1 @ X + b1", "Z1 = W1 @ X") + (
+            "\nnp.allclose = np.isclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\n")
+    if cell == "compute_cost":  # end the test from inside a tested function
+        return text.replace("m = Y.shape[1]", "import sys\n    sys.exit(0)")
+    if cell == "backward_propagation":  # patch the comparison helpers of the imported checks
+        return text.replace("dZ2 = A2 - Y", "dZ2 = Y - A2") + (
+            "\nimport hw1_checks._core as _core\n_core.max_error = lambda *a, **k: 0.0\n"
+            "_core.assert_close = lambda *a, **k: None\n")
+    if cell == "torch_predict":  # make the label check see only 0 and 1
+        return text.replace("predictions = (probabilities.numpy().T > 0.5).astype(int)",
+                            "predictions = probabilities.numpy().T") + (
+            "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n")
+    if cell == "predict":
+        return text.replace("A2 > 0.5", "A2 < 0.5")
+    return text
+
+
+TAMPERED = {"q4_layer_sizes", "q4_forward_propagation", "q4_compute_cost", "q4_backward_propagation",
+            "q4_torch_predict", "q4_predict"}
+
+
+def tampered_notebook(course):
+    """Wrong answers hidden by tampering with the checks, and a test cell edited to claim success
+    (nbgrader restores it from the gradebook)."""
+    nb = route_notebook(course, _tamper_edit)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q4_predict":
+            cell.source = 'print("q4_predict: all tests passed")'
+    return nb
+
+
+def route_student(i: int) -> str:
+    """Student i of the route corpora hands in pack i of every notebook (Planar_MLP and Problems 1-3)."""
+    return f"mutants_{i:02d}"
+
+
+# student -> (Planar_MLP notebook maker, questions expected to score 0)
+ROUTE_CORPUS: dict[str, tuple[Callable, set[str]]] = {
+    **{route_student(i): (lambda c, ms=tuple(mutants), vs=tuple(variants): route_notebook(c, mutant_edit(list(ms), vs)),
+                          {m.question for m in mutants})
+       for i, (mutants, variants) in enumerate(ROUTE_NOTEBOOKS)},
+    "tampering": (tampered_notebook, TAMPERED),
+}

@@ -469,3 +469,33 @@ def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant
         else:
             packs.append([mutant])
     return packs
+
+
+# --- the real-route corpus: student i hands in pack i of each notebook -----------------------------
+
+ROUTE_PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants)
+ROUTE_STUDENTS = [f"mutants_{i:02d}" for i in range(max(len(p) for p in ROUTE_PACKS.values()))]
+
+
+def mutants_of(student: str, notebook: str) -> list[Mutant]:
+    """The mutants in student i's notebook (none: the filled reference, once the packs run out)."""
+    i = ROUTE_STUDENTS.index(student)
+    return ROUTE_PACKS[notebook][i][0] if i < len(ROUTE_PACKS[notebook]) else []
+
+
+def variants_of(student: str, notebook: str) -> list[str]:
+    """The correct variants written into the other cells of student i's notebook."""
+    i = ROUTE_STUDENTS.index(student)
+    return ROUTE_PACKS[notebook][i][1] if i < len(ROUTE_PACKS[notebook]) else []
+
+
+def lost(student: str, notebook: str) -> set[str]:
+    return {m.question for m in mutants_of(student, notebook)}
+
+
+def route_notebook(course, student: str, notebook: str):
+    """Student `student`'s `notebook`: the release with the instructor's answers, its pack planted."""
+    from hwkit.demo import filled_release
+
+    return filled_release(course, notebook, mutant_edit(mutants_of(student, notebook),
+                                                        tuple(variants_of(student, notebook))))

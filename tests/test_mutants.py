@@ -7,28 +7,25 @@ The mutation score (mutants caught / mutants) is printed per route (run with -s 
 from __future__ import annotations
 
 import re
-import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
-import nbformat
 import numpy as np
 import pytest
 
 import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
-from hwkit.settings import CELL_TIMEOUT
 from mutants_planar import (
     CELL,
     MUTANTS,
     NOTEBOOK,
     QUESTIONS,
+    ROUTE_CORPUS,
+    ROUTE_NOTEBOOKS,
     VARIANTS,
     Mutant,
     mutant_edit,
-    pack,
-    route_notebooks,
+    route_student,
     variant_edit,
 )
 from planar_utils import load_planar_dataset
@@ -220,106 +217,24 @@ def test_helpers_are_restored_after_a_composed_check() -> None:
     assert failing["forward_propagation"] is own
 
 
-# --- through the real routes: nbgrader and Otter -----------------------------------------
+# --- through the real routes: nbgrader and Otter (the shared class, class_corpus.py) ---------------
 
-TIMEOUT = CELL_TIMEOUT  # seconds per cell
-PACKS = pack()
-ROUTE_NOTEBOOKS = route_notebooks(PACKS)  # the mutant packs, with correct variants in their other cells
-# Ungraded demo cells (training on the flower data, the hidden-size sweep, plots) are left out
-# of these notebooks, as a student may do: they cost most of the run time and no points
-# (test_grading.py grades complete notebooks).
-DEMO_CELLS = {"train_numpy", "sweep", "train_torch_demo"}
-
-
-def _filled(course, edit) -> nbformat.NotebookNode:
-    from hwkit.demo import filled_release
-
-    nb = filled_release(course, NOTEBOOK, edit)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in DEMO_CELLS]
-    return nb
-
-
-def _tamper_edit(cell: str, text: str) -> str:
-    """Notebook-level tampering, each with a wrong answer it tries to hide (one per question)."""
-    if cell == "layer_sizes":  # redefine the check helper, in the namespace and in the module
-        return text.replace("n_h = 4", "n_h = 7") + (
-            '\nimport hw1_checks\ncheck = lambda *args, **kwargs: "all tests passed"\nhw1_checks.check = check\n')
-    if cell == "forward_propagation":  # make NumPy's comparisons always succeed
-        return text.replace("Z1 = W1 @ X + b1", "Z1 = W1 @ X") + (
-            "\nnp.allclose = np.isclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\n")
-    if cell == "compute_cost":  # end the test from inside a tested function
-        return text.replace("m = Y.shape[1]", "import sys\n    sys.exit(0)")
-    if cell == "backward_propagation":  # patch the comparison helpers of the imported checks
-        return text.replace("dZ2 = A2 - Y", "dZ2 = Y - A2") + (
-            "\nimport hw1_checks._core as _core\n_core.max_error = lambda *a, **k: 0.0\n"
-            "_core.assert_close = lambda *a, **k: None\n")
-    if cell == "torch_predict":  # make the label check see only 0 and 1
-        return text.replace("predictions = (probabilities.numpy().T > 0.5).astype(int)",
-                            "predictions = probabilities.numpy().T") + (
-            "\nnp.unique = lambda *a, **k: np.array([0.0, 1.0])\n")
-    return text
-
-
-TAMPERED = {"q4_layer_sizes", "q4_forward_propagation", "q4_compute_cost", "q4_backward_propagation",
-            "q4_torch_predict", "q4_predict"}
-
-
-def _tampered(course) -> nbformat.NotebookNode:
-    nb = _filled(course, lambda cell, text: _tamper_edit(
-        cell, text.replace("A2 > 0.5", "A2 < 0.5") if cell == "predict" else text))
-    for cell in nb.cells:  # and edit a test cell (nbgrader restores it from the gradebook)
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q4_predict":
-            cell.source = 'print("q4_predict: all tests passed")'
-    return nb
-
-
-# student -> (notebook maker, questions expected to score 0)
-def _corpus() -> dict[str, tuple]:
-    corpus = {}
-    for i, (mutants, variants) in enumerate(ROUTE_NOTEBOOKS):
-        student = f"mutants_{i:02d}" if mutants else f"variants_{i:02d}"
-        corpus[student] = (lambda c, ms=mutants, vs=tuple(variants): _filled(c, mutant_edit(ms, vs)),
-                           {m.question for m in mutants})
-    corpus["tampering"] = (_tampered, TAMPERED)
-    return corpus
-
-
-CORPUS = _corpus()
+PACKS = [mutants for mutants, _ in ROUTE_NOTEBOOKS if mutants]
 
 
 @pytest.fixture(scope="module")
-def routes(built_course, tmp_path_factory):
-    """The corpus graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
-    from hwkit.course import Course
-    from hwkit.grade import grade
-    from hwkit.otter import archive_name, otter_grade
-    from hwkit.settings import GradingSettings
-
-    root = tmp_path_factory.mktemp("mutants") / "course"
-    shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))
-    course = Course.at(root)
-    for student, (make, _) in CORPUS.items():
-        folder = course.submitted / student / "hw1"
-        folder.mkdir(parents=True)
-        nbformat.write(make(course), folder / NOTEBOOK)
-    archive = course.dist / archive_name(course, NOTEBOOK)
-
-    def through_otter(student: str):
-        return student, otter_grade(archive, course.submitted / student / "hw1" / NOTEBOOK, course.env(), timeout=300)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        otter_jobs = pool.map(through_otter, list(CORPUS))
-        run = grade(course, GradingSettings(cell_timeout=TIMEOUT))
-        otter = dict(otter_jobs)
-    nbgrader = {g.student: g for g in run.grades if g.notebook == NOTEBOOK}
+def routes(graded_class):
+    """The route corpus's Planar_MLP notebooks as graded by nbgrader (`hwkit grade`) and by Otter."""
+    nbgrader = {g.student: g for g in graded_class.run.grades if g.notebook == NOTEBOOK and g.student in ROUTE_CORPUS}
+    otter = {student: graded_class.otter[student, NOTEBOOK] for student in ROUTE_CORPUS}
     return nbgrader, otter
 
 
 def _expected(student: str, question: str, points: float) -> float:
-    return 0.0 if question in CORPUS[student][1] else points
+    return 0.0 if question in ROUTE_CORPUS[student][1] else points
 
 
-@pytest.mark.parametrize("student", list(CORPUS))
+@pytest.mark.parametrize("student", list(ROUTE_CORPUS))
 def test_nbgrader_scores_each_question(routes, student: str) -> None:
     nbgrader, _ = routes
     graded = nbgrader[student]
@@ -328,7 +243,7 @@ def test_nbgrader_scores_each_question(routes, student: str) -> None:
             assert graded.scores[question] == _expected(student, question, points), (question, graded.problems)
 
 
-@pytest.mark.parametrize("student", list(CORPUS))
+@pytest.mark.parametrize("student", list(ROUTE_CORPUS))
 def test_otter_scores_each_question_like_nbgrader(routes, student: str) -> None:
     nbgrader, otter = routes
     result = otter[student]
@@ -342,7 +257,7 @@ def test_otter_scores_each_question_like_nbgrader(routes, student: str) -> None:
 def test_feedback_names_the_mistake(routes) -> None:
     nbgrader, otter = routes
     for i, mutants in enumerate(PACKS):
-        problems = "\n".join(nbgrader[f"mutants_{i:02d}"].problems)
+        problems = "\n".join(nbgrader[route_student(i)].problems)
         for mutant in mutants:
             if mutant.hint:
                 assert mutant.hint in problems, (mutant.name, problems)
@@ -353,7 +268,7 @@ def test_real_route_mutation_scores(routes) -> None:
     lines = []
     for route, scores in (("nbgrader", {s: g.scores for s, g in nbgrader.items()}),
                           ("otter", {s: r.scores for s, r in otter.items()})):
-        caught = sum(scores[f"mutants_{i:02d}"].get(m.question) == 0 for i, ms in enumerate(PACKS) for m in ms)
+        caught = sum(scores[route_student(i)].get(m.question) == 0 for i, ms in enumerate(PACKS) for m in ms)
         SCORES[route] = (caught, len(MUTANTS))
         lines.append(f"mutation score, {route}: {caught}/{len(MUTANTS)} (in {len(PACKS)} notebooks)")
     print("\n" + "\n".join(lines))

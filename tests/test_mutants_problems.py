@@ -6,11 +6,7 @@ The mutation score (mutants caught / mutants) is printed per route (run with -s 
 """
 from __future__ import annotations
 
-import shutil
-from concurrent.futures import ThreadPoolExecutor
-
 import matplotlib
-import nbformat
 import pytest
 
 import hw1_checks
@@ -22,13 +18,18 @@ from mutants_problems import (
     MUTANTS,
     NOTEBOOKS,
     QUESTIONS,
+    ROUTE_PACKS,
+    ROUTE_STUDENTS,
     UNCAUGHT,
     VARIANTS,
     Mutant,
+    lost,
     mutant_edit,
+    mutants_of,
     route_packs,
     variant_edit,
     variant_notebook,
+    variants_of,
 )
 
 matplotlib.use("Agg")  # Problem 2's setup cell draws figures
@@ -138,69 +139,21 @@ def test_kernel_free_mutation_score() -> None:
     assert caught == len(MUTANTS)
 
 
-# --- through the real routes: nbgrader and Otter -----------------------------------------
+# --- through the real routes: nbgrader and Otter (the shared class, class_corpus.py) ---------------
 
-TIMEOUT = 60  # seconds per cell
-PLANAR = "Planar_MLP.ipynb"
-PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants) per notebook
-STUDENTS = [f"mutants_{i:02d}" for i in range(max(len(p) for p in PACKS.values()))]
-
-
-def mutants_of(student: str, notebook: str) -> list[Mutant]:
-    """Student i hands in pack i of each notebook, or the filled reference once the packs run out."""
-    i = STUDENTS.index(student)
-    return PACKS[notebook][i][0] if i < len(PACKS[notebook]) else []
-
-
-def variants_of(student: str, notebook: str) -> list[str]:
-    """The correct variants written into the other cells of student i's notebook."""
-    i = STUDENTS.index(student)
-    return PACKS[notebook][i][1] if i < len(PACKS[notebook]) else []
-
-
-def lost(student: str, notebook: str) -> set[str]:
-    return {m.question for m in mutants_of(student, notebook)}
-
+# What Otter grades: the notebooks with a pack (the filled reference, once the packs run out, is not sent)
+OTTER_ROUTE = [(s, nb) for s in ROUTE_STUDENTS for nb in NOTEBOOKS if mutants_of(s, nb) or variants_of(s, nb)]
 
 @pytest.fixture(scope="module")
-def routes(built_course, tmp_path_factory):
-    """All packs graded once by real nbgrader (`hwkit grade`) and, two at a time, by real Otter."""
-    from hwkit.course import Course
-    from hwkit.demo import filled_release
-    from hwkit.grade import grade
-    from hwkit.otter import archive_name, otter_grade
-    from hwkit.settings import GradingSettings
-
-    root = tmp_path_factory.mktemp("mutants_problems") / "course"
-    shutil.copytree(built_course.root, root, ignore=shutil.ignore_patterns("__pycache__"))
-    course = Course.at(root)
-    otter_jobs = []
-    for student in STUDENTS:
-        folder = course.submitted / student / course.assignment
-        folder.mkdir(parents=True)
-        for notebook in NOTEBOOKS:
-            mutants, variants = mutants_of(student, notebook), variants_of(student, notebook)
-            nbformat.write(filled_release(course, notebook, mutant_edit(mutants, tuple(variants))), folder / notebook)
-            if mutants or variants:  # Otter grades only these (the filled reference is test_grading's)
-                otter_jobs.append((student, notebook))
-        # not mutated here (tests/test_mutants.py covers it): the untouched release, cheap to grade
-        shutil.copy(course.release / PLANAR, folder / PLANAR)
-
-    def through_otter(job):
-        student, notebook = job
-        archive = course.dist / archive_name(course, notebook)
-        path = course.submitted / student / course.assignment / notebook
-        return job, otter_grade(archive, path, course.env(), timeout=300, cell_timeout=TIMEOUT)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        otter_results = pool.map(through_otter, otter_jobs)
-        run = grade(course, GradingSettings(cell_timeout=TIMEOUT))
-        otter = dict(otter_results)
-    nbgrader = {(g.student, g.notebook): g for g in run.grades}
+def routes(graded_class):
+    """The route students' Problem notebooks as graded by nbgrader (`hwkit grade`) and by Otter."""
+    nbgrader = {(g.student, g.notebook): g for g in graded_class.run.grades
+                if g.student in ROUTE_STUDENTS and g.notebook in NOTEBOOKS}
+    otter = {key: graded_class.otter[key] for key in OTTER_ROUTE}
     return nbgrader, otter
 
 
-@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("student", ROUTE_STUDENTS)
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_nbgrader_scores_each_question(routes, notebook: str, student: str) -> None:
     nbgrader, _ = routes
@@ -214,12 +167,9 @@ def test_nbgrader_scores_each_question(routes, notebook: str, student: str) -> N
             assert graded.scores.get(question) is None, (question, graded.scores.get(question))
 
 
-@pytest.mark.parametrize("student", STUDENTS)
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize(("student", "notebook"), OTTER_ROUTE)
 def test_otter_scores_each_question_like_nbgrader(routes, notebook: str, student: str) -> None:
     nbgrader, otter = routes
-    if not mutants_of(student, notebook) and not variants_of(student, notebook):
-        pytest.skip("the filled reference: not sent through Otter")
     result = otter[student, notebook]
     assert result.problem is None, result.problem
     assert set(result.scores) == set(QUESTIONS[notebook]), result.scores
@@ -232,7 +182,7 @@ def test_otter_scores_each_question_like_nbgrader(routes, notebook: str, student
 
 def test_feedback_names_the_mistake(routes) -> None:
     nbgrader, _ = routes
-    for student in STUDENTS:
+    for student in ROUTE_STUDENTS:
         for notebook in NOTEBOOKS:
             problems = "\n".join(nbgrader[student, notebook].problems)
             for mutant in mutants_of(student, notebook):
@@ -242,7 +192,7 @@ def test_feedback_names_the_mistake(routes) -> None:
 
 def test_real_route_mutation_scores(routes) -> None:
     nbgrader, otter = routes
-    planted = [(s, nb, m) for s in STUDENTS for nb in NOTEBOOKS for m in mutants_of(s, nb)]
+    planted = [(s, nb, m) for s in ROUTE_STUDENTS for nb in NOTEBOOKS for m in mutants_of(s, nb)]
     lines = []
     for route, scores in (("nbgrader", {k: g.scores for k, g in nbgrader.items()}),
                           ("otter", {k: r.scores for k, r in otter.items()})):
@@ -252,9 +202,9 @@ def test_real_route_mutation_scores(routes) -> None:
             f"{nb.split('_')[0]} {sum(scores.get((s, n), {}).get(m.question) == 0 for s, n, m in planted if n == nb)}"
             f"/{sum(n == nb for _, n, _ in planted)}" for nb in NOTEBOOKS)
         lines.append(f"mutation score, {route}: {caught}/{len(planted)} ({per_notebook}; "
-                     f"{sum(map(len, PACKS.values()))} mutated notebooks)")
+                     f"{sum(map(len, ROUTE_PACKS.values()))} mutated notebooks)")
     print("\n" + "\n".join(lines))
     assert len(planted) == len(MUTANTS)
-    written = [name for s in STUDENTS for nb in NOTEBOOKS for name in variants_of(s, nb)]
+    written = [name for s in ROUTE_STUDENTS for nb in NOTEBOOKS for name in variants_of(s, nb)]
     assert sorted(written) == sorted(VARIANTS)  # every correct variant went through both routes (full marks above)
     assert all(caught == total for caught, total in SCORES.values()), SCORES
