@@ -191,6 +191,7 @@ def test_each_notebook_tree_is_in_a_cgroup_of_its_own_removed_after(server: Kern
     assert server.cgroup is None
 
 
+@pytest.mark.slow  # real kernels hitting each wall
 def test_walls_count_the_whole_tree_and_say_which(tmp_path_factory, tmp_path: Path) -> None:
     """Children that pass the memory limit together, a fork bomb and a full notebook folder each hit
     their wall (only their notebook: the next one runs normally), and the server says which."""

@@ -14,7 +14,8 @@ from hwkit.judge import judged_cells
 from hwkit.sandbox import SandboxedExecute
 from hwkit.walls import available, prepare_grader_mount
 
-pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+pytestmark = [pytest.mark.slow,  # real sandboxed kernels
+              pytest.mark.skipif(available() is not None, reason=str(available()))]
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,8 @@ from hwkit.sandbox import SandboxedExecute
 from hwkit.settings import CELL_TIMEOUT
 from hwkit.walls import available, prepare_grader_mount
 
-pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+pytestmark = [pytest.mark.slow,  # real sandboxed kernels
+              pytest.mark.skipif(available() is not None, reason=str(available()))]
 
 REPO = Path(__file__).resolve().parents[1]
 CELL_CAP, MARGIN = 20_000, 2_000  # the margin: the error output that says what was cut
