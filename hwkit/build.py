@@ -140,12 +140,12 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
     instructor's own code)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .judge import Reference, judge_unsandboxed, judged_cells
+    from .judge import Reference, Verdict, judge_unsandboxed, judged_cells
 
     reference = Reference(course.source, course.grader_tests)
     env = {k: v for k, v in course.env().items() if k != "PYTHONPATH"}
 
-    def one(job: tuple[str, str]):
+    def one(job: tuple[str, str]) -> list[Verdict]:
         kind, name = job
         source_nb = nbformat.read(course.source / name, as_version=4)
         nb = nbformat.read(copies[kind] / name, as_version=4)

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .course import ASSIGNMENT, Course, CourseError
 from .settings import (
@@ -30,6 +31,9 @@ from .settings import (
     grading_settings,
     positive_int,
 )
+
+if TYPE_CHECKING:  # imported where needed: `hwkit --help` stays fast
+    from .grade import GradeRun
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
@@ -71,7 +75,7 @@ def _require_submissions(course: Course, archive: str | None) -> None:
                           f"submitted/<student_id>/{course.assignment}/, or pass --archive with an LMS download.")
 
 
-def report_run(course: Course, run, seconds: float, previous: dict | None = None) -> int:
+def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | None = None) -> int:
     """grades.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
     summaries, the figure, the console table and the regrade report of a finished run; the exit code:
     0, or 1 when a student could not be graded."""
@@ -182,7 +186,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # ---- registering them ------------------------------------------------------------------------
 
-def add_command(sub, name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+def add_command(sub: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int],
+                help: str) -> argparse.ArgumentParser:
     """Register the subcommand `name`, run by func(args); it takes --course after its name too."""
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("--course", default=argparse.SUPPRESS, help=COURSE_HELP)  # SUPPRESS: keeps one given before

@@ -41,8 +41,7 @@ def export_from_gradebook(course: Course) -> GradeRun:
         for student in sorted(students | graded):
             notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
             for name, cell_max in maxima.items():
-                grade = NotebookGrade(student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
-                                      manual=manual_questions(course.source / name))
+                grade = NotebookGrade.zero(student, name, cell_max, manual=manual_questions(course.source / name))
                 executed = course.autograded / student / course.assignment / name
                 if student not in graded:
                     grade.mark_not_graded("not in the gradebook: run `hwkit grade`")

@@ -301,7 +301,7 @@ class ForkServerProvisioner(LocalProvisioner):
     def has_process(self) -> bool:
         return self.kernel_pid is not None
 
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict:
         self.kernel_pid = self.server.spawn(self.parent.connection_file, self.cpu_seconds)
         self.pid = self.kernel_pid
         return self.connection_info

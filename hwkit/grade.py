@@ -246,9 +246,7 @@ def _grade_all(todo: list[Submission], maxima: dict, settings: WorkerSettings, r
             reason = (f"grading did not finish, twice (a grading worker crashed or was killed, e.g. out of "
                       f"memory: {_describe(first)}; retried on a fresh worker: {_describe(again)}); "
                       "run hwkit grade again")
-            grades = [NotebookGrade(submission.student, name, dict.fromkeys(m), dict(m)) for name, m in maxima.items()]
-            for g in grades:
-                g.mark_not_graded(reason)
+            grades = [NotebookGrade.not_graded(submission.student, name, m, reason) for name, m in maxima.items()]
             recorder.not_graded(submission.student, grades)
     return [submission.student for submission in retry]
 

@@ -31,12 +31,13 @@ import shutil
 import signal
 import sys
 import time
+from typing import NoReturn
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def preload(modules):
+def preload(modules: list[str]) -> list[str]:
     """Import the heavy libraries once; later kernels get them for the price of a fork."""
     failed = []
     for name in modules:
@@ -49,7 +50,7 @@ def preload(modules):
     return failed
 
 
-def detach(request):
+def detach(request: dict) -> None:
     """In a forked child: drop everything of the server (session, signals, descriptors), apply the
     notebook's limits, reseed the random generators."""
     os.setsid()
@@ -68,7 +69,7 @@ def detach(request):
         sys.modules["numpy"].random.seed()
 
 
-def become_observer(request):
+def become_observer(request: dict) -> NoReturn:
     """In the forked child: the sandbox side of the judge (hwkit_observer, from the grader mount)."""
     code = 0
     try:
@@ -82,7 +83,7 @@ def become_observer(request):
     os._exit(code)
 
 
-def become_kernel(request):
+def become_kernel(request: dict) -> NoReturn:
     """In the forked child: drop everything of the server, then run an ordinary IPython kernel."""
     try:
         detach(request)
@@ -102,7 +103,7 @@ def become_kernel(request):
 IPC_RMID = 0
 
 
-def remove_sysv_ipc():
+def remove_sysv_ipc() -> None:
     """Remove every System V shared memory segment, message queue and semaphore set of the sandbox's
     IPC namespace (it lives as long as the worker: a segment left by one notebook could be read by the
     next, and pins its memory)."""
@@ -154,7 +155,7 @@ class Server:
         self.kernel = None
         self.status = None
 
-    def reap(self, block):
+    def reap(self, block: bool) -> None:
         """Collect exited children (kernels and orphans: this process is their subreaper)."""
         while True:
             try:
@@ -166,10 +167,10 @@ class Server:
             if pid == self.kernel:
                 self.status = os.waitstatus_to_exitcode(status)
 
-    def op_spawn(self, request):
+    def op_spawn(self, request: dict) -> dict:
         return self._fork(become_kernel, request)
 
-    def op_observe(self, request):
+    def op_observe(self, request: dict) -> dict:
         return self._fork(become_observer, request)
 
     def _fork(self, become, request):
@@ -184,23 +185,23 @@ class Server:
         self.kernel = pid
         return {"pid": pid}
 
-    def op_poll(self, request):
+    def op_poll(self, request: dict) -> dict:
         self.reap(block=False)
         return {"status": self.status if self.kernel else 0, "running": self.kernel is not None and self.status is None}
 
-    def op_signal(self, request):
+    def op_signal(self, request: dict) -> dict:
         if self.kernel and self.status is None:
             os.kill(self.kernel, int(request["signum"]))
         return {}
 
-    def op_free(self, request):
+    def op_free(self, request: dict) -> dict:
         free = {}
         for folder in request["folders"]:
             stat = os.statvfs(folder)
             free[folder] = stat.f_bavail * stat.f_frsize
         return {"free": free}
 
-    def op_reset(self, request):
+    def op_reset(self, request: dict) -> dict:
         # kill(-1) reaches every process of the sandbox's PID namespace but this one and its init,
         # atomically, so nothing a kernel started (double-forked, setsid, ...) survives.
         for _ in range(100):
@@ -219,7 +220,7 @@ class Server:
         return {}
 
 
-def main():
+def main() -> None:
     # The protocol owns the original stdin/stdout; stray prints of libraries go to /dev/null.
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -234,7 +235,7 @@ def main():
     failed = preload(json.loads(os.environ.pop("HWKIT_PRELOAD", "[]")))
     server = Server()
 
-    def reply(message):
+    def reply(message: dict) -> None:
         replies.write(json.dumps(message).encode() + b"\n")
 
     reply({"ok": True, "ready": True, "pid": os.getpid(), "seconds": round(time.monotonic() - started, 3),

@@ -131,7 +131,7 @@ def question_child(channel: Channel, checks: ModuleType, question: str, namespac
     wire, judging = checks._wire, checks._judging
     channel.send({"data": wire.encode(judging.notebook_data(namespace))})
 
-    def helpers(helper: str, *args, **kwargs):
+    def helpers(helper: str, *args: object, **kwargs: object) -> object:
         channel.send({"call": helper, "args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)})
         reply = channel.receive()
         if "refused" in reply:

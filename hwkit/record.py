@@ -28,8 +28,8 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
         except MissingEntry:
             sub = None
         for name, cell_max in maxima.items():
-            grade = NotebookGrade(submission.student, name, dict.fromkeys(cell_max, 0.0), dict(cell_max),
-                                  list(submission.notes.get(name, [])), manual=manual_questions(course.source / name))
+            grade = NotebookGrade.zero(submission.student, name, cell_max, submission.notes.get(name, []),
+                                       manual=manual_questions(course.source / name))
             executed = scratch / "autograded" / submission.student / assignment / name
             if name in submission.notebooks:
                 if not executed.exists() or sub is None:

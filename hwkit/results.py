@@ -49,6 +49,20 @@ class NotebookGrade:
         """The written questions' points; None: not graded by a TA yet."""
         return {q: self.scores.get(q) for q in self.manual}
 
+    @classmethod
+    def zero(cls, student: str, notebook: str, max_scores: dict[str, float], problems: list[str] | None = None,
+             manual: list[str] | None = None) -> NotebookGrade:
+        """No points yet on every question of `max_scores` (what a notebook scores until its cells pass)."""
+        return cls(student, notebook, dict.fromkeys(max_scores, 0.0), dict(max_scores), list(problems or []),
+                   manual=list(manual or []))
+
+    @classmethod
+    def not_graded(cls, student: str, notebook: str, max_scores: dict[str, float], reason: str) -> NotebookGrade:
+        """No grade at all (empty scores, not 0 points) because grading did not finish, and why."""
+        grade = cls(student, notebook, dict.fromkeys(max_scores), dict(max_scores))
+        grade.mark_not_graded(reason)
+        return grade
+
     def mark_not_graded(self, reason: str) -> None:
         if self.graded:
             self.status = f"{NOT_GRADED}: {reason}"

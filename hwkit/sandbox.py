@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
@@ -109,7 +109,7 @@ class SandboxedExecute(Execute):
         return str(resources.get("unique_key"))
 
     # --- kernel ----------------------------------------------------------------------------
-    def create_kernel_manager(self):
+    def create_kernel_manager(self) -> SandboxKernelManager:
         km = SandboxKernelManager(config=self.config)
         km.configure_sandbox(self._server, cpu_seconds=max(600, (self.timeout or 60) * (1 + len(self.nb.cells))))
         self.km = self._sandbox_km = km  # nbclient forgets self.km when it cleans up
@@ -123,7 +123,7 @@ class SandboxedExecute(Execute):
         return worker_server(Path(self.grader_mount), self.assignment, limits, self.jobs)
 
     # --- output caps -----------------------------------------------------------------------
-    def process_message(self, msg, cell, cell_index):
+    def process_message(self, msg: dict, cell: NotebookNode, cell_index: int) -> NotebookNode | None:
         """Every message that can add data to the notebook is counted against the cell's and the
         notebook's cap before nbclient stores anything: outputs, display updates (which nbclient
         writes into every earlier output with that display id, in any cell), clear_output and
@@ -167,7 +167,7 @@ class SandboxedExecute(Execute):
             return True
         return False
 
-    def on_cell_executed(self, **kwargs):
+    def on_cell_executed(self, **kwargs: Any) -> None:
         """nbgrader copies the error of the execute reply (shell channel, not IOPub) into the outputs
         when no error output of that name arrived, e.g. because it was cut: it counts like an output,
         and past a cap it is left out (the cell then fails with OutputLimitExceeded)."""
@@ -179,7 +179,7 @@ class SandboxedExecute(Execute):
         return super().on_cell_executed(**kwargs)
 
     # --- the notebook ------------------------------------------------------------------------
-    def preprocess(self, nb: NotebookNode, resources=None, km=None):
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None) -> tuple[NotebookNode, dict]:
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
@@ -290,7 +290,7 @@ class SandboxedExecute(Execute):
         self.iopub_timeout = self.kill_grace
         return reply
 
-    def reset_execution_trackers(self):
+    def reset_execution_trackers(self) -> None:
         super().reset_execution_trackers()
         self.iopub_timeout = 4
 

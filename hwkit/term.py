@@ -27,8 +27,8 @@ def complete_run(course: Course, run: GradeRun) -> GradeRun:
     if absent:
         shape = _notebooks(course, run)
         for student in absent:
-            run.grades.extend(NotebookGrade(student, name, dict.fromkeys(points, 0.0), dict(points), [NO_SUBMISSION],
-                                            manual=list(manual)) for name, (points, manual) in shape.items())
+            run.grades.extend(NotebookGrade.zero(student, name, points, [NO_SUBMISSION], manual)
+                              for name, (points, manual) in shape.items())
             run.notes.setdefault(student, []).append(f"{NO_SUBMISSION}: on the roster, nothing handed in")
         run.grades.sort(key=lambda grade: grade.student)  # stable: each student's notebooks keep their order
         run.absent = absent
