@@ -43,6 +43,8 @@ c.LatePolicy.max_percent = 50.0
 # grades-canvas.csv fills an existing Canvas assignment when its id is given (else Canvas creates one).
 c.CanvasExport.assignment_ids = {}  # e.g. {"hw1": "123456"}
 
-# The hidden test cells import the instructor-only hw1_hidden package from grader_tests/.
+# Kernels nbgrader starts itself find the instructor-only hw1_hidden package in grader_tests/ (the course's
+# test cells no longer import it, but hidden test cells an instructor adds, as the benchmark's plain-nbgrader
+# baseline does, still can). `hwkit grade` keeps it out of the sandbox: only its judge imports it.
 if str(GRADER_TESTS) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(GRADER_TESTS), os.environ.get("PYTHONPATH")) if p)
