@@ -25,6 +25,13 @@ def prepend(grade_id: str, code: str) -> Callable[[str, str], str]:
     return edit
 
 
+def replaced(grade_id: str, old: str, new: str) -> Callable[[str, str], str]:
+    """An edit for filled_release: `old` becomes `new` in the solution cell `grade_id`."""
+    def edit(cell_id: str, text: str) -> str:
+        return text.replace(old, new) if cell_id == grade_id else text
+    return edit
+
+
 def tests_from(course: Course, grade_id: str) -> set[str]:
     """The test cells at or after the solution cell `grade_id` (a kernel that dies there loses them)."""
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(course.release / PLANAR, 4).cells]
@@ -306,6 +313,9 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
                           lambda c: tests_from(c, "predict"), "did not stop"),
     "os_exit": (planted("predict", "import os\nos._exit(1)"), lambda c: tests_from(c, "predict"), "kernel died"),
     "sys_exit": (planted("layer_sizes", "import sys\nsys.exit(3)"), LAYER_SIZES_LOST, "SystemExit"),
+    # an answer that raises costs its own question only: nn_model and predict are checked with stand-ins
+    "raises_in_forward": (notebook(lambda c: filled_release(c, PLANAR, replaced(
+        "forward_propagation", 'parameters["W1"]', 'parameters["W3"]'))), {"q4_forward_propagation"}, "KeyError"),
     "huge_allocation": (planted("layer_sizes", "_hog = bytearray(8 * 2**30)  # fine without a limit (lazy pages), "
                                                "refused under RLIMIT_AS"), LAYER_SIZES_LOST, "MemoryError"),
     "output_flood": (planted("layer_sizes", "for _i in range(10**8):\n    print('flood', _i, 'x' * 100)"),
