@@ -88,8 +88,7 @@ def make_class(course: Course) -> list[tuple[str, str]]:
         for notebook in mutants_problems.NOTEBOOKS:
             nb = mutants_problems.route_notebook(course, student, notebook)
             nbformat.write(nb, _folder(course, student) / notebook)
-            if mutants_problems.mutants_of(student, notebook) or mutants_problems.variants_of(student, notebook):
-                otter.append((student, notebook))  # the filled reference, once the packs run out, is not sent
+    otter += mutants_problems.OTTER_ROUTE
     reference = _folder(course, "reference")
     for name in course.notebook_names():
         nbformat.write(filled_release(course, name), reference / name)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mutants_planar import route_student  # one naming for the students of both route corpora
+
 WHOLE = "<whole cell>"
 APPEND = "<append>"
 
@@ -474,7 +476,7 @@ def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant
 # --- the real-route corpus: student i hands in pack i of each notebook -----------------------------
 
 ROUTE_PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants)
-ROUTE_STUDENTS = [f"mutants_{i:02d}" for i in range(max(len(p) for p in ROUTE_PACKS.values()))]
+ROUTE_STUDENTS = [route_student(i) for i in range(max(len(p) for p in ROUTE_PACKS.values()))]
 
 
 def mutants_of(student: str, notebook: str) -> list[Mutant]:
@@ -491,6 +493,10 @@ def variants_of(student: str, notebook: str) -> list[str]:
 
 def lost(student: str, notebook: str) -> set[str]:
     return {m.question for m in mutants_of(student, notebook)}
+
+
+# What Otter grades: the notebooks with a pack (the filled reference, once the packs run out, is not sent)
+OTTER_ROUTE = [(s, nb) for s in ROUTE_STUDENTS for nb in NOTEBOOKS if mutants_of(s, nb) or variants_of(s, nb)]
 
 
 def route_notebook(course, student: str, notebook: str):

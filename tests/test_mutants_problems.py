@@ -17,6 +17,7 @@ from mutants_problems import (
     LEAKS,
     MUTANTS,
     NOTEBOOKS,
+    OTTER_ROUTE,
     QUESTIONS,
     ROUTE_PACKS,
     ROUTE_STUDENTS,
@@ -141,8 +142,6 @@ def test_kernel_free_mutation_score() -> None:
 
 # --- through the real routes: nbgrader and Otter (the shared class, class_corpus.py) ---------------
 
-# What Otter grades: the notebooks with a pack (the filled reference, once the packs run out, is not sent)
-OTTER_ROUTE = [(s, nb) for s in ROUTE_STUDENTS for nb in NOTEBOOKS if mutants_of(s, nb) or variants_of(s, nb)]
 
 @pytest.fixture(scope="module")
 def routes(graded_class):
