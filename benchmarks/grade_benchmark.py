@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO))
 
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 
+from hwkit.assignment import load as load_assignment  # noqa: E402
 from hwkit.build import build  # noqa: E402
 from hwkit.course import COURSE_FILES, Course, copy_course_files, nbgrader  # noqa: E402
-from hwkit.course_config import max_scores  # noqa: E402
 from hwkit.demo import filled_release, forgot_average  # noqa: E402
 from hwkit.execute import KERNEL_ARGUMENTS, _environ  # noqa: E402
 from hwkit.intake import collect  # noqa: E402
@@ -136,7 +136,7 @@ def serial_nbgrader(course: Course, timeout: int) -> tuple[float, dict, Path]:
     started = time.monotonic()
     log = autograde(scratch, course, timeout)
     seconds = time.monotonic() - started
-    maxima = max_scores(course)
+    maxima = load_assignment(course).max_scores
     scores = {}
     for submission in submissions:
         for name, notebook_scores in harvest(scratch, course, submission, maxima).items():
@@ -158,7 +158,7 @@ def hwkit_grade(course: Course, jobs: int, timeout: int) -> tuple[float, dict]:
     import csv
 
     scores = {}
-    maxima = max_scores(course)
+    maxima = load_assignment(course).max_scores
     rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
     for student, row in rows.items():
         for name, cells in maxima.items():

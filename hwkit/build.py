@@ -15,13 +15,14 @@ from pathlib import Path
 
 import nbformat
 
+from .assignment import load as load_assignment
 from .course import Course, nbgrader
 from .execute import execute_many
 from .notebooks import autograde_scores, error_messages, grade_cells, has_outputs
 from .settings import CELL_TIMEOUT
 
 FORBIDDEN_IN_RELEASE = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                        "MARK SCHEME", "hw1_hidden", "check_hidden")
+                        "MARK SCHEME", "check_hidden")  # and the name of the assignment's hidden package
 REGION = re.compile(r"(?:### BEGIN (SOLUTION|HIDDEN TESTS)|=== BEGIN MARK SCHEME ===)(.*?)"
                     r"(?:### END (?:SOLUTION|HIDDEN TESTS)|=== END MARK SCHEME ===)", re.S)
 
@@ -36,15 +37,19 @@ class BuildError(Exception):
 
 
 def write_public_expected(course: Course) -> None:
-    """Regenerate the public cases' expected values from the instructor's reference."""
-    script = ("import json, hw1_hidden; "
-              "print(json.dumps(hw1_hidden.public_expected(), indent=1, sort_keys=True))")
+    """Regenerate the public cases' expected values of the assignment's checks package from the instructor's
+    hidden package (an assignment without them has none)."""
+    model = load_assignment(course)
+    if not (model.checks and model.hidden):
+        return
+    script = (f"import json, {model.hidden}; "
+              f"print(json.dumps({model.hidden}.public_expected(), indent=1, sort_keys=True))")
     env = course.env()
     env["PYTHONPATH"] = f"{course.source}:{env['PYTHONPATH']}"
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     if done.returncode:
         raise BuildError(f"computing the public expected values failed:\n{done.stderr}")
-    (course.source / "hw1_checks" / "public_expected.json").write_text(done.stdout)
+    (model.checks_folder / "public_expected.json").write_text(done.stdout)
 
 
 def generate_release(course: Course) -> None:
@@ -76,11 +81,12 @@ def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
 def check_leaks(course: Course) -> list[str]:
     """Everything under release/ that students must not see."""
     problems = []
+    hidden = load_assignment(course).hidden
     for path in sorted(course.release.rglob("*")):
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        for marker in FORBIDDEN_IN_RELEASE:
+        for marker in (*FORBIDDEN_IN_RELEASE, *([hidden] if hidden else [])):
             if marker in text:
                 problems.append(f"{path.relative_to(course.root)} contains {marker!r}")
     for name in course.notebook_names():

@@ -1,4 +1,5 @@
-"""The grading cache: autograded/.hwkit-cache/<student>.json records a student's grades, keyed by a
+"""The grading cache: autograded/.hwkit-cache/<assignment>/<student>.json records a student's grades of
+one assignment, keyed by a
 hash of the submission and of everything else that decides a grade (source/, grader_tests/,
 nbgrader_config.py, the grading code and templates, the grading settings). A killed run resumes
 where it stopped; grading twice regrades nothing; a change to a check regrades everyone.
@@ -16,7 +17,7 @@ from .intake import Submission
 from .results import NotebookGrade
 from .settings import GradingSettings
 
-CACHE_VERSION = "hwkit-grade-4"  # 4: NotebookGrade.status
+CACHE_VERSION = "hwkit-grade-5"  # 4: NotebookGrade.status; 5: a folder per assignment
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
 GRADING_CODE = ("grade.py", "worker.py", "judge.py", "judge_socket.py", "observer.py", "course_config.py",
                 "record.py", "safe_html.py", "sandbox.py", "walls.py", "cgroups.py", "forkserver.py",
@@ -51,8 +52,13 @@ def submission_key(submission: Submission, fingerprint: str) -> str:
     return digest.hexdigest()
 
 
+def cache_folder(course: Course) -> Path:
+    """The cache of the course's assignment (each assignment its own: grading one never touches another's)."""
+    return course.autograded / ".hwkit-cache" / course.assignment
+
+
 def _cache_path(course: Course, student: str) -> Path:
-    return course.autograded / ".hwkit-cache" / f"{student}.json"
+    return cache_folder(course) / f"{student}.json"
 
 
 def load_cached(course: Course, submission: Submission, key: str, in_gradebook: set[str]) -> list[NotebookGrade] | None:

@@ -108,19 +108,28 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     return 0
 
 
-def course_of(args: argparse.Namespace) -> Course:
-    """The course the command works on (--course, else found from the current folder upward)."""
-    return Course.find(args.course, args.assignment)
+def course_of(args: argparse.Namespace, assignment_needed: bool = True) -> Course:
+    """The course the command works on (--course, else found from the current folder upward); a misspelled
+    --assignment ends here, in one sentence naming the course's assignments."""
+    course = Course.find(args.course, args.assignment)
+    if assignment_needed:
+        from .assignment import load
+
+        load(course)
+    return course
 
 
 # ---- the commands ----------------------------------------------------------------------------
 
 def cmd_build(args: argparse.Namespace, cell_timeout: int = CELL_TIMEOUT) -> int:
     course = course_of(args)
-    hidden = course.grader_tests / "hw1_hidden"  # build computes the public expected values from it
-    if not hidden.is_dir():
-        raise CourseError(f"{hidden} is missing (the instructor-only references the build needs): restore it, "
-                          "e.g. with `git checkout -- grader_tests`, then run hwkit build again.")
+    from .assignment import load
+
+    model = load(course)
+    if model.checks and not model.hidden:  # the build computes the checks' expected values from it
+        raise CourseError(f"{course.grader_tests / (course.assignment + '_hidden')} is missing (the instructor-only "
+                          f"references the checks of {model.checks_folder} need): restore it, e.g. with "
+                          "`git checkout -- grader_tests`, then run hwkit build again.")
     from .build import BuildError, build
 
     try:
@@ -200,7 +209,7 @@ def add_command(sub: argparse._SubParsersAction, name: str, func: Callable[[argp
 def cmd_roster(args: argparse.Namespace) -> int:
     from .roster import RosterError, import_roster
 
-    course = course_of(args)
+    course = course_of(args, assignment_needed=False)  # the roster is the course's, not an assignment's
     try:
         ids = import_roster(course, Path(args.csv))
     except RosterError as error:

@@ -23,8 +23,7 @@ def export_from_gradebook(course: Course) -> GradeRun:
         raise CourseError(f"nothing graded yet ({course.gradebook} does not exist): run `hwkit grade` first.")
     from nbgrader.api import Gradebook
 
-    from .notebooks import grade_cells, read_notebook
-    from .record import manual_questions
+    from .assignment import load as load_assignment
 
     grades: list[NotebookGrade] = []
     notes: dict[str, list[str]] = {}
@@ -36,12 +35,12 @@ def export_from_gradebook(course: Course) -> GradeRun:
         if not graded:
             raise CourseError(f"nothing graded yet (the gradebook has no {course.assignment} submission): "
                               "run `hwkit grade` first.")
-        maxima = {name: {c.grade_id: c.points for c in grade_cells(read_notebook(course.source / name))}
-                  for name in course.notebook_names()}
+        model = load_assignment(course)
         for student in sorted(students | graded):
             notes[student] = [] if student in graded else ["not graded yet: run `hwkit grade`"]
-            for name, cell_max in maxima.items():
-                grade = NotebookGrade.zero(student, name, cell_max, manual=manual_questions(course.source / name))
+            for notebook in model.notebooks:
+                name = notebook.name
+                grade = NotebookGrade.zero(student, name, notebook.max_scores, manual=notebook.manual)
                 executed = course.autograded / student / course.assignment / name
                 if student not in graded:
                     grade.mark_not_graded("not in the gradebook: run `hwkit grade`")

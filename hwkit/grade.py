@@ -35,9 +35,10 @@ from urllib.parse import unquote
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from .assignment import load as load_assignment
 from .cache import course_fingerprint, load_cached, store_cached, submission_key
 from .course import Course
-from .course_config import course_settings, max_scores
+from .course_config import course_settings
 from .intake import ARCHIVE_FILENAME_REGEX, Submission, collect, collect_archive
 from .progress import Progress, announcer
 from .record import merge_into_gradebook
@@ -104,7 +105,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
     started = time.monotonic()
     say = announcer(progress)
     say("preparing: reading the course and the submissions")
-    maxima = max_scores(course)
+    maxima = load_assignment(course).max_scores
     fingerprint = course_fingerprint(course, settings)
     course_id, db_url = course_settings(course)
     notes: dict[str, list[str]] = {}

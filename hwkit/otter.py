@@ -19,13 +19,13 @@ from pathlib import Path
 
 import nbformat
 
+from .assignment import Assignment, load as load_assignment
 from .course import Course
-from .notebooks import grade_cells
 from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT  # the limits of one `otter run`, as `hwkit grade`'s
 
 HEADER = '''"""Otter test for {name} ({points:g} point(s)), written by `hwkit build` from {notebook}.
 
-Do not edit: change the checks (hw1_checks{hidden_note}) and run `hwkit build` again.
+Do not edit: change the checks ({checks}{hidden_note}) and run `hwkit build` again.
 """
 from otter.test_files import test_case
 
@@ -37,7 +37,7 @@ all_or_nothing = True  # like the nbgrader test cell: every case passes or the q
 
 @test_case(name="public cases", hidden=False)
 def public_cases(env):
-    from hw1_checks import check
+    from {checks} import check
 
     check("{name}", env)
 '''
@@ -45,21 +45,17 @@ HIDDEN = '''
 
 @test_case(name="hidden cases", hidden=True)
 def hidden_cases(env):
-    from hw1_hidden import check_hidden
+    from {hidden} import check_hidden
 
     check_hidden("{name}", env)
 '''
 
 
-def otter_test_source(name: str, points: float, notebook: str, hidden: bool) -> str:
-    note = " and the instructor-only references" if hidden else ""
-    text = HEADER.format(name=name, points=points, notebook=notebook, hidden_note=note)
-    return text + HIDDEN.format(name=name) if hidden else text
-
-
-def auto_questions(course: Course, notebook: str) -> list[tuple[str, float]]:
-    nb = nbformat.read(course.source / notebook, as_version=4)
-    return [(cell.grade_id, cell.points) for cell in grade_cells(nb) if cell.auto]
+def otter_test_source(model: Assignment, name: str, points: float, notebook: str, hidden: bool) -> str:
+    """One question's Otter test: its public cases (the checks package), and its hidden cases (the hidden package)."""
+    note = f" and {model.hidden}, the instructor-only references" if hidden else ""
+    text = HEADER.format(name=name, points=points, notebook=notebook, hidden_note=note, checks=model.checks)
+    return text + HIDDEN.format(name=name, hidden=model.hidden) if hidden else text
 
 
 def archive_name(course: Course, notebook: str) -> str:
@@ -88,21 +84,24 @@ def write_otter_artifacts(course: Course) -> list[str]:
     full_dir.mkdir(parents=True)
     course.dist.mkdir(exist_ok=True)
     written = []
-    for notebook in course.notebook_names():
-        questions = auto_questions(course, notebook)
+    model = load_assignment(course)
+    if not (model.checks and model.hidden):  # Otter tests are written from the assignment's checks
+        return [f"no Otter tests: {course.assignment} has no checks package ({course.assignment}_checks)"]
+    for notebook in model.notebook_names:
+        questions = [(q.id, q.points) for q in model.notebook(notebook).auto]
         public_dir = course.release / public_tests_dir(notebook)
         public_dir.mkdir(parents=True)
         for name, points in questions:
             where = f"source/{course.assignment}/{notebook}"
-            (full_dir / f"{name}.py").write_text(otter_test_source(name, points, where, hidden=True))
-            (public_dir / f"{name}.py").write_text(otter_test_source(name, points, where, hidden=False))
+            (full_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=True))
+            (public_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=False))
         archive = course.dist / archive_name(course, notebook)
-        _write_archive(course, [q for q, _ in questions], archive)
+        _write_archive(course, [q for q, _ in questions], archive, model.hidden_folder)
         written.append(f"Otter archive {archive.relative_to(course.root)} ({len(questions)} questions)")
     return written
 
 
-def _write_archive(course: Course, questions: list[str], archive: Path) -> None:
+def _write_archive(course: Course, questions: list[str], archive: Path, hidden: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="hwkit-otter-") as tmp:
         work = Path(tmp)
         (work / "tests").mkdir()
@@ -110,7 +109,7 @@ def _write_archive(course: Course, questions: list[str], archive: Path) -> None:
             shutil.copy(course.grader_tests / course.assignment / f"{name}.py", work / "tests")
         (work / "requirements.txt").write_text("\n".join(requirements()) + "\n")
         support = [p for p in course.source.iterdir() if p.suffix != ".ipynb" and p.name != "__pycache__"]
-        support.append(course.grader_tests / "hw1_hidden")
+        support.append(hidden)
         for path in support:
             copy = shutil.copytree if path.is_dir() else shutil.copy
             copy(path, work / path.name, **({"ignore": shutil.ignore_patterns("__pycache__")} if path.is_dir() else {}))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from .assignment import load as load_assignment
 from .course import Course
 from .intake import Submission
-from .notebooks import grade_cells, read_notebook
 from .results import NOT_GRADED, NotebookGrade, StudentResult
 
 
@@ -17,6 +17,7 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
                       maxima: dict[str, dict[str, float]], judged: dict[str, tuple]) -> StudentResult:
     """Scores (with reasons) and the raw gradebook records of one student in a scratch course."""
     course = Course(scratch, assignment)
+    model = load_assignment(course)
     records: dict[str, dict] = {}
     timestamp = None
     db = scratch / "gradebook.db"
@@ -29,7 +30,7 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
             sub = None
         for name, cell_max in maxima.items():
             grade = NotebookGrade.zero(submission.student, name, cell_max, submission.notes.get(name, []),
-                                       manual=manual_questions(course.source / name))
+                                       manual=model.notebook(name).manual)
             executed = scratch / "autograded" / submission.student / assignment / name
             if name in submission.notebooks:
                 if not executed.exists() or sub is None:
@@ -43,11 +44,6 @@ def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
                         "comments": {c.name: c.auto_comment for c in nb.comments}}
             grades.append(grade)
     return StudentResult(submission.student, grades, records, timestamp)
-
-
-def manual_questions(notebook: Path) -> list[str]:
-    """The grade_ids a TA grades by hand in formgrader: nbgrader tasks and manually graded answers."""
-    return [cell.grade_id for cell in grade_cells(read_notebook(notebook)) if not cell.auto]
 
 
 def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, judged: tuple | None) -> None:

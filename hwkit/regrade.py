@@ -1,6 +1,7 @@
 """The regrade report: after a check was fixed mid-term and `hwkit grade` ran again, who gained or lost
-points, per student and question, against the previous run's scores (the per-student results hwkit keeps
-in autograded/.hwkit-cache/). Printed, and written to regrade-<date-time>.csv in the course folder."""
+points, per student and question, against the previous run's scores of the same assignment (the per-student
+results hwkit keeps in autograded/.hwkit-cache/<assignment>/). Printed, and written to
+regrade-<assignment>-<date-time>.csv in the course folder."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import cache_folder
 from .course import Course
 from .results import GradeRun
 
@@ -26,10 +28,6 @@ class Change:
     @property
     def delta(self) -> float:
         return (self.after or 0.0) - (self.before or 0.0)
-
-
-def cache_folder(course: Course) -> Path:
-    return course.autograded / ".hwkit-cache"
 
 
 def previous_scores(course: Course) -> Scores:
@@ -70,7 +68,7 @@ def report_regrade(course: Course, previous: Scores, run: GradeRun) -> list[str]
         return []
     if not found:
         return [f"regrade: {len(compared)} student(s) graded again, no score changed"]
-    path = course.root / f"regrade-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+    path = course.root / f"regrade-{course.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student_id", "notebook", "question", "before", "after", "change"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .assignment import load as load_assignment
 from .canvas import canvas_column, write_canvas_csv
 from .course import Course
-from .course_config import course_config, course_settings, max_scores
+from .course_config import course_config, course_settings
 from .late import apply_late_policy, describe
-from .record import manual_questions
 from .report import write_grades_csv
 from .results import NO_SUBMISSION, GradeRun, NotebookGrade
 from .roster import read_roster
@@ -47,7 +47,7 @@ def _notebooks(course: Course, run: GradeRun) -> dict[str, tuple[dict[str, float
     if run.grades:
         first = run.by_student()[run.grades[0].student]
         return {g.notebook: (g.max_scores, g.manual) for g in first}
-    return {name: (points, manual_questions(course.source / name)) for name, points in max_scores(course).items()}
+    return {nb.name: (nb.max_scores, nb.manual) for nb in load_assignment(course).notebooks}
 
 
 def write_grade_files(course: Course, run: GradeRun, path: Path) -> list[Path]:

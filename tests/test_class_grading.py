@@ -206,7 +206,7 @@ def test_a_killed_run_resumes_to_the_same_grades(graded_class: GradedClass, tmp_
                "--timeout", str(SETTINGS.cell_timeout)]
     proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    cache = small.autograded / ".hwkit-cache"
+    cache = small.autograded / ".hwkit-cache" / "hw1"
     deadline = time.monotonic() + 240
     while not (cache.is_dir() and any(cache.glob("*.json"))) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -251,7 +251,7 @@ def test_a_crashed_worker_never_records_a_grade(graded_class: GradedClass, repor
     assert row["status"].startswith("not graded: ") and "retried" in row["status"]
     assert row["total"] == "" and row["Planar_MLP"] == "" and all(row[q] == "" for q in crashed.max_scores)
     assert rows["reference"]["status"] == "graded" and rows["reference"]["sandbox"] == "bubblewrap"
-    assert not (course.autograded / ".hwkit-cache" / f"{WORKER_CRASH}.json").exists()
+    assert not (course.autograded / ".hwkit-cache" / "hw1" / f"{WORKER_CRASH}.json").exists()
     assert not (course.autograded / WORKER_CRASH).exists()
     assert code == 1
     line = next(x for x in console.splitlines() if x.startswith(WORKER_CRASH))

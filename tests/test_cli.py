@@ -227,3 +227,11 @@ def _row(grades_csv: str) -> dict[str, str]:
     row = next(csv.DictReader(io.StringIO(grades_csv)))
     row.pop("sandbox")
     return row
+
+
+def test_a_misspelled_assignment_is_one_sentence(tmp_path: Path) -> None:
+    """Every command that works on an assignment names the course's assignments when --assignment is wrong."""
+    course = copy_course(tmp_path / "course")
+    for command in ("build", "grade", "export", "release-feedback", "lab"):
+        assert_one_sentence(hwkit(command, "--assignment", "hw9", cwd=course.root), "--assignment hw9",
+                            "the course's assignments: hw1")

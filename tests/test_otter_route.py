@@ -18,11 +18,12 @@ import nbformat
 import pytest
 
 from conftest import copy_course
+from hwkit.assignment import load as load_assignment
 from hwkit.cli import main
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.execute import execute_many
-from hwkit.otter import archive_name, auto_questions
+from hwkit.otter import archive_name
 
 PROBLEM1 = "Problem1_Softmax_CrossEntropy.ipynb"
 
@@ -41,7 +42,7 @@ def _self_check_notebook(course: Course, notebook: str) -> nbformat.NotebookNode
     """The filled release notebook without its test cells and long demos, then Otter's self-checks."""
     nb = filled_release(course, notebook)
     source_tags = {c.get("id"): c.metadata.get("tags", []) for c in nbformat.read(course.source / notebook, 4).cells}
-    first = auto_questions(course, notebook)[0][0]
+    first = load_assignment(course).notebook(notebook).auto[0].id
 
     def kept(cell) -> bool:
         meta = cell.metadata.get("nbgrader", {})
@@ -71,7 +72,7 @@ def test_each_notebooks_check_all_runs_its_own_questions_and_writes_no_log(built
         text = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []) if o.output_type == "stream")
         errors = [f"{o.ename}: {o.evalue}" for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, (name, errors)
-        own = sorted(q for q, _ in auto_questions(built_course, name))
+        own = sorted(q.id for q in load_assignment(built_course).notebook(name).auto)
         match = re.search(r"QUESTIONS (\[.*?\]) SCORE (\S+) OF (\S+)", text)
         assert match, (name, text)
         assert ast.literal_eval(match.group(1)) == own, name  # only this notebook's questions, every one of them
@@ -143,7 +144,7 @@ def test_archive_grades_in_a_gradescope_layout(built_course: Course, tmp_path: P
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = dict(zip(submissions, pool.map(
             lambda kind: _gradescope_run(archive, submissions[kind], tmp_path / kind / "autograder"), submissions)))
-    points = {q: p for q, p in auto_questions(built_course, PROBLEM1)}
+    points = {q.id: q.points for q in load_assignment(built_course).notebook(PROBLEM1).auto}
     for kind, data in results.items():
         cases = [t for t in data["tests"] if t.get("max_score") is not None]
         graded = {t["name"].split(" - ")[0] for t in cases}

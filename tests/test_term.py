@@ -172,11 +172,11 @@ def test_release_feedback_zips_each_students_feedback(course: Course) -> None:
         assert sorted(zf.namelist()) == [f"hw1/{Path(P1).stem}.html", "hw1/index.html"]
         assert zf.read("hw1/index.html") == b"<h1>bob</h1>"
     code, _, err = run_cli("--course", str(course.root), "release-feedback", "--assignment", "hw2")
-    assert code == 1 and "run `hwkit grade` first" in err
+    assert code == 2 and "--assignment hw2" in err and "the course's assignments: hw1" in err, err
 
 
 def test_regrade_compares_with_the_previous_runs_cache(course: Course) -> None:
-    cache = course.autograded / ".hwkit-cache"
+    cache = course.autograded / ".hwkit-cache" / course.assignment
     cache.mkdir(parents=True)
     for student, softmax in (("alice", 0.0), ("bob", 1.0), ("cid", 0.0)):
         before = p1_grade(student, written=None)
