@@ -53,7 +53,7 @@ def hidden_cases(env):
 
 def otter_test_source(model: Assignment, name: str, points: float, notebook: str, hidden: bool) -> str:
     """One question's Otter test: its public cases (the checks package), and its hidden cases (the hidden package)."""
-    note = f" and {model.hidden}, the instructor-only references" if hidden else ""
+    note = " and the instructor-only references" if hidden else ""
     text = HEADER.format(name=name, points=points, notebook=notebook, hidden_note=note, checks=model.checks)
     return text + HIDDEN.format(name=name, hidden=model.hidden) if hidden else text
 
