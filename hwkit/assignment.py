@@ -112,13 +112,18 @@ def load(course: Course) -> Assignment:
 @functools.lru_cache(maxsize=16)
 def _load(course: Course, stamps: tuple[tuple[str, int, int], ...]) -> Assignment:
     notebooks = tuple(AssignmentNotebook(name, _questions(course.source / name)) for name, _, _ in stamps)
-    checks = f"{course.assignment}_checks"
     hidden = f"{course.assignment}_hidden"
     return Assignment(
         name=course.assignment, source=course.source, release=course.release, notebooks=notebooks,
-        checks=checks if (course.source / checks / "__init__.py").is_file() else None,
+        checks=checks_package(course.source),
         hidden=hidden if (course.grader_tests / hidden / "__init__.py").is_file() else None,
         grader_tests=course.grader_tests)
+
+
+def checks_package(source: Path) -> str | None:
+    """The checks package of the assignment whose instructor folder is `source` (source/<name>/<name>_checks)."""
+    checks = f"{source.name}_checks"
+    return checks if (source / checks / "__init__.py").is_file() else None
 
 
 def _questions(path: Path) -> tuple[Question, ...]:

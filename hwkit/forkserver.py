@@ -245,11 +245,13 @@ class KernelForkServer:
         self.kernels += 1
         return str(self.sockets / f"k{self.kernels}"), str(self.sockets / f"kernel-{self.kernels}.json")
 
-    def observe(self, socket_path: str, cpu_seconds: int) -> int:
+    def observe(self, socket_path: str, cpu_seconds: int, checks: str = "") -> int:
         """Fork the judge's observer (hwkit/observer.py) in the prepared notebook folder; it connects to
-        `socket_path` (in the socket folder, the same path inside the sandbox)."""
+        `socket_path` (in the socket folder, the same path inside the sandbox) and loads the assignment's
+        checks package `checks` from the grader mount ("": the assignment is judged by its test cells)."""
         return self._fork_walled("observe", socket=socket_path, mount=GRADER_MOUNT,
-                                 checks=f"{GRADER_MOUNT}/hw1_checks", rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+                                 checks=f"{GRADER_MOUNT}/{checks}" if checks else "",
+                                 rlimits={"RLIMIT_CPU": int(cpu_seconds)})
 
     def spawn(self, connection_file: str, cpu_seconds: int) -> int:
         return self._fork_walled("spawn", connection_file=connection_file, arguments=KERNEL_ARGUMENTS,

@@ -69,6 +69,18 @@ class Reference:
 
         return [(c.grade_id, c.points) for c in grade_cells(notebook) if c.auto and c.grade_id in self.checks.QUESTIONS]
 
+    @property
+    def wire(self) -> ModuleType:
+        return self.checks._wire
+
+    @property
+    def checks_folder(self) -> str:
+        """The checks package the observer loads (the name of its folder in the sandbox's grader mount)."""
+        return Path(self.checks.__file__).parent.name
+
+    def judge_question(self, connection: Connection, question: str, points: float, timeout: float) -> Verdict:
+        return _judge_question(self, connection, question, points, timeout)
+
 
 @dataclass(frozen=True)
 class CellRun:
@@ -111,7 +123,7 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
     """Run the cells in the observer (each with `cell_timeout` seconds), then judge every question (each
     with as long as a cell); the verdicts in question order. `timings` gains the seconds spent on the
     cells ("judge_cells") and per question ("q4_...")."""
-    wire = reference.checks._wire
+    wire = reference.wire
     timings = timings if timings is not None else {}
     started = time.monotonic()
     try:
@@ -128,7 +140,7 @@ def judge_notebook(reference: Reference, connection: Connection, cells: list[dic
     for question, points in questions:
         started = time.monotonic()
         try:
-            verdicts.append(_judge_question(reference, connection, question, points, cell_timeout))
+            verdicts.append(reference.judge_question(connection, question, points, cell_timeout))
             timings[question] = timings.get(question, 0.0) + time.monotonic() - started
         except ObserverGone as exc:  # the observer itself is gone: every question left is lost
             verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
@@ -252,10 +264,10 @@ def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: lis
     timings = timings if timings is not None else {}
     started = time.monotonic()
     server.prepare(folder)
-    connection = Connection(server.sockets / "judge.sock", reference.checks._wire)
+    connection = Connection(server.sockets / "judge.sock", reference.wire)
     try:
         cpu_seconds = max(600, int(cell_timeout) * (len(cells) + len(questions) + 2))
-        server.observe(str(connection.path), cpu_seconds=cpu_seconds)
+        server.observe(str(connection.path), cpu_seconds=cpu_seconds, checks=reference.checks_folder)
         connection.accept(60)
         timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
         return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)
@@ -275,10 +287,10 @@ def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], que
     import tempfile
 
     observer = Path(__file__).with_name("observer.py")
-    checks = Path(reference.checks.__file__).parent
+    checks = str(Path(reference.checks.__file__).parent) if reference.checks_folder else ""
     with tempfile.TemporaryDirectory(prefix="hwk-judge-") as tmp:
-        connection = Connection(Path(tmp) / "judge.sock", reference.checks._wire)
-        process = subprocess.Popen([sys.executable, str(observer), str(connection.path), str(checks)], cwd=folder,
+        connection = Connection(Path(tmp) / "judge.sock", reference.wire)
+        process = subprocess.Popen([sys.executable, str(observer), str(connection.path), checks], cwd=folder,
                                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         try:

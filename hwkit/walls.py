@@ -142,14 +142,18 @@ def kernel_env(jobs: int = 1) -> dict[str, str]:
 
 
 def prepare_grader_mount(course_source: Path, target: Path) -> Path:
-    """The read-only folder of the grader's code that runs in the sandbox: the public checks and the
-    observer. Nothing of grader_tests/ (references, hidden cases) goes in."""
+    """The read-only folder of the grader's code that runs in the sandbox: the assignment's public checks
+    (if it has a checks package) and the judge's sandbox side (observer, wire codec, stand-in server).
+    Nothing of grader_tests/ (references, hidden cases) and no test cell goes in."""
     target.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copy(Path(__file__).with_name("observer.py"), target / "hwkit_observer.py")
-    checks = course_source / "hw1_checks"
-    if checks.is_dir():
-        shutil.copytree(checks, target / "hw1_checks", ignore=ignore, dirs_exist_ok=True)
+    for module in ("observer", "wire", "standin_server"):  # the judge's side in the sandbox (standalone modules)
+        shutil.copy(Path(__file__).with_name(f"{module}.py"), target / f"hwkit_{module}.py")
+    from .assignment import checks_package
+
+    checks = checks_package(course_source)
+    if checks:
+        shutil.copytree(course_source / checks, target / checks, ignore=ignore, dirs_exist_ok=True)
     for path in target.rglob("*"):
         path.chmod(0o555 if path.is_dir() else 0o444)
     return target

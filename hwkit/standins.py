@@ -1,0 +1,181 @@
+"""Stand-ins: the student's names as an instructor's test cell sees them in the judge's process.
+
+The test code runs here (test_cells.py); the student's code runs in the sandbox (standin_server.py
+answers there). A name of the student's notebook is, in the test's namespace:
+  * plain data (numbers, strings, lists, tuples, dicts, NumPy arrays, PyTorch tensors; subclasses
+    arrive as their base type): a copy, decoded here, compared by the judge's own code;
+  * a module: the judge's own import of the same module (`np`, `torch`), never the student's;
+  * anything else (a function, a class, a model): a `Remote`, a handle the test may call, index,
+    iterate, ask the length and read attributes of, and pass back to student code. What those return
+    is again plain data or a handle. A handle refuses `==`, `<`, `bool()`, `hash()` and arithmetic:
+    such answers would be decided by the student's code, so the test must compare data instead.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from . import wire
+from .judge_socket import Connection
+
+# Packages a test may use as the notebook imported them (the judge imports its own copy); any other
+# module of the notebook is a handle. Their import has no side effect.
+JUDGE_MODULES = ("numpy", "torch", "math", "cmath", "random", "statistics", "collections", "itertools",
+                 "functools", "operator", "re", "string", "json", "scipy", "pandas", "sklearn", "matplotlib")
+REPLY_GRACE = 10.0  # seconds past the question's limit the sandbox may take to say its child was stopped
+
+
+class StudentCodeError(Exception):
+    """The student's code raised while the test used it (the type's name, its message, its cell and line)."""
+
+    def __init__(self, kind: str, message: str, where: str):
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind, self.message, self.where = kind, message, where
+
+
+class Refused(TypeError):
+    """The test asked a handle what only the student's code could answer, or passed what cannot cross."""
+
+
+class QuestionOver(Exception):
+    """The sandbox's side of the question ended (stopped at the time limit, or the student's code ended it)."""
+
+    def __init__(self, timed_out: bool, status: Any):
+        super().__init__("stopped at the time limit" if timed_out else f"ended (exit status {status})")
+        self.timed_out = timed_out
+
+
+class Session:
+    """One question's conversation with the stand-in server, every request within the question's limit."""
+
+    def __init__(self, connection: Connection, deadline: float):
+        self.connection, self.deadline = connection, deadline
+        self.requests = 0
+
+    def request(self, message: dict) -> Any:
+        self.connection.send(message)
+        reply = self.connection.receive(self.deadline + REPLY_GRACE)
+        self.requests += 1
+        if "question_done" in reply:
+            raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
+        if "raised" in reply:
+            raise StudentCodeError(str(reply["raised"])[:100], str(reply.get("message", ""))[:300],
+                                   str(reply.get("where", ""))[:200])
+        if "value" not in reply:
+            raise wire.WireError(f"unexpected reply {sorted(reply)[:3]}")
+        return self.decode(reply["value"])
+
+    def decode(self, data: Any) -> Any:
+        return wire.decode(data, resolve=lambda number, kind: Remote(self, number, kind))
+
+    def encode(self, value: Any) -> Any:
+        return wire.encode(value, refer=_reference)
+
+    def names(self, names: list[str]) -> dict[str, Any]:
+        """The notebook's values of `names` (those it defines), as the test's namespace holds them."""
+        self.connection.send({"op": "describe", "names": names})
+        reply = self.connection.receive(self.deadline + REPLY_GRACE)
+        if "question_done" in reply:
+            raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
+        entries = reply.get("names")
+        if not isinstance(entries, dict):
+            raise wire.WireError("no names in the reply")
+        found = {}
+        for name in names:
+            entry = entries.get(name)
+            if not isinstance(entry, dict):
+                continue
+            if "module" in entry:
+                found[name] = judge_module(str(entry["module"]))
+            elif "value" in entry:
+                found[name] = self.decode(entry["value"])
+        return found
+
+
+def judge_module(name: str) -> Any:
+    """The judge's own copy of a module the notebook imported (only the packages of JUDGE_MODULES)."""
+    if name.split(".")[0] in JUDGE_MODULES:
+        try:
+            return sys.modules.get(name) or importlib.import_module(name)
+        except ImportError:
+            pass
+    return _NotAvailable(name)
+
+
+class _NotAvailable:
+    """A module of the notebook the test cannot use (the student's own, or one the judge does not import)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise Refused(f"the test uses the notebook's module {self._name!r}, which only the student's process has: "
+                      "import what the test needs in the test cell")
+
+
+def _reference(value: Any) -> int:
+    """What crosses for an object of the test's (wire.encode's `refer`): only the student's own handles."""
+    if isinstance(value, Remote):
+        return object.__getattribute__(value, "_ref")
+    raise Refused(f"the test passes a {type(value).__name__} to the student's code: only plain data (numbers, "
+                  "strings, lists, dicts, arrays, tensors) and the student's own objects can cross")
+
+
+def _refuse(what: str):
+    def refused(self, *args: Any) -> Any:
+        kind = object.__getattribute__(self, "_type")
+        raise Refused(f"{what} of the student's {kind} object would be decided by the student's code: "
+                      "compare its data (a number, an array, a tensor) instead")
+    return refused
+
+
+class Remote:
+    """A handle on one of the student's objects in the sandbox (see the module's docstring)."""
+
+    __slots__ = ("_session", "_ref", "_type")
+
+    def __init__(self, session: Session, ref: int, kind: str):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", kind)
+
+    def _ask(self, op: str, **fields: Any) -> Any:
+        session: Session = object.__getattribute__(self, "_session")
+        return session.request({"op": op, "ref": object.__getattribute__(self, "_ref"), **fields})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        session: Session = object.__getattribute__(self, "_session")
+        return self._ask("call", args=session.encode(list(args)), kwargs=session.encode(dict(kwargs)))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):  # protocols (__array_interface__, ...) stay here
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ask("getitem", key=object.__getattribute__(self, "_session").encode(key))
+
+    def __iter__(self):
+        return iter(self._ask("iter"))
+
+    def __len__(self) -> int:
+        length = self._ask("len")
+        if type(length) is not int or length < 0:
+            raise Refused("the student's object gave a length that is not a number")
+        return length
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise Refused("the test cannot set attributes of the student's objects: call their methods instead")
+
+    def __repr__(self) -> str:
+        return f"<the student's {object.__getattribute__(self, '_type')} object>"
+
+    __eq__ = _refuse("comparing (==)")
+    __ne__ = _refuse("comparing (!=)")
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse("ordering (<, >)")
+    __bool__ = _refuse("the truth value")
+    __hash__ = _refuse("hashing")
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse("arithmetic")
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __abs__ = _refuse("arithmetic")
+    __float__ = __int__ = __index__ = _refuse("converting")

@@ -1,0 +1,195 @@
+"""Judging an ordinary nbgrader assignment outside the student's process: by its own test cells.
+
+An assignment without a checks package (assignment.py) is judged from the test cells of its
+instructor notebooks: each autograded test cell's code, hidden tests included, is read from
+source/ (never from the submission, whose test cells a student may have edited) and run here, in
+the judge's process, with the student's names as stand-ins (standins.py): calling one runs the
+student's code in the sandbox and brings its result back as plain data. The modules the test uses
+are the judge's own, and a student's object never decides a comparison, so nothing the submission
+does in its process (patching numpy, hooks, lying objects) can make an assert pass.
+
+The question scores its points when the test code ends without an exception, as under nbgrader.
+Why it failed names the test's own message or line for the visible tests; for the hidden tests only
+that a hidden test failed (with the instructor's assert message, if any), and never a message the
+student's code produced from a hidden test's inputs.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import re
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import wire
+from .judge import Verdict
+from .judge_socket import Connection, ObserverGone
+from .notebooks import grade_cells
+from .settings import cell_timeout_reason
+from .standins import QuestionOver, Refused, Session, StudentCodeError
+
+HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*$", re.S | re.M)
+MESSAGE_LIMIT = 500  # characters of a reason taken from a test's or the student's message
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One autograded test cell of an instructor notebook."""
+
+    question: str
+    points: float
+    source: str
+    hidden_lines: frozenset[int]  # line numbers (from 1) inside hidden-test blocks
+
+    @classmethod
+    def of(cls, question: str, points: float, source: str) -> TestCell:
+        hidden = set()
+        for block in HIDDEN_BLOCK.finditer(source):
+            first = source.count("\n", 0, block.start(1)) + 1
+            hidden.update(range(first, first + block.group(1).count("\n")))
+        return cls(question, points, source, frozenset(hidden))
+
+    @property
+    def filename(self) -> str:
+        return f"<test {self.question}>"
+
+    def student_names(self) -> list[str]:
+        """Names the test reads and does not define itself: the student's notebook (or Python) defines them."""
+        tree = ast.parse(self.source)
+        read, bound = set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bound.add(node.name)
+        return sorted(read - bound - set(dir(builtins)))
+
+
+def read_test_cells(notebook: nbformat.NotebookNode) -> list[TestCell]:
+    """The autograded test cells of an instructor notebook, in order."""
+    points = {c.grade_id: c.points for c in grade_cells(notebook) if c.auto}
+    return [TestCell.of(cell.metadata["nbgrader"]["grade_id"], points[cell.metadata["nbgrader"]["grade_id"]],
+                        cell.source)
+            for cell in notebook.cells if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in points]
+
+
+class TestCells:
+    """The judge of an assignment without a checks package: its instructor test cells, read once."""
+
+    wire = wire
+
+    def __init__(self, source: Path):
+        self.cells: dict[str, TestCell] = {}
+        for path in sorted(source.glob("*.ipynb")):
+            for cell in read_test_cells(nbformat.read(path, as_version=4)):
+                self.cells[cell.question] = cell
+
+    def questions(self, notebook: nbformat.NotebookNode) -> list[tuple[str, float]]:
+        """(question, points) of a source notebook's autograded test cells."""
+        return [(cell.question, cell.points) for cell in read_test_cells(notebook) if cell.question in self.cells]
+
+    def judge_question(self, connection: Connection, question: str, points: float, timeout: float) -> Verdict:
+        """Run the question's test code here against the student's names in a fresh fork of the observer."""
+        cell = self.cells[question]
+        connection.send({"op": "standins", "question": question, "timeout": timeout})
+        session = Session(connection, time.monotonic() + timeout)
+        failure, over = None, None
+        try:
+            namespace = {"__name__": "__main__", "__builtins__": builtins}
+            namespace.update(session.names(cell.student_names()))
+            with _quiet():
+                exec(compile(cell.source, cell.filename, "exec"), namespace)
+        except ObserverGone:
+            raise
+        except QuestionOver as exc:
+            over, failure = exc, _over(exc, timeout)
+        except Exception as exc:  # the test failed: an assert, the student's code raising, a refused comparison
+            failure = explain(cell, exc)
+        if over is None:
+            connection.send({"op": "end"})
+            over = _drain(connection, session.deadline)
+            if failure is None and over.timed_out:
+                failure = _over(over, timeout)
+        if failure:
+            return Verdict(question, 0.0, points, f"{question}: {failure}")
+        hidden = " and hidden" if cell.hidden_lines else ""
+        return Verdict(question, points, points, f"{question}: the visible{hidden} tests passed.")
+
+
+def explain(cell: TestCell, exc: Exception) -> str:
+    """Why the test failed, for the student: never what the student's code said about a hidden test's inputs."""
+    line = _test_line(cell, exc)
+    hidden = line in cell.hidden_lines
+    message = _clip(str(exc))
+    if isinstance(exc, StudentCodeError):
+        at = f" ({exc.where})" if exc.where else ""
+        if hidden:
+            return f"your code raised {exc.kind} in a hidden test{at}"
+        return f"your code raised {exc.kind}{': ' + _clip(exc.message) if exc.message else ''}{at}"
+    if isinstance(exc, AssertionError):
+        if hidden:
+            return f"a hidden test failed{': ' + message if message else ''}"
+        shown = cell.source.splitlines()[line - 1].strip() if 0 < line <= cell.source.count("\n") + 1 else ""
+        return message or f"the test `{_clip(shown)}` failed"
+    if isinstance(exc, NameError):
+        return f"{exc.name or 'a name the test uses'} is not defined in the notebook (run every cell before handing in)"
+    if isinstance(exc, Refused):
+        return message
+    if isinstance(exc, wire.WireError):
+        return f"your code sent an answer that cannot be read ({message})"
+    where = "a hidden test" if hidden else "the test"
+    return f"{where} raised {type(exc).__name__}" + ("" if hidden else f": {message}")
+
+
+def _test_line(cell: TestCell, exc: BaseException) -> int:
+    """The line of the test's own code the exception passed through last (0: none)."""
+    line = 0
+    for frame, number in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == cell.filename:
+            line = number
+    return line
+
+
+def _over(exc: QuestionOver, timeout: float) -> str:
+    if exc.timed_out:
+        return cell_timeout_reason(timeout, "the test's calls of your code", "; an endless loop?")
+    return f"your code ended the checking process ({exc}) before the test was done"
+
+
+def _drain(connection: Connection, deadline: float) -> QuestionOver:
+    """Read until the observer reports the question's child gone (late replies are dropped)."""
+    from .standins import REPLY_GRACE
+
+    while True:
+        try:
+            message = connection.receive(deadline + REPLY_GRACE)
+        except wire.WireError:
+            continue
+        if "question_done" in message:
+            return QuestionOver(bool(message.get("timed_out")), message.get("status"))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "..."
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The test's prints and warnings go nowhere (a verdict depends on its exceptions only)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,204 @@
+"""Plain data across the wall between the grader and a student's process.
+
+What a student's code returns crosses as JSON: numbers, strings, lists and dicts, NumPy arrays
+(raw bytes in base64, numeric and bool dtypes only) and PyTorch tensors (the same, plus their
+dtype and whether they track gradients). Decoding builds nothing but those: no pickle, no class
+of the student's, so reading an answer can never run the student's code. Any other object
+arrives as an empty stand-in that only keeps its type's name (for messages).
+
+The students' own `check(...)` round-trips its observations through this codec too, so the
+public checks and the grader judge exactly the same data.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+MAX_DEPTH = 32
+MAX_BYTES = 8 * 2**20  # one message (the largest real answer is ~0.2 MB); a bigger one is a failure
+MAX_TEXT = 2000  # characters of any string that crosses (messages, names)
+TENSOR_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
+class WireError(ValueError):
+    """A message that is not plain data of the agreed form (a broken or lying process)."""
+
+
+class Opaque:
+    """Stands for an object that cannot cross (a function, a model, ...): only its type's name does."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object>"
+
+
+def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None) -> Any:
+    """`value` as JSON-able plain data (student side). With `refer`, an object that cannot cross becomes a
+    reference `{"ref": refer(value), "type": name}` to it (the stand-ins' handles), not an empty stand-in."""
+    if depth > MAX_DEPTH:
+        return {"object": "deeply nested value"}
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is str:
+        return value[:MAX_TEXT]
+    if type(value) is int:
+        return value if abs(value) < 2**63 else float(value)
+    if type(value) is float:
+        return {"float": repr(value)}
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+        return {"scalar": value.dtype.str, "value": encode(value.item(), depth + 1)}
+    if isinstance(value, np.ndarray):
+        return _encode_array(value)
+    if type(value) in (tuple, list):
+        return {type(value).__name__: [encode(v, depth + 1, refer) for v in value[:100000]]}
+    if type(value) is dict:
+        return {"dict": [[encode(k, depth + 1, refer), encode(v, depth + 1, refer)]
+                         for k, v in list(value.items())[:10000]]}
+    tensor = _encode_tensor(value)
+    if tensor is not None:
+        return tensor
+    if refer is not None:
+        return {"ref": refer(value), "type": type(value).__name__[:MAX_TEXT]}
+    return {"object": type(value).__name__}
+
+
+def _encode_array(value: np.ndarray) -> dict:
+    array = np.ndarray.view(value, np.ndarray)
+    shape = [int(n) for n in array.shape]
+    if array.dtype.kind not in ARRAY_KINDS:
+        return {"array": None, "dtype": str(array.dtype), "shape": shape}
+    data = np.ascontiguousarray(array).tobytes()
+    return {"array": base64.b64encode(data).decode("ascii"), "dtype": array.dtype.str, "shape": shape}
+
+
+def _encode_tensor(value: Any) -> dict | None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(value, torch.Tensor):
+        return None
+    dtype = str(value.dtype).replace("torch.", "")
+    plain = value.detach().cpu()
+    if dtype == "bfloat16":
+        plain = plain.float()
+    return {"tensor": _encode_array(plain.numpy()), "dtype": dtype, "requires_grad": bool(value.requires_grad)}
+
+
+def dumps(value: Any) -> str:
+    """One line of JSON for `value` (already encoded)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None = None) -> Any:
+    """The plain value `data` stands for (grader side); WireError if it is not of the agreed form. A reference
+    becomes `resolve(number, type name)` (without `resolve`, a reference is not of the agreed form)."""
+    try:
+        return _decode(data, depth, resolve)
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, KeyError, RecursionError, MemoryError) as exc:
+        raise WireError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None = None) -> Any:
+    if depth > MAX_DEPTH + 2:
+        raise WireError("nested too deeply")
+    if data is None or type(data) in (bool, int):
+        return data
+    if type(data) is str:
+        return data[:MAX_TEXT]
+    if type(data) is float:
+        return data
+    if type(data) is not dict or len(data) == 0:
+        raise WireError(f"unexpected {type(data).__name__}")
+    if "float" in data:
+        return float(data["float"])
+    if "scalar" in data:
+        dtype = _dtype(data["scalar"])
+        return dtype.type(_decode(data["value"], depth + 1))
+    if "ref" in data and resolve is not None and type(data["ref"]) is int:
+        return resolve(data["ref"], str(data.get("type", "object"))[:MAX_TEXT])
+    if "array" in data:
+        return _decode_array(data)
+    if "tuple" in data:
+        return tuple(_decode(v, depth + 1, resolve) for v in _list(data["tuple"]))
+    if "list" in data:
+        return [_decode(v, depth + 1, resolve) for v in _list(data["list"])]
+    if "dict" in data:
+        result = {}
+        for pair in _list(data["dict"]):
+            key, value = _list(pair)
+            key = _decode(key, depth + 1)
+            if not isinstance(key, (str, int, float, bool, type(None), tuple)):
+                raise WireError("unhashable key")
+            result[key] = _decode(value, depth + 1, resolve)
+        return result
+    if "tensor" in data:
+        return _decode_tensor(data)
+    if "object" in data:
+        name = re.sub(r"\W", "_", str(data["object"]))[:60] or "object"
+        return type(name if name[0].isalpha() else "_" + name, (Opaque,), {})()
+    raise WireError(f"unknown form {sorted(data)[:3]}")
+
+
+def _list(value: Any) -> list:
+    if type(value) is not list:
+        raise WireError("expected a list")
+    return value
+
+
+def _dtype(text: Any) -> np.dtype:
+    try:
+        dtype = np.dtype(str(text))
+    except TypeError:
+        raise WireError(f"bad dtype {text!r}") from None
+    if dtype.kind not in ARRAY_KINDS or dtype.hasobject:
+        raise WireError(f"dtype {text!r} cannot cross")
+    return dtype
+
+
+def _decode_array(data: dict) -> np.ndarray:
+    shape = tuple(int(n) for n in _list(data.get("shape")))
+    if any(n < 0 for n in shape):
+        raise WireError("negative size")
+    if data["array"] is None:  # an array of objects or strings: its dtype and shape only
+        return np.empty(shape, dtype=object)
+    dtype = _dtype(data["dtype"])
+    raw = base64.b64decode(str(data["array"]), validate=True)
+    count = int(np.prod(shape)) if shape else 1
+    if count * dtype.itemsize != len(raw):
+        raise WireError("array size does not match its shape")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def _decode_tensor(data: dict):
+    import torch
+
+    dtype = str(data.get("dtype"))
+    if dtype not in TENSOR_DTYPES:
+        raise WireError(f"tensor dtype {dtype!r} cannot cross")
+    array = _decode_array(data["tensor"])
+    tensor = torch.from_numpy(np.array(array)).to(getattr(torch, dtype))
+    if data.get("requires_grad") is True and tensor.is_floating_point():
+        tensor.requires_grad_(True)
+    return tensor
+
+
+def roundtrip(value: Any) -> Any:
+    """`value` as the grader would receive it from a student's process."""
+    return decode(json.loads(dumps(encode(value))))
+
+
+def loads(line: bytes | str) -> Any:
+    """Parse one received line (JSON only; size-limited)."""
+    if len(line) > MAX_BYTES:
+        raise WireError("message too large")
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"not JSON ({str(exc)[:80]})") from None
