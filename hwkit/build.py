@@ -146,9 +146,10 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
     instructor's own code)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .judge import Reference, Verdict, judge_unsandboxed, judged_cells
+    from .cell_judge import assignment_judge
+    from .judge import Verdict, judge_unsandboxed, judged_cells
 
-    reference = Reference(course.source, course.grader_tests)
+    reference = assignment_judge(course.source, course.grader_tests)
     env = {k: v for k, v in course.env().items() if k != "PYTHONPATH"}
 
     def one(job: tuple[str, str]) -> list[Verdict]:
@@ -160,8 +161,7 @@ def _judge_all(course: Course, copies: dict[str, Path], names: list[str], jobs: 
                                  VERIFY_QUESTION_TIMEOUT, env)[0]
 
     jobs_list = [(kind, name) for kind in ("source", "release") for name in names]
-    for question in reference.checks.QUESTIONS:  # the cases once, before the threads share them
-        reference.cases(question)
+    reference.prepare()  # before the threads share it
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(zip(jobs_list, pool.map(one, jobs_list)))
 

@@ -69,6 +69,11 @@ class Reference:
 
         return [(c.grade_id, c.points) for c in grade_cells(notebook) if c.auto and c.grade_id in self.checks.QUESTIONS]
 
+    def prepare(self) -> None:
+        """Every question's cases computed now (before threads share this reference)."""
+        for question in self.checks.QUESTIONS:
+            self.cases(question)
+
     @property
     def wire(self) -> ModuleType:
         return self.checks._wire

@@ -1,6 +1,6 @@
 """The sandbox side of the stand-ins: runs in the student's process, knows no test.
 
-To judge an ordinary nbgrader test cell (test_cells.py), the judge runs the instructor's test code in
+To judge an ordinary nbgrader test cell (cell_judge.py), the judge runs the instructor's test code in
 its own process, where each name of the student's notebook the test uses is a stand-in
 (standins.py). Every use of a stand-in (calling it, reading an attribute or an item, iterating it,
 asking its length) is one request to `serve`, in a forked child of the observer (observer.py) that
@@ -55,7 +55,7 @@ def where(exc: BaseException) -> str:
     for frame, line in traceback.walk_tb(exc.__traceback__):
         name = frame.f_code.co_filename
         if name.startswith(CELL_PREFIX):
-            place = f"{name[len(CELL_PREFIX):-1]}, line {line}"
+            place = f"cell {name[len(CELL_PREFIX):-1]}, line {line}"
     return place
 
 

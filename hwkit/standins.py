@@ -1,6 +1,6 @@
 """Stand-ins: the student's names as an instructor's test cell sees them in the judge's process.
 
-The test code runs here (test_cells.py); the student's code runs in the sandbox (standin_server.py
+The test code runs here (cell_judge.py); the student's code runs in the sandbox (standin_server.py
 answers there). A name of the student's notebook is, in the test's namespace:
   * plain data (numbers, strings, lists, tuples, dicts, NumPy arrays, PyTorch tensors; subclasses
     arrive as their base type): a copy, decoded here, compared by the judge's own code;
@@ -42,8 +42,8 @@ class QuestionOver(Exception):
     """The sandbox's side of the question ended (stopped at the time limit, or the student's code ended it)."""
 
     def __init__(self, timed_out: bool, status: Any):
-        super().__init__("stopped at the time limit" if timed_out else f"ended (exit status {status})")
-        self.timed_out = timed_out
+        super().__init__("stopped at the time limit" if timed_out else f"exit status {status}")
+        self.timed_out, self.status = timed_out, status
 
 
 class Session:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from .cell_judge import CellJudge, assignment_judge
 from .intake import Submission
 from .judge import CellRun, Reference, Verdict, judge_in_sandbox, judge_unsandboxed, judged_cells
 from .record import harvest_gradebook
@@ -54,7 +55,7 @@ class _Worker:
     scratch: Path  # its own scratch nbgrader course
     api: Any  # nbgrader's NbGraderAPI on the scratch course
     settings: WorkerSettings
-    reference: Reference
+    reference: Reference | CellJudge  # the assignment's judge
 
 
 _worker: _Worker | None = None
@@ -78,7 +79,7 @@ def init_worker(settings: WorkerSettings) -> None:
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")  # SQLAlchemy and nbformat chatter from nbgrader
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    _worker = _Worker(scratch, api, settings, Reference(Path(settings.source), Path(settings.grader_tests)))
+    _worker = _Worker(scratch, api, settings, assignment_judge(Path(settings.source), Path(settings.grader_tests)))
 
 
 def _current() -> _Worker:

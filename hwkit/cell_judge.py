@@ -40,7 +40,7 @@ MESSAGE_LIMIT = 500  # characters of a reason taken from a test's or the student
 
 
 @dataclass(frozen=True)
-class TestCell:
+class AutogradedCell:
     """One autograded test cell of an instructor notebook."""
 
     question: str
@@ -49,7 +49,7 @@ class TestCell:
     hidden_lines: frozenset[int]  # line numbers (from 1) inside hidden-test blocks
 
     @classmethod
-    def of(cls, question: str, points: float, source: str) -> TestCell:
+    def of(cls, question: str, points: float, source: str) -> AutogradedCell:
         hidden = set()
         for block in HIDDEN_BLOCK.finditer(source):
             first = source.count("\n", 0, block.start(1)) + 1
@@ -78,24 +78,29 @@ class TestCell:
         return sorted(read - bound - set(dir(builtins)))
 
 
-def read_test_cells(notebook: nbformat.NotebookNode) -> list[TestCell]:
+def read_test_cells(notebook: nbformat.NotebookNode) -> list[AutogradedCell]:
     """The autograded test cells of an instructor notebook, in order."""
     points = {c.grade_id: c.points for c in grade_cells(notebook) if c.auto}
-    return [TestCell.of(cell.metadata["nbgrader"]["grade_id"], points[cell.metadata["nbgrader"]["grade_id"]],
+    return [AutogradedCell.of(cell.metadata["nbgrader"]["grade_id"], points[cell.metadata["nbgrader"]["grade_id"]],
                         cell.source)
             for cell in notebook.cells if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in points]
 
 
-class TestCells:
+class CellJudge:
     """The judge of an assignment without a checks package: its instructor test cells, read once."""
 
     wire = wire
 
     def __init__(self, source: Path):
-        self.cells: dict[str, TestCell] = {}
+        self.cells: dict[str, AutogradedCell] = {}
         for path in sorted(source.glob("*.ipynb")):
             for cell in read_test_cells(nbformat.read(path, as_version=4)):
                 self.cells[cell.question] = cell
+
+    def prepare(self) -> None:
+        """Nothing to compute ahead: the test cells were read when this judge was made."""
+
+    checks_folder = ""  # no checks package in the sandbox: the observer serves stand-ins
 
     def questions(self, notebook: nbformat.NotebookNode) -> list[tuple[str, float]]:
         """(question, points) of a source notebook's autograded test cells."""
@@ -129,7 +134,7 @@ class TestCells:
         return Verdict(question, points, points, f"{question}: the visible{hidden} tests passed.")
 
 
-def explain(cell: TestCell, exc: Exception) -> str:
+def explain(cell: AutogradedCell, exc: Exception) -> str:
     """Why the test failed, for the student: never what the student's code said about a hidden test's inputs."""
     line = _test_line(cell, exc)
     hidden = line in cell.hidden_lines
@@ -154,7 +159,7 @@ def explain(cell: TestCell, exc: Exception) -> str:
     return f"{where} raised {type(exc).__name__}" + ("" if hidden else f": {message}")
 
 
-def _test_line(cell: TestCell, exc: BaseException) -> int:
+def _test_line(cell: AutogradedCell, exc: BaseException) -> int:
     """The line of the test's own code the exception passed through last (0: none)."""
     line = 0
     for frame, number in traceback.walk_tb(exc.__traceback__):
@@ -193,3 +198,11 @@ def _quiet():
             contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
+
+
+def assignment_judge(source: Path, grader_tests: Path):
+    """The judge of the assignment in `source`: its checks package's (judge.Reference), else its test cells."""
+    from .assignment import checks_package
+    from .judge import Reference
+
+    return Reference(source, grader_tests) if checks_package(source) else CellJudge(source)

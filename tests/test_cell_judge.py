@@ -1,0 +1,136 @@
+"""Judging an ordinary nbgrader assignment by its own test cells, outside the student's process
+(cell_judge.py, standins.py, standin_server.py): a real observer process runs the student's cells and
+answers the stand-ins; the instructor's test code runs here. No kernel: the fast tier."""
+from __future__ import annotations
+
+import os
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from hwkit.cell_judge import AutogradedCell, CellJudge
+from hwkit.judge import judge_unsandboxed, judged_cells
+
+SETUP = "import numpy as np"
+SOLUTION = '''
+def scale(x, factor):
+    ### BEGIN SOLUTION
+    return np.asarray(x, dtype=float) * factor
+    ### END SOLUTION
+
+class Counter:
+    def __init__(self, start):
+        ### BEGIN SOLUTION
+        self.count = start
+        ### END SOLUTION
+
+    def step(self, by=1):
+        ### BEGIN SOLUTION
+        self.count += by
+        return self.count
+        ### END SOLUTION
+
+answer = 42  # SOLUTION
+'''
+TESTS = {
+    "q_scale": '''"""q_scale: scale multiplies every entry"""
+assert np.allclose(scale([1, 2], 3), [3, 6]), "scale([1, 2], 3) is wrong"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(7)
+x = rng.normal(size=(4, 3))
+assert np.allclose(scale(x, -2.5), x * -2.5)
+### END HIDDEN TESTS
+''',
+    "q_counter": '''"""q_counter: a Counter counts"""
+c = Counter(5)
+assert c.step() == 6
+assert c.step(by=3) == 9 and c.count == 9
+### BEGIN HIDDEN TESTS
+assert Counter(-1).step(2) == 1
+### END HIDDEN TESTS
+''',
+    "q_answer": '''"""q_answer: the value answer is a number"""
+assert isinstance(answer, int)
+### BEGIN HIDDEN TESTS
+assert answer == 42
+### END HIDDEN TESTS
+''',
+}
+
+
+def instructor_notebook() -> nbformat.NotebookNode:
+    cells = [new_code_cell(SETUP), new_code_cell(SOLUTION, metadata={"nbgrader": {
+        "grade": False, "solution": True, "locked": False, "grade_id": "solution", "schema_version": 3}})]
+    for question, source in TESTS.items():
+        cells.append(new_code_cell(source, metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "points": 2, "grade_id": question,
+            "schema_version": 3}}))
+    return new_notebook(cells=cells)
+
+
+WRONG = {
+    "reference": ("", set()),
+    "wrong_scale": ("def scale(x, factor):\n    return np.asarray(x, dtype=float) + factor", {"q_scale"}),
+    "memorised_scale": ("def scale(x, factor):\n    return np.array([3.0, 6.0])", {"q_scale"}),
+    "raising_counter": ("class Counter:\n    def __init__(self, start):\n        raise ValueError(f'secret {start}')",
+                        {"q_counter"}),
+    "endless": ("def scale(x, factor):\n    while True: pass", {"q_scale"}),
+    "exits": ("def scale(x, factor):\n    import os; os._exit(3)", {"q_scale"}),
+    # Cheats that win where the tests run in the student's process (plain nbgrader):
+    "patched_allclose": ("def scale(x, factor):\n    return None\nnp.allclose = lambda *a, **k: True", {"q_scale"}),
+    "always_equal": ("class _Yes:\n    def __eq__(self, other): return True\n    def __bool__(self): return True\n"
+                     "answer = _Yes()\nint = object", {"q_answer"}),
+    "array_subclass": ("class _Fake(np.ndarray):\n    def __array_function__(self, *a, **k): return True\n"
+                       "    def __eq__(self, other): return np.ones(np.shape(other), bool)\n"
+                       "def scale(x, factor):\n    return np.zeros(2).view(_Fake)", {"q_scale"}),
+    "counter_lies": ("class _Yes:\n    def __eq__(self, other): return True\n    def __bool__(self): return True\n"
+                     "class Counter:\n    count = _Yes()\n    def __init__(self, start): pass\n"
+                     "    def step(self, by=1): return _Yes()", {"q_counter"}),
+}
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> dict[str, dict[str, tuple[float, str]]]:
+    source = tmp_path_factory.mktemp("source")
+    instructor = instructor_notebook()
+    nbformat.write(instructor, source / "Tiny.ipynb")
+    judge = CellJudge(source)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join(sys.path)}
+    results = {}
+    for student, (extra, _) in WRONG.items():
+        nb = instructor_notebook()
+        nb.cells.insert(2, new_code_cell(extra))
+        folder = tmp_path_factory.mktemp(student)
+        verdicts, _ = judge_unsandboxed(judge, folder, judged_cells(nb, instructor), judge.questions(instructor),
+                                        3, env)
+        results[student] = {v.question: (v.points, v.message) for v in verdicts}
+    return results
+
+
+@pytest.mark.parametrize("student", sorted(WRONG))
+def test_each_answer_scores_its_own_questions(judged, student: str) -> None:
+    """The reference scores 6/6; each wrong or cheating answer loses exactly its own question."""
+    losses = {q for q, (points, _) in judged[student].items() if points == 0}
+    assert losses == WRONG[student][1], judged[student]
+
+
+def test_reasons_name_the_cause_and_never_what_the_student_said_in_a_hidden_test(judged) -> None:
+    assert "scale([1, 2], 3) is wrong" in judged["wrong_scale"]["q_scale"][1]
+    assert "a hidden test raised ValueError" in judged["memorised_scale"]["q_scale"][1]
+    reason = judged["raising_counter"]["q_counter"][1]
+    assert "ValueError: secret 5" in reason  # a visible test: the student's own message helps
+    assert "longer than the 3 s limit" in judged["endless"]["q_scale"][1]
+    assert "ended the checking process" in judged["exits"]["q_scale"][1]
+    assert "the test `assert isinstance(answer, int)` failed" in judged["always_equal"]["q_answer"][1]
+    assert "decided by the student's code" in judged["counter_lies"]["q_counter"][1]
+    assert judged["reference"]["q_scale"][1] == "q_scale: the visible and hidden tests passed."
+
+
+def test_hidden_lines_and_the_names_a_test_takes_from_the_notebook() -> None:
+    cell = AutogradedCell.of("q_scale", 2, TESTS["q_scale"])
+    lines = TESTS["q_scale"].splitlines()
+    assert {lines[n - 1] for n in cell.hidden_lines} == set(lines[3:6])
+    assert cell.student_names() == ["np", "scale"]
+    assert AutogradedCell.of("q_counter", 2, TESTS["q_counter"]).student_names() == ["Counter"]
