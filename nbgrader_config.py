@@ -40,6 +40,9 @@ c.AssignLatePenalties.plugin_class = LatePolicy
 c.LatePolicy.due_dates = {}  # assignment -> due date, e.g. {"hw1": "2024-03-08 23:59:59"}
 c.LatePolicy.percent_per_day = 10.0
 c.LatePolicy.max_percent = 50.0
+# The Otter autograder archive of each assignment's main notebook is dist/<assignment>-autograder.zip (each
+# other notebook's: dist/<assignment>-<notebook>-autograder.zip).
+c.OtterArchives.main_notebook = {"hw1": "Planar_MLP.ipynb"}
 # grades-canvas.csv fills an existing Canvas assignment when its id is given (else Canvas creates one).
 c.CanvasExport.assignment_ids = {}  # e.g. {"hw1": "123456"}
 

@@ -64,18 +64,20 @@ def generate_release(course: Course) -> None:
 
 def secret_lines(source_nb: nbformat.NotebookNode) -> set[str]:
     """Distinctive lines of solutions, hidden tests and mark schemes in a source notebook
-    (lines that also stand in its public parts, like a loop header, do not count)."""
-    lines, public = set(), set()
+    (lines that also stand in its public parts, like a loop header or code quoted in the problem text,
+    do not count)."""
+    lines, public = set(), []
     for cell in source_nb.cells:
         if not (cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution")):
-            public.update(line.strip() for line in REGION.sub("", cell.source).splitlines())
+            public.append(REGION.sub("", cell.source))
         meta = cell.metadata.get("nbgrader", {})
         texts = [m.group(2) for m in REGION.finditer(cell.source)]
         if cell.cell_type == "markdown" and meta.get("solution") and not texts:
             texts = [cell.source]  # a written answer cell is replaced as a whole
         for text in texts:
             lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 16)
-    return lines - public
+    public_text = "\n".join(public)
+    return {line for line in lines if line not in public_text}
 
 
 def check_leaks(course: Course) -> list[str]:
@@ -180,7 +182,7 @@ def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int 
                     + check_tests_decide(course, jobs=jobs, cell_timeout=cell_timeout))
         if problems:
             raise BuildError("verification failed:\n  - " + "\n  - ".join(problems))
-        report.append("verified: the solutions pass every autograded question (public checks and judge), the "
-                      "untouched release fails every one, nothing secret in release/, no outputs, each "
-                      "notebook's Otter init cell runs its own tests")
+        init_cells = ", each notebook's Otter init cell runs its own tests" if load_assignment(course).checks else ""
+        report.append("verified: the solutions pass every autograded question (in the notebook and by the judge), "
+                      f"the untouched release fails every one, nothing secret in release/, no outputs{init_cells}")
     return report

@@ -57,6 +57,11 @@ class AutogradedCell:
         return cls(question, points, source, frozenset(hidden))
 
     @property
+    def visible_source(self) -> str:
+        """The cell as students see it in the release (nbgrader removes the hidden-test blocks)."""
+        return HIDDEN_BLOCK.sub("", self.source)
+
+    @property
     def filename(self) -> str:
         return f"<test {self.question}>"
 

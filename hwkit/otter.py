@@ -18,9 +18,13 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+from traitlets import Dict, Unicode
+from traitlets.config import Configurable
 
 from .assignment import Assignment, load as load_assignment
+from .cell_judge import AutogradedCell, read_test_cells
 from .course import Course
+from .course_config import course_config
 from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT  # the limits of one `otter run`, as `hwkit grade`'s
 
 HEADER = '''"""Otter test for {name} ({points:g} point(s)), written by `hwkit build` from {notebook}.
@@ -51,6 +55,37 @@ def hidden_cases(env):
 '''
 
 
+CELL_TEST = '''"""Otter test for {name} ({points:g} point(s)), written by hwkit build from its test cell in {notebook}.
+
+Do not edit: change the test cell and run `hwkit build` again.
+"""
+from otter.test_files import test_case
+
+OK_FORMAT = False
+name = "{name}"
+points = {points:g}
+all_or_nothing = True  # like the nbgrader test cell: every test passes or the question scores 0
+VISIBLE = {visible!r}
+WHOLE = {whole!r}
+
+
+@test_case(name="visible tests", hidden=False)
+def visible_tests(env):
+    exec(compile(VISIBLE, "<test {name}>", "exec"), dict(env))
+
+
+@test_case(name="hidden tests", hidden=True)
+def hidden_tests(env):
+    exec(compile(WHOLE, "<test {name}>", "exec"), dict(env))
+'''
+
+
+def cell_test_source(cell: AutogradedCell, notebook: str) -> str:
+    """One question's Otter test from its nbgrader test cell: the visible tests, then the whole cell."""
+    return CELL_TEST.format(name=cell.question, points=cell.points, notebook=notebook, visible=cell.visible_source,
+                            whole=cell.source)
+
+
 def otter_test_source(model: Assignment, name: str, points: float, notebook: str, hidden: bool) -> str:
     """One question's Otter test: its public cases (the checks package), and its hidden cases (the hidden package)."""
     note = " and the instructor-only references" if hidden else ""
@@ -58,10 +93,18 @@ def otter_test_source(model: Assignment, name: str, points: float, notebook: str
     return text + HIDDEN.format(name=name, hidden=model.hidden) if hidden else text
 
 
+class OtterArchives(Configurable):
+    main_notebook = Dict(value_trait=Unicode(), default_value={},
+                         help="assignment -> the notebook whose archive is dist/<assignment>-autograder.zip (the "
+                              "others: dist/<assignment>-<notebook>-autograder.zip)").tag(config=True)
+
+
 def archive_name(course: Course, notebook: str) -> str:
-    """dist/hw1-autograder.zip grades Planar_MLP; each other notebook has hw1-<stem>-autograder.zip."""
+    """dist/<assignment>-autograder.zip grades the assignment's main notebook (nbgrader_config.py's
+    `c.OtterArchives.main_notebook`), dist/<assignment>-<notebook>-autograder.zip each other one."""
+    main = OtterArchives(config=course_config(course)).main_notebook.get(course.assignment)
     stem = Path(notebook).stem
-    return f"{course.assignment}-{'' if stem == 'Planar_MLP' else stem + '-'}autograder.zip"
+    return f"{course.assignment}-{'' if main and stem == Path(main).stem else stem + '-'}autograder.zip"
 
 
 def requirements() -> list[str]:
@@ -76,8 +119,9 @@ def public_tests_dir(notebook: str) -> str:
 
 
 def write_otter_artifacts(course: Course) -> list[str]:
-    """Write grader_tests/<assignment>/*.py (public + hidden), release/<assignment>/tests/<notebook>/*.py
-    (public only) and one autograder archive per notebook in dist/."""
+    """Write grader_tests/<assignment>/*.py (public + hidden) and one autograder archive per notebook in dist/;
+    for an assignment with a checks package also release/<assignment>/tests/<notebook>/*.py (public only,
+    for the notebooks' own Otter init cell); an ordinary assignment's tests are its test cells."""
     full_dir = course.grader_tests / course.assignment
     for folder in (full_dir, course.release / "tests"):
         shutil.rmtree(folder, ignore_errors=True)
@@ -85,23 +129,25 @@ def write_otter_artifacts(course: Course) -> list[str]:
     course.dist.mkdir(exist_ok=True)
     written = []
     model = load_assignment(course)
-    if not (model.checks and model.hidden):  # Otter tests are written from the assignment's checks
-        return [f"no Otter tests: {course.assignment} has no checks package ({course.assignment}_checks)"]
     for notebook in model.notebook_names:
         questions = [(q.id, q.points) for q in model.notebook(notebook).auto]
-        public_dir = course.release / public_tests_dir(notebook)
-        public_dir.mkdir(parents=True)
-        for name, points in questions:
-            where = f"source/{course.assignment}/{notebook}"
-            (full_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=True))
-            (public_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=False))
+        where = f"source/{course.assignment}/{notebook}"
+        if model.checks:
+            public_dir = course.release / public_tests_dir(notebook)
+            public_dir.mkdir(parents=True)
+            for name, points in questions:
+                (full_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=True))
+                (public_dir / f"{name}.py").write_text(otter_test_source(model, name, points, where, hidden=False))
+        else:
+            for cell in read_test_cells(nbformat.read(course.source / notebook, as_version=4)):
+                (full_dir / f"{cell.question}.py").write_text(cell_test_source(cell, where))
         archive = course.dist / archive_name(course, notebook)
         _write_archive(course, [q for q, _ in questions], archive, model.hidden_folder)
         written.append(f"Otter archive {archive.relative_to(course.root)} ({len(questions)} questions)")
     return written
 
 
-def _write_archive(course: Course, questions: list[str], archive: Path, hidden: Path) -> None:
+def _write_archive(course: Course, questions: list[str], archive: Path, hidden: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="hwkit-otter-") as tmp:
         work = Path(tmp)
         (work / "tests").mkdir()
@@ -109,7 +155,7 @@ def _write_archive(course: Course, questions: list[str], archive: Path, hidden: 
             shutil.copy(course.grader_tests / course.assignment / f"{name}.py", work / "tests")
         (work / "requirements.txt").write_text("\n".join(requirements()) + "\n")
         support = [p for p in course.source.iterdir() if p.suffix != ".ipynb" and p.name != "__pycache__"]
-        support.append(hidden)
+        support += [hidden] if hidden else []
         for path in support:
             copy = shutil.copytree if path.is_dir() else shutil.copy
             copy(path, work / path.name, **({"ignore": shutil.ignore_patterns("__pycache__")} if path.is_dir() else {}))
@@ -293,9 +339,12 @@ def console_lines(where: str, result: OtterResult) -> list[str]:
 
 
 def init_cell_problems(course: Course) -> list[str]:
-    """Each release notebook's Otter init cell must point at the notebook's own public tests (so its
-    `grader.check_all()` runs its questions only) and be skipped by Otter's grading (`otter_ignore`)."""
+    """Each release notebook of an assignment with a checks package must have an Otter init cell that points
+    at the notebook's own public tests (so its `grader.check_all()` runs its questions only) and is skipped by
+    Otter's grading (`otter_ignore`). An ordinary assignment's students check with nbgrader's Validate."""
     problems = []
+    if not load_assignment(course).checks:
+        return problems
     for notebook in course.notebook_names():
         wanted = f'tests_dir="{public_tests_dir(notebook)}"'
         cells = [c for c in nbformat.read(course.release / notebook, as_version=4).cells if wanted in c.source]
