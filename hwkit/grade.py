@@ -53,11 +53,16 @@ from .worker import WorkerSettings, grade_student, init_worker
 WORKER_MEMORY_MB = 4096
 
 
-def _init_walled_worker(settings: WorkerSettings) -> None:
-    """The pool's initializer: the worker's memory limit, then its scratch course (worker.py)."""
+def limit_worker_memory() -> None:
+    """This process's address space down to WORKER_MEMORY_MB (the soft limit only)."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = WORKER_MEMORY_MB * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
+def _init_walled_worker(settings: WorkerSettings) -> None:
+    """The pool's initializer: the worker's memory limit, then its scratch course (worker.py)."""
+    limit_worker_memory()
     init_worker(settings)
 
 
