@@ -301,12 +301,22 @@ def _drain(connection: Connection, deadline: float) -> dict:
             connection.send({"refused": "the question is over"})
 
 
+# How a case's values were drawn: the student's functions receive the values, never these, so they do not
+# cross (the student's code could read them from its callers' frames and print them in its feedback).
+DRAWING = ("seed", "grid")
+
+
+def sent_inputs(spec: Any, case: Any) -> dict:
+    """What of one case crosses into the student's process."""
+    return {k: v for k, v in spec.student_inputs(case.inputs, case.expected).items() if k not in DRAWING}
+
+
 def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any, data: dict,
                 deadline: float) -> str | None:
     """One case: send its inputs, answer the stand-ins' calls, judge the observation."""
     judging, wire = checks._judging, checks._wire
     helpers = spec.answers(case.inputs, case.expected, data) if spec.answers else None
-    connection.send({"op": "case", "inputs": wire.encode(spec.student_inputs(case.inputs, case.expected))})
+    connection.send({"op": "case", "inputs": wire.encode(sent_inputs(spec, case))})
     while True:
         message = connection.receive(deadline)
         if "call" in message and helpers is not None:
