@@ -146,40 +146,45 @@ def judge_notebook(reference: Reference, observer: Any, cells: list[dict], quest
     timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
     started = time.monotonic()
     try:
-        connection, ran = _run_cells(observer, connection, cells, cell_timeout, clock)
+        connection, ran, cells = _run_cells(observer, connection, cells, cell_timeout, clock)
     except ObserverNotStarted as exc:
         return [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
                 for q, p in questions], CellRun([])
-    except ObserverGone as exc:  # out of time, or the observer misbehaved between cells
-        reason = clock.reason if clock.left() <= 0 else f"not checked: running the notebook's code failed ({exc})"
-        return [Verdict(q, 0.0, p, f"{q}: {reason}") for q, p in questions], CellRun([])
+    except ObserverGone:  # out of time
+        return [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions], CellRun([])
     timings["judge_cells"] = timings.get("judge_cells", 0.0) + time.monotonic() - started
-    verdicts = []
+    verdicts: list[Verdict] = []
     for question, points in questions:
         started = time.monotonic()
         try:
+            if connection is None:  # the last question's observer is gone: a new one, the cells again
+                connection, _, cells = _run_cells(observer, observer.start(), cells, cell_timeout, clock)
             verdicts.append(_judge_question(reference, connection, question, points, cell_timeout, clock))
-            timings[question] = timings.get(question, 0.0) + time.monotonic() - started
-        except ObserverGone as exc:  # the observer itself is gone, or time is up: every question left is lost
-            late = clock.left() <= 0
-            verdicts.append(Verdict(question, 0.0, points, f"{question}: {clock.reason if late else exc}"))
-            why = clock.reason if late else "not checked, the checking process had stopped"
-            verdicts += [Verdict(q, 0.0, p, f"{q}: {why}") for q, p in questions[len(verdicts):]]
+        except ObserverGone as exc:
+            if clock.left() <= 0:  # time is up: every question left is lost
+                verdicts += [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions[len(verdicts):]]
+                break
+            verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
+            connection = None
+        except ObserverNotStarted as exc:
+            verdicts += [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
+                         for q, p in questions[len(verdicts):]]
             break
+        timings[question] = timings.get(question, 0.0) + time.monotonic() - started
     return verdicts, ran
 
 
 def _run_cells(observer: Any, connection: Connection, cells: list[dict], cell_timeout: float,
-               clock: _Clock) -> tuple[Connection, CellRun]:
+               clock: _Clock) -> tuple[Connection, CellRun, list[dict]]:
     """Run `cells` in the observer; a cell that ends it, hangs it past its limit or makes it send
     garbage is left out and the observer started afresh, until the rest runs or time is up. The
-    connection to the observer that ran them, and the cells' errors."""
+    connection to the observer that ran them, the cells' errors and the cells it ran."""
     notes: list[str] = []
     cells = list(cells)
     while True:
         failed = _send_cells(connection, cells, cell_timeout, clock)
         if isinstance(failed, CellRun):
-            return connection, CellRun(notes + failed.errors)
+            return connection, CellRun(notes + failed.errors), cells
         index, why = failed
         notes.append(f"cell {str(cells[index].get('id'))[:40]}: {why}; the checks ran without it")
         del cells[index]
@@ -196,14 +201,16 @@ def _send_cells(connection: Connection, cells: list[dict], cell_timeout: float,
         try:  # the observer announces each cell: each has its own limit
             message = connection.receive(clock.until(time.monotonic() + cell_timeout + REPORT_GRACE))
         except (ObserverGone, wire.WireError) as exc:
-            if clock.left() <= 0 or current is None:
-                raise ObserverGone(str(exc), timed_out=clock.left() <= 0) from None
+            if clock.left() <= 0:
+                raise ObserverGone(str(exc), timed_out=True) from None
+            if current is None:  # before any of the notebook's code ran: the machinery failed
+                raise ObserverNotStarted(f"the checking process failed before any code ran ({exc})") from None
             if isinstance(exc, wire.WireError):
                 return current, f"the checked code sent what cannot be read ({str(exc)[:120]})"
             if exc.timed_out:
                 return current, (f"{cell_timeout_reason(cell_timeout)}, and it did not stop when interrupted in "
                                  "the checks' run")
-            return current, "the cell ended the checks' process (it exits when the checks run it)"
+            return current, "the cell ended the process that runs the checks (it exits when the checks run it)"
         if "cells" in message:
             results = message["cells"] if isinstance(message["cells"], list) else []
             return CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
@@ -211,7 +218,7 @@ def _send_cells(connection: Connection, cells: list[dict], cell_timeout: float,
         index = message.get("cell")
         if type(index) is not int or not 0 <= index < len(cells):
             if current is None:
-                raise ObserverGone("the checking process sent an unexpected message")
+                raise ObserverNotStarted("the checking process sent an unexpected message")
             return current, "the checked code sent an unexpected message"
         current = index
 

@@ -55,9 +55,11 @@ class Connection:
             raise ObserverGone("the checking process stopped answering") from exc
 
     def receive(self, deadline: float) -> dict:
+        """The next message; WireError for one that cannot be read (too large: skipped up to its end)."""
+        too_large = False
         while b"\n" not in self.buffer:
-            if len(self.buffer) > self.wire.MAX_BYTES:
-                raise ObserverGone("the checking process sent an answer too large to read")
+            if len(self.buffer) > self.wire.MAX_BYTES:  # never held whole: dropped up to its end
+                self.buffer, too_large = b"", True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ObserverGone("the checking process stopped answering", timed_out=True)
@@ -72,6 +74,8 @@ class Connection:
                 raise ObserverGone("the checking process ended")
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
+        if too_large:
+            raise self.wire.WireError(f"an answer larger than {self.wire.MAX_BYTES // 2**20} MB")
         message = self.wire.loads(line)
         if not isinstance(message, dict):
             raise self.wire.WireError("not a message")
