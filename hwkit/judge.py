@@ -2,15 +2,26 @@
 
 The student's process (the observer, hwkit/observer.py, in the worker's sandbox) executes the
 notebook's code cells and calls the student's functions on the inputs this side sends; what
-comes back is plain data (hw1_checks._wire). The expected values, the instructor's references,
-the mistake tables and the code that builds the hidden cases stay here: they never enter the
-student's process, so nothing a submission does there (patching modules, IPython hooks,
-reading frames or `gc`, printing) can make a wrong answer pass. A process that crashes, hangs,
-lies or sends garbage loses the question it was answering; the next question runs in a fresh
-fork.
+comes back is plain data (hw1_checks._wire, size-limited: a message costs at most its question).
+The expected values, the instructor's references, the mistake tables and the code that builds the
+hidden cases stay here: they never enter the student's process, nor do a case's seed and grid
+(how its values were drawn), so nothing a submission does there (patching modules, IPython hooks,
+reading frames or `gc`, printing) can make a wrong answer pass or show a hidden case's seed. A
+process that crashes, hangs, lies or sends garbage loses the question it was answering; the next
+question runs in a fresh fork (of a new observer, which runs the cells again, if the old one is gone).
+A cell that ends or hangs the observer only in this re-run is left out, as the notebook's own run
+leaves out a cell that hit a limit, and the rest is graded.
+
+One deadline per notebook: the notebook's run, this re-run and the checks together get the
+notebook's limit (--notebook-timeout) plus one question's (--timeout); past it the questions not
+judged yet score 0 with that reason, and stopping the observer kills everything it started.
+Only a failure of the machinery itself (no observer could start) is NOT GRADED.
 
 The verdicts, not the kernel's output, are the scores (the worker writes them into the
 gradebook and under each test cell of the autograded notebook).
+
+Over 300 lines because the judge's side of the protocol lives here whole: the cells, the questions
+and their cases, under one clock.
 """
 from __future__ import annotations
 

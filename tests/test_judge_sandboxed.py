@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import unless_available
 from hwkit import judge
 from hwkit.course import Course
 from hwkit.judge import Reference, judge_in_sandbox, judged_cells
@@ -17,7 +18,7 @@ from hwkit.sandbox import SandboxedExecute
 from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
-              pytest.mark.skipif(available() is not None and not os.environ.get("CI"), reason=str(available()))]
+              unless_available(available())]
 
 REPO = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT = 3
