@@ -53,7 +53,7 @@ class Verdict:
         return self.points == self.max_points
 
 
-REPORT_GRACE = 10.0  # seconds the observer may take to report a question's child done
+REPORT_GRACE = 10.0  # seconds past a limit the observer may take to say a cell or a question's child stopped
 
 
 class Reference:

@@ -195,7 +195,7 @@ def judge_student(student: str, notebooks: list[str],
             ran = CellRun(ran.errors + [f"the checks ({wall.name}): {wall.reason}" for wall in server.last_walls])
         else:
             verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, cell_timeout, settings.env,
-                                              timings)
+                                              timings, settings.grading.notebook_timeout)
         if run is not None:  # what the notebook's own run had to stop comes first
             ran = CellRun(run.notes + ran.errors)
         _annotate(executed, verdicts)
