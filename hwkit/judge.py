@@ -381,7 +381,7 @@ def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], que
                       cell_timeout: float, env: dict[str, str], timings: dict[str, float] | None = None,
                       notebook_timeout: float | None = None, run_seconds: float = 0.0) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with an observer in a plain subprocess (build verification of the instructor's
-    own solution; `hwkit grade` never runs student code this way)."""
+    own solution, and `hwkit grade --unsandboxed`)."""
     observer = SubprocessObserver(folder, reference.checks._wire, Path(reference.checks.__file__).parent, env)
     try:
         return judge_notebook(reference, observer, cells, questions, cell_timeout, timings, notebook_timeout,
