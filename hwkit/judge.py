@@ -221,7 +221,7 @@ def _send_cells(connection: Connection, cells: list[dict], cell_timeout: float,
             if exc.timed_out:
                 return current, (f"{cell_timeout_reason(cell_timeout)}, and it did not stop when interrupted in "
                                  "the checks' run")
-            return current, "the cell ended the process that runs the checks (it exits when the checks run it)"
+            return current, "the process running the checks ended in this cell (it exited, crashed or hit a limit)"
         if "cells" in message:
             results = message["cells"] if isinstance(message["cells"], list) else []
             return CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]

@@ -262,7 +262,7 @@ def test_a_cell_that_stops_the_observer_is_left_out(reference, tmp_path: Path, h
     verdicts, ran, seconds, attempts = judged(reference, tmp_path, script)
     assert points(verdicts) == [1, 1, 1] and attempts == 2, verdicts
     assert len(ran.errors) == 1 and ran.errors[0].startswith("cell b: ") and "ran without it" in ran.errors[0]
-    assert {"exit": "ended the process", "hang": "did not stop", "garbage": "cannot be read"}[how] in ran.errors[0]
+    assert {"exit": "ended in this cell", "hang": "did not stop", "garbage": "cannot be read"}[how] in ran.errors[0]
     assert seconds < 1 + 0.5 + 5
 
 
