@@ -4,6 +4,7 @@ trusted executor, then judged by a real observer forked in the worker's sandbox,
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -40,20 +41,31 @@ def setup(tmp_path_factory):
     server.close()
 
 
-def run_and_judge(setup, tmp_path: Path, sources: list[str], notebook_timeout: float):
+def run_and_judge(setup, tmp_path: Path, sources: list[str], notebook_timeout: float, seen: set | None = None):
     """The notebook run by the trusted executor, then judged; (verdicts, cell notes, judge's seconds, what
-    the kernel printed)."""
+    the kernel printed). `seen` gains the leftover processes seen while the judge ran."""
     executor, server, reference = setup
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     folder = tmp_path / "work"
     folder.mkdir(exist_ok=True)
     executor.preprocess(nb, {"metadata": {"path": str(folder)}, "unique_key": "judged"})
     report = SandboxedExecute.runs.pop("judged")
-    started = time.monotonic()
-    verdicts, ran = judge_in_sandbox(server, reference, folder, judged_cells(nb, nb, report), QUESTIONS,
-                                     CELL_TIMEOUT, notebook_timeout=notebook_timeout, run_seconds=report.seconds)
+    started, done = time.monotonic(), threading.Event()
+    watcher = threading.Thread(target=watch, args=(seen if seen is not None else set(), done))
+    watcher.start()
+    try:
+        verdicts, ran = judge_in_sandbox(server, reference, folder, judged_cells(nb, nb, report), QUESTIONS,
+                                         CELL_TIMEOUT, notebook_timeout=notebook_timeout, run_seconds=report.seconds)
+    finally:
+        done.set()
+        watcher.join()
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     return verdicts, ran.errors, time.monotonic() - started, printed
+
+
+def watch(seen: set, done: threading.Event) -> None:
+    while not done.wait(0.2):
+        seen.update(leftovers())
 
 
 def leftovers() -> list[str]:
@@ -79,7 +91,9 @@ def test_a_notebook_slow_only_in_the_rerun_is_cut_at_the_notebook_limit(setup, t
     verdicts, notes, seconds, printed = run_and_judge(setup, tmp_path, sources, notebook_timeout=10_000)
     assert printed == "kernel\n"
     assert seconds >= 8 * 2.5 and verdicts[0].points == 1, (seconds, verdicts)
-    verdicts, notes, seconds, _ = run_and_judge(setup, tmp_path, sources, notebook_timeout=6)
+    seen: set[str] = set()
+    verdicts, notes, seconds, _ = run_and_judge(setup, tmp_path, sources, notebook_timeout=6, seen=seen)
+    assert seen, "the re-run left a process running while the judge waited"
     assert seconds < 6 + CELL_TIMEOUT + 5, seconds
     assert [v.points for v in verdicts] == [0, 0], verdicts
     for verdict in verdicts:
