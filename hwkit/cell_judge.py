@@ -29,11 +29,11 @@ from pathlib import Path
 import nbformat
 
 from . import wire
-from .judge import Verdict
+from .judge import Clock, Verdict
 from .judge_socket import Connection, ObserverGone
 from .notebooks import grade_cells
 from .settings import cell_timeout_reason
-from .standins import QuestionOver, Refused, Session, StudentCodeError
+from .standins import REPLY_GRACE, QuestionOver, Refused, Session, StudentCodeError
 
 HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*$", re.S | re.M)
 MESSAGE_LIMIT = 500  # characters of a reason taken from a test's or the student's message
@@ -111,11 +111,16 @@ class CellJudge:
         """(question, points) of a source notebook's autograded test cells."""
         return [(cell.question, cell.points) for cell in read_test_cells(notebook) if cell.question in self.cells]
 
-    def judge_question(self, connection: Connection, question: str, points: float, timeout: float) -> Verdict:
-        """Run the question's test code here against the student's names in a fresh fork of the observer."""
+    def judge_question(self, connection: Connection, question: str, points: float, timeout: float,
+                       clock: Clock) -> Verdict:
+        """Run the question's test code here against the student's names in a fresh fork of the observer,
+        within `timeout` and what is left of the notebook's time (`clock`: past it, ObserverGone)."""
         cell = self.cells[question]
-        connection.send({"op": "standins", "question": question, "timeout": timeout})
-        session = Session(connection, time.monotonic() + timeout)
+        timeout_here = min(timeout, clock.left())
+        if timeout_here <= 0:
+            raise ObserverGone(clock.reason, timed_out=True)
+        connection.send({"op": "standins", "question": question, "timeout": timeout_here})
+        session = Session(connection, clock.until(time.monotonic() + timeout_here + REPLY_GRACE))
         failure, over = None, None
         try:
             namespace = {"__name__": "__main__", "__builtins__": builtins}
@@ -133,6 +138,8 @@ class CellJudge:
             over = _drain(connection, session.deadline)
             if failure is None and over.timed_out:
                 failure = _over(over, timeout)
+        if over.timed_out and timeout_here < timeout:  # stopped by the notebook's limit, not the question's
+            raise ObserverGone(clock.reason, timed_out=True)
         if failure:
             return Verdict(question, 0.0, points, f"{question}: {failure}")
         hidden = " and hidden" if cell.hidden_lines else ""
@@ -181,11 +188,9 @@ def _over(exc: QuestionOver, timeout: float) -> str:
 
 def _drain(connection: Connection, deadline: float) -> QuestionOver:
     """Read until the observer reports the question's child gone (late replies are dropped)."""
-    from .standins import REPLY_GRACE
-
     while True:
         try:
-            message = connection.receive(deadline + REPLY_GRACE)
+            message = connection.receive(deadline)
         except wire.WireError:
             continue
         if "question_done" in message:

@@ -15,10 +15,14 @@
   (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
   settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
   hands back a StudentResult (results.py); the progress bar is progress.py's.
+* Each worker process has WORKER_MEMORY_MB of address space (a soft limit, so the sandbox it
+  starts can still set its own): a message from a student's process that makes the judge
+  allocate too much fails there (MemoryError: that question lost), not the worker.
 """
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +49,22 @@ from .record import merge_into_gradebook
 from .results import GradeRun, NotebookGrade, StudentResult
 from .settings import GradingSettings
 from .worker import WorkerSettings, grade_student, init_worker
+
+# Address space of a grading worker (nbgrader, the references, PyTorch: under 1 GB of it in use).
+WORKER_MEMORY_MB = 4096
+
+
+def limit_worker_memory() -> None:
+    """This process's address space down to WORKER_MEMORY_MB (the soft limit only)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = WORKER_MEMORY_MB * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
+def _init_walled_worker(settings: WorkerSettings) -> None:
+    """The pool's initializer: the worker's memory limit, then its scratch course (worker.py)."""
+    limit_worker_memory()
+    init_worker(settings)
 
 
 def _gradebook_students(db_url: str, assignment: str) -> set[str]:
@@ -257,7 +277,7 @@ def _grade_in_pool(submissions: list[Submission], maxima: dict, settings: Worker
     """Grade `submissions` in a new pool of `workers` processes; `finished` gets every result as it
     comes. Returns the students whose grading did not finish, with the exception."""
     failed = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_walled_worker,
                              initargs=(settings,)) as pool:
         futures = {pool.submit(grade_student, s, maxima): s for s in submissions}
         for future in as_completed(futures):

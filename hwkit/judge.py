@@ -2,15 +2,26 @@
 
 The student's process (the observer, hwkit/observer.py, in the worker's sandbox) executes the
 notebook's code cells and calls the student's functions on the inputs this side sends; what
-comes back is plain data (hw1_checks._wire). The expected values, the instructor's references,
-the mistake tables and the code that builds the hidden cases stay here: they never enter the
-student's process, so nothing a submission does there (patching modules, IPython hooks,
-reading frames or `gc`, printing) can make a wrong answer pass. A process that crashes, hangs,
-lies or sends garbage loses the question it was answering; the next question runs in a fresh
-fork.
+comes back is plain data (hw1_checks._wire, size-limited: a message costs at most its question).
+The expected values, the instructor's references, the mistake tables and the code that builds the
+hidden cases stay here: they never enter the student's process, nor do a case's seed and grid
+(how its values were drawn), so nothing a submission does there (patching modules, IPython hooks,
+reading frames or `gc`, printing) can make a wrong answer pass or show a hidden case's seed. A
+process that crashes, hangs, lies or sends garbage loses the question it was answering; the next
+question runs in a fresh fork (of a new observer, which runs the cells again, if the old one is gone).
+A cell that ends or hangs the observer only in this re-run is left out, as the notebook's own run
+leaves out a cell that hit a limit, and the rest is graded.
+
+One deadline per notebook: the notebook's run, this re-run and the checks together get the
+notebook's limit (--notebook-timeout) plus one question's (--timeout); past it the questions not
+judged yet score 0 with that reason, and stopping the observer kills everything it started.
+Only a failure of the machinery itself (no observer could start) is NOT GRADED.
 
 The verdicts, not the kernel's output, are the scores (the worker writes them into the
 gradebook and under each test cell of the autograded notebook).
+
+Over 300 lines because the judge's side of the protocol lives here whole: the cells, the questions
+and their cases, under one clock.
 """
 from __future__ import annotations
 
@@ -24,7 +35,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from .judge_socket import Connection, ObserverGone
+from .judge_socket import Connection, ObserverGone, ObserverNotStarted, SandboxedObserver, SubprocessObserver
 from .settings import cell_timeout_reason
 
 
@@ -42,7 +53,7 @@ class Verdict:
         return self.points == self.max_points
 
 
-REPORT_GRACE = 10.0  # seconds the observer may take to report a question's child done
+REPORT_GRACE = 10.0  # seconds past a limit the observer may take to say a cell or a question's child stopped
 
 
 class Reference:
@@ -83,8 +94,9 @@ class Reference:
         """The checks package the observer loads (the name of its folder in the sandbox's grader mount)."""
         return Path(self.checks.__file__).parent.name
 
-    def judge_question(self, connection: Connection, question: str, points: float, timeout: float) -> Verdict:
-        return _judge_question(self, connection, question, points, timeout)
+    def judge_question(self, connection: Connection, question: str, points: float, timeout: float,
+                       clock: Clock) -> Verdict:
+        return _judge_question(self, connection, question, points, timeout, clock)
 
 
 @dataclass(frozen=True)
@@ -122,52 +134,143 @@ def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None)
     return cells
 
 
-def judge_notebook(reference: Reference, connection: Connection, cells: list[dict],
-                   questions: list[tuple[str, float]], cell_timeout: float,
-                   timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
-    """Run the cells in the observer (each with `cell_timeout` seconds), then judge every question (each
-    with as long as a cell); the verdicts in question order. `timings` gains the seconds spent on the
-    cells ("judge_cells") and per question ("q4_...")."""
-    wire = reference.wire
+class Clock:
+    """The judge's deadline for one notebook (time.monotonic(); None: no limit) and why it is one."""
+
+    def __init__(self, seconds: float | None, reason: str):
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.reason = reason
+
+    def left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def until(self, deadline: float) -> float:
+        return deadline if self.deadline is None else min(deadline, self.deadline)
+
+
+def notebook_limit_reason(notebook_timeout: float, cell_timeout: float) -> str:
+    return (f"not checked: the notebook's run and its checks together took longer than the notebook's limit of "
+            f"{notebook_timeout:g} s (--notebook-timeout) plus {cell_timeout:g} s for one question (--timeout)")
+
+
+def judge_notebook(reference: Reference, observer: Any, cells: list[dict], questions: list[tuple[str, float]],
+                   cell_timeout: float, timings: dict[str, float] | None = None,
+                   notebook_timeout: float | None = None, run_seconds: float = 0.0) -> tuple[list[Verdict], CellRun]:
+    """Run the cells in an observer (`observer.start()`, judge_socket.py; each cell with `cell_timeout`
+    seconds), then judge every question (each with as long as a cell); the verdicts in question order.
+    With `notebook_timeout`, everything together has what the notebook's own run (`run_seconds`)
+    left of it, plus one `cell_timeout`: past that, the questions not judged yet score 0 and say so.
+    A cell that ends or hangs the observer is left out (as the notebook's run leaves out a cell that
+    hit a limit) and the observer started again. `timings` gains the seconds spent on the cells
+    ("judge_cells") and per question ("q4_...")."""
     timings = timings if timings is not None else {}
     started = time.monotonic()
     try:
-        connection.send({"op": "cells", "cells": cells, "timeout": cell_timeout})
-        reply = connection.receive(time.monotonic() + cell_timeout * (len(cells) + 2) + 10)
-        results = reply.get("cells") if isinstance(reply.get("cells"), list) else []
-        ran = CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
-                       if isinstance(c, dict) and c.get("error")])
-    except (ObserverGone, wire.WireError) as exc:
-        reason = f"not graded: running the notebook's code for the checks failed ({exc})"
-        return [Verdict(q, 0.0, points, reason) for q, points in questions], CellRun([])
+        connection = observer.start()
+    except ObserverNotStarted as exc:
+        return [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
+                for q, p in questions], CellRun([])
+    budget = None if notebook_timeout is None else max(0.0, notebook_timeout - run_seconds) + cell_timeout
+    clock = Clock(budget, notebook_limit_reason(notebook_timeout or 0, cell_timeout))
+    timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
+    started = time.monotonic()
+    try:
+        connection, ran, cells = _run_cells(observer, connection, cells, cell_timeout, clock)
+    except ObserverNotStarted as exc:
+        return [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
+                for q, p in questions], CellRun([])
+    except ObserverGone:  # out of time
+        return [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions], CellRun([])
     timings["judge_cells"] = timings.get("judge_cells", 0.0) + time.monotonic() - started
-    verdicts = []
+    verdicts: list[Verdict] = []
     for question, points in questions:
         started = time.monotonic()
         try:
-            verdicts.append(reference.judge_question(connection, question, points, cell_timeout))
-            timings[question] = timings.get(question, 0.0) + time.monotonic() - started
-        except ObserverGone as exc:  # the observer itself is gone: every question left is lost
+            if connection is None:  # the last question's observer is gone: a new one, the cells again
+                connection, _, cells = _run_cells(observer, observer.start(), cells, cell_timeout, clock)
+            verdicts.append(reference.judge_question(connection, question, points, cell_timeout, clock))
+        except ObserverGone as exc:
+            if clock.left() <= 0:  # time is up: every question left is lost
+                verdicts += [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions[len(verdicts):]]
+                break
             verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
-            rest = questions[len(verdicts):]
-            verdicts += [Verdict(q, 0.0, p, f"{q}: not checked, the checking process had stopped") for q, p in rest]
+            connection = None
+        except ObserverNotStarted as exc:
+            verdicts += [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
+                         for q, p in questions[len(verdicts):]]
             break
+        timings[question] = timings.get(question, 0.0) + time.monotonic() - started
     return verdicts, ran
 
 
+def _run_cells(observer: Any, connection: Connection, cells: list[dict], cell_timeout: float,
+               clock: Clock) -> tuple[Connection, CellRun, list[dict]]:
+    """Run `cells` in the observer; a cell that ends it, hangs it past its limit or makes it send
+    garbage is left out and the observer started afresh, until the rest runs or time is up. The
+    connection to the observer that ran them, the cells' errors and the cells it ran."""
+    notes: list[str] = []
+    cells = list(cells)
+    while True:
+        failed = _send_cells(connection, cells, cell_timeout, clock)
+        if isinstance(failed, CellRun):
+            return connection, CellRun(notes + failed.errors), cells
+        index, why = failed
+        notes.append(f"cell {str(cells[index].get('id'))[:40]}: {why}; the checks ran without it")
+        del cells[index]
+        connection = observer.start()
+
+
+def _send_cells(connection: Connection, cells: list[dict], cell_timeout: float,
+                clock: Clock) -> CellRun | tuple[int, str]:
+    """The cells' errors, or (the cell that stopped the observer, why)."""
+    wire = connection.wire
+    connection.send({"op": "cells", "cells": cells, "timeout": cell_timeout})
+    current = None  # the cell the observer said it runs
+    while True:
+        try:  # the observer announces each cell: each has its own limit
+            message = connection.receive(clock.until(time.monotonic() + cell_timeout + REPORT_GRACE))
+        except (ObserverGone, wire.WireError) as exc:
+            if clock.left() <= 0:
+                raise ObserverGone(str(exc), timed_out=True) from None
+            if current is None:  # before any of the notebook's code ran: the machinery failed
+                raise ObserverNotStarted(f"the checking process failed before any code ran ({exc})") from None
+            if isinstance(exc, wire.WireError):
+                return current, f"the checked code sent what cannot be read ({str(exc)[:120]})"
+            if exc.timed_out:
+                return current, (f"{cell_timeout_reason(cell_timeout)}, and it did not stop when interrupted in "
+                                 "the checks' run")
+            return current, "the process running the checks ended in this cell (it exited, crashed or hit a limit)"
+        if "cells" in message:
+            results = message["cells"] if isinstance(message["cells"], list) else []
+            return CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
+                            if isinstance(c, dict) and c.get("error")])
+        index = message.get("cell")
+        if type(index) is not int or not 0 <= index < len(cells):
+            if current is None:
+                raise ObserverNotStarted("the checking process sent an unexpected message")
+            return current, "the checked code sent an unexpected message"
+        current = index
+
+
 def _judge_question(reference: Reference, connection: Connection, question: str, points: float,
-                    timeout: float) -> Verdict:
-    """One question in a fresh fork of the observer: its cases in order, the first failure decides."""
+                    timeout: float, clock: Clock) -> Verdict:
+    """One question in a fresh fork of the observer: its cases in order, the first failure decides.
+    ObserverGone when the observer is gone or the notebook's time is up."""
     checks = reference.checks
     spec = checks.checker_module(question).QUESTIONS[question]
     cases = reference.cases(question)
-    # The observer kills the question's child after `timeout`; a parent that has not said so soon
+    timeout_here = min(timeout, clock.left())
+    if timeout_here <= 0:
+        raise ObserverGone(clock.reason, timed_out=True)
+    # The observer kills the question's child after `timeout_here`; a parent that has not said so soon
     # after is gone.
-    deadline = time.monotonic() + timeout + REPORT_GRACE
-    connection.send({"op": "question", "question": question, "timeout": timeout})
+    deadline = clock.until(time.monotonic() + timeout_here + REPORT_GRACE)
+    connection.send({"op": "question", "question": question, "timeout": timeout_here})
     try:
         failure = _run_cases(checks, connection, spec, cases, deadline)
     except _ChildGone as gone:
+        if gone.timed_out and timeout_here < timeout:
+            raise ObserverGone(clock.reason, timed_out=True) from None
         return Verdict(question, 0.0, points, f"{question}: {gone}{_too_long(timeout) if gone.timed_out else ''}")
     except ObserverGone:
         raise
@@ -176,6 +279,8 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     connection.send({"op": "end"})
     done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):
+        if timeout_here < timeout:
+            raise ObserverGone(clock.reason, timed_out=True)
         failure = _too_long(timeout)
     if failure:
         return Verdict(question, 0.0, points, f"{question}, {failure}")
@@ -232,12 +337,22 @@ def _drain(connection: Connection, deadline: float) -> dict:
             connection.send({"refused": "the question is over"})
 
 
+# How a case's values were drawn: the student's functions receive the values, never these, so they do not
+# cross (the student's code could read them from its callers' frames and print them in its feedback).
+DRAWING = ("seed", "grid")
+
+
+def sent_inputs(spec: Any, case: Any) -> dict:
+    """What of one case crosses into the student's process."""
+    return {k: v for k, v in spec.student_inputs(case.inputs, case.expected).items() if k not in DRAWING}
+
+
 def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any, data: dict,
                 deadline: float) -> str | None:
     """One case: send its inputs, answer the stand-ins' calls, judge the observation."""
     judging, wire = checks._judging, checks._wire
     helpers = spec.answers(case.inputs, case.expected, data) if spec.answers else None
-    connection.send({"op": "case", "inputs": wire.encode(spec.student_inputs(case.inputs, case.expected))})
+    connection.send({"op": "case", "inputs": wire.encode(sent_inputs(spec, case))})
     while True:
         message = connection.receive(deadline)
         if "call" in message and helpers is not None:
@@ -263,45 +378,32 @@ def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any
 
 def judge_in_sandbox(server: Any, reference: Reference, folder: Path, cells: list[dict],
                      questions: list[tuple[str, float]], cell_timeout: float,
-                     timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+                     timings: dict[str, float] | None = None, notebook_timeout: float | None = None,
+                     run_seconds: float = 0.0) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with its observer forked in the worker's sandbox (`server`, forkserver.py),
-    in a fresh copy of the notebook's folder; the sandbox is cleaned afterwards."""
+    in a fresh copy of the notebook's folder; the sandbox is cleaned afterwards (every process of the
+    notebook killed). `notebook_timeout`, `run_seconds`: see judge_notebook."""
     timings = timings if timings is not None else {}
-    started = time.monotonic()
-    server.prepare(folder)
-    connection = Connection(server.sockets / "judge.sock", reference.wire)
+    cpu_seconds = max(600, int(cell_timeout) * (len(cells) + len(questions) + 2))
+    observer = SandboxedObserver(server, folder, reference.wire, cpu_seconds, reference.checks_folder)
     try:
-        cpu_seconds = max(600, int(cell_timeout) * (len(cells) + len(questions) + 2))
-        server.observe(str(connection.path), cpu_seconds=cpu_seconds, checks=reference.checks_folder)
-        connection.accept(60)
-        timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
-        return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)
+        return judge_notebook(reference, observer, cells, questions, cell_timeout, timings, notebook_timeout,
+                              run_seconds)
     finally:
-        connection.close()
         started = time.monotonic()
-        server.finish()
+        observer.stop()
         timings["judge_setup"] = timings.get("judge_setup", 0.0) + time.monotonic() - started
 
 
 def judge_unsandboxed(reference: Reference, folder: Path, cells: list[dict], questions: list[tuple[str, float]],
-                      cell_timeout: float, env: dict[str, str],
-                      timings: dict[str, float] | None = None) -> tuple[list[Verdict], CellRun]:
+                      cell_timeout: float, env: dict[str, str], timings: dict[str, float] | None = None,
+                      notebook_timeout: float | None = None, run_seconds: float = 0.0) -> tuple[list[Verdict], CellRun]:
     """Judge one notebook with an observer in a plain subprocess (build verification of the instructor's
-    own solution; `hwkit grade` never runs student code this way)."""
-    import subprocess
-    import tempfile
-
-    observer = Path(__file__).with_name("observer.py")
+    own solution, and `hwkit grade --unsandboxed`)."""
     checks = str(Path(reference.checks.__file__).parent) if reference.checks_folder else ""
-    with tempfile.TemporaryDirectory(prefix="hwk-judge-") as tmp:
-        connection = Connection(Path(tmp) / "judge.sock", reference.wire)
-        process = subprocess.Popen([sys.executable, str(observer), str(connection.path), checks], cwd=folder,
-                                   env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        try:
-            connection.accept(120)
-            return judge_notebook(reference, connection, cells, questions, cell_timeout, timings)
-        finally:
-            connection.close()
-            process.kill()
-            process.wait()
+    observer = SubprocessObserver(folder, reference.wire, checks, env)
+    try:
+        return judge_notebook(reference, observer, cells, questions, cell_timeout, timings, notebook_timeout,
+                              run_seconds)
+    finally:
+        observer.close()

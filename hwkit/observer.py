@@ -14,9 +14,9 @@ Messages are JSON lines on one Unix socket the judge listens on.
                      {"op": "question", "question", "timeout"}  then, to the forked child:
                          {"op": "case", "inputs"} ... {"op": "end"}, and {"answer"} / {"refused"}
                          to each stand-in call
-  observer -> judge: {"cells": [{"id", "error"}]}; per question: {"data"} once, per case
-                     {"call": helper, "args", "kwargs"} ... {"observed"}; then {"question_done",
-                     "status", "timed_out"} from the parent
+  observer -> judge: {"cell": index} before each cell, then {"cells": [{"id", "error"}]}; per question:
+                     {"data"} once, per case {"call": helper, "args", "kwargs"} ... {"observed"}; then
+                     {"question_done", "status", "timed_out"} from the parent
 """
 from __future__ import annotations
 
@@ -101,10 +101,13 @@ def python_source(source: str) -> str:
         return source
 
 
-def run_cells(cells: list[dict], timeout: float, namespace: dict) -> list[dict]:
-    """Execute the notebook's code cells in order, errors allowed (as nbgrader does), each under a time limit."""
+def run_cells(cells: list[dict], timeout: float, namespace: dict, announce: Callable[[int], None]) -> list[dict]:
+    """Execute the notebook's code cells in order, errors allowed (as nbgrader does), each under a time
+    limit; `announce(index)` before each (the judge times each cell, and knows which one ended this
+    process if one does)."""
     results = []
-    for cell in cells:
+    for index, cell in enumerate(cells):
+        announce(index)
         filename = f"<cell {cell['id']}>"
         source = python_source(str(cell["source"]))
         linecache.cache[filename] = (len(source), None, [line + "\n" for line in source.splitlines()], filename)
@@ -209,7 +212,8 @@ def serve(socket_path: str, checks_folder: str) -> None:
         if request.get("op") == "cells":
             with open(os.devnull, "w") as null:
                 sys.stdout = sys.stderr = null  # prints of the notebook: nobody reads them here
-                results = run_cells(request["cells"], float(request["timeout"]), namespace)
+                results = run_cells(request["cells"], float(request["timeout"]), namespace,
+                                    lambda index: channel.send({"cell": index}))
                 sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             channel.send({"cells": results})
         elif request.get("op") == "question" and checks is not None:

@@ -45,6 +45,7 @@ class RunReport:
     stopped_at: int | None = None  # the cell where the kernel died or could not be interrupted
     interrupted: set[int] = field(default_factory=set)  # cells stopped for their time or output limit
     notes: list[str] = field(default_factory=list)  # why, per cell, for the feedback
+    seconds: float = 0.0  # how long the cells ran: the judge's re-run and checks get what is left of the limit
 
     def note(self, index: int, cell: NotebookNode, text: str) -> None:
         name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
@@ -204,8 +205,9 @@ class SandboxedExecute(Execute):
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
+                cells_started = time.monotonic()
                 if self.notebook_timeout > 0:
-                    self._deadline = time.monotonic() + self.notebook_timeout
+                    self._deadline = cells_started + self.notebook_timeout
                 over = (f"the notebook ran longer than its limit of {self.notebook_timeout} s in all "
                         "(raise --notebook-timeout if it is just slow)")
                 for index, cell in enumerate(self.nb.cells):
@@ -255,6 +257,7 @@ class SandboxedExecute(Execute):
                             stopped = (f"not run: the notebook's output passed its limit of "
                                        f"{self.notebook_output_bytes} bytes in an earlier cell")
                             report.stopped_at = index
+                report.seconds = time.monotonic() - cells_started
         except Exception as exc:  # the kernel could not start, or died between cells
             if stopped is None:
                 report.stopped_at = report.stopped_at or 0

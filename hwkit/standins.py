@@ -50,12 +50,12 @@ class Session:
     """One question's conversation with the stand-in server, every request within the question's limit."""
 
     def __init__(self, connection: Connection, deadline: float):
-        self.connection, self.deadline = connection, deadline
+        self.connection, self.deadline = connection, deadline  # the last moment a reply may come
         self.requests = 0
 
     def request(self, message: dict) -> Any:
         self.connection.send(message)
-        reply = self.connection.receive(self.deadline + REPLY_GRACE)
+        reply = self.connection.receive(self.deadline)
         self.requests += 1
         if "question_done" in reply:
             raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
@@ -75,7 +75,7 @@ class Session:
     def names(self, names: list[str]) -> dict[str, Any]:
         """The notebook's values of `names` (those it defines), as the test's namespace holds them."""
         self.connection.send({"op": "describe", "names": names})
-        reply = self.connection.receive(self.deadline + REPLY_GRACE)
+        reply = self.connection.receive(self.deadline)
         if "question_done" in reply:
             raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
         entries = reply.get("names")

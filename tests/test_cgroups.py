@@ -8,9 +8,10 @@ import textwrap
 
 import pytest
 
+from conftest import unless_available
 from hwkit import cgroups
 
-pytestmark = pytest.mark.skipif(cgroups.available() is not None, reason=str(cgroups.available()))
+pytestmark = unless_available(cgroups.available())
 
 
 def walled(cgroup: cgroups.Cgroup, program: str) -> subprocess.CompletedProcess:

@@ -17,13 +17,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from conftest import unless_available
 from hwkit import cgroups
 from hwkit.course import Course
 from hwkit.forkserver import KernelForkServer, worker_server
 from hwkit.sandbox import SandboxKernelManager
 from hwkit.walls import Limits, available, kernel_env, prepare_grader_mount
 
-pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+pytestmark = unless_available(available())
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import unless_available
 from hwkit.course import Course
 from hwkit.judge import judged_cells
 from hwkit.sandbox import SandboxedExecute
 from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
-              pytest.mark.skipif(available() is not None, reason=str(available()))]
+              unless_available(available())]
 
 REPO = Path(__file__).resolve().parents[1]
 

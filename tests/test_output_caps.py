@@ -14,13 +14,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import unless_available
 from hwkit.course import Course
 from hwkit.sandbox import SandboxedExecute
 from hwkit.settings import CELL_TIMEOUT
 from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
-              pytest.mark.skipif(available() is not None, reason=str(available()))]
+              unless_available(available())]
 
 REPO = Path(__file__).resolve().parents[1]
 CELL_CAP, MARGIN = 20_000, 2_000  # the margin: the error output that says what was cut

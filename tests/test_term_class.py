@@ -19,14 +19,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import copy_course
+from conftest import copy_course, unless_available
 from hwkit.cli import main
 from hwkit.course import Course
 from hwkit.demo import filled_release
 from hwkit.report import MANUAL_COLUMN
 from hwkit.walls import available
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
+pytestmark = [pytest.mark.slow, unless_available(available())]
 
 P1 = "Problem1_Softmax_CrossEntropy.ipynb"
 ASSIGNMENT = "hw2"

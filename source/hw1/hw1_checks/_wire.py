@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from typing import Any
 
@@ -21,6 +22,9 @@ import numpy as np
 ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 MAX_DEPTH = 32
 MAX_BYTES = 8 * 2**20  # one message (the largest real answer is ~0.2 MB); a bigger one is a failure
+# Bytes one decoded message may build: arrays of numbers carry their bytes, but an array of objects
+# crosses as its shape only, so without this a 200-byte message could ask for gigabytes.
+MAX_DECODED = 2 * MAX_BYTES
 MAX_TEXT = 2000  # characters of any string that crosses (messages, names)
 TENSOR_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
@@ -90,16 +94,18 @@ def dumps(value: Any) -> str:
 
 
 def decode(data: Any, depth: int = 0) -> Any:
-    """The plain value `data` stands for (grader side); WireError if it is not of the agreed form."""
+    """The plain value `data` stands for (grader side); WireError if it is not of the agreed form or
+    would build more than MAX_DECODED bytes of arrays."""
     try:
-        return _decode(data, depth)
+        return _decode(data, depth, [MAX_DECODED])
     except WireError:
         raise
     except (ValueError, TypeError, OverflowError, KeyError, RecursionError, MemoryError) as exc:
         raise WireError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 
 
-def _decode(data: Any, depth: int = 0) -> Any:
+def _decode(data: Any, depth: int, budget: list[int]) -> Any:
+    """`budget`: a one-item list, the array bytes the message may still build."""
     if depth > MAX_DEPTH + 2:
         raise WireError("nested too deeply")
     if data is None or type(data) in (bool, int):
@@ -114,24 +120,24 @@ def _decode(data: Any, depth: int = 0) -> Any:
         return float(data["float"])
     if "scalar" in data:
         dtype = _dtype(data["scalar"])
-        return dtype.type(_decode(data["value"], depth + 1))
+        return dtype.type(_decode(data["value"], depth + 1, budget))
     if "array" in data:
-        return _decode_array(data)
+        return _decode_array(data, budget)
     if "tuple" in data:
-        return tuple(_decode(v, depth + 1) for v in _list(data["tuple"]))
+        return tuple(_decode(v, depth + 1, budget) for v in _list(data["tuple"]))
     if "list" in data:
-        return [_decode(v, depth + 1) for v in _list(data["list"])]
+        return [_decode(v, depth + 1, budget) for v in _list(data["list"])]
     if "dict" in data:
         result = {}
         for pair in _list(data["dict"]):
             key, value = _list(pair)
-            key = _decode(key, depth + 1)
+            key = _decode(key, depth + 1, budget)
             if not isinstance(key, (str, int, float, bool, type(None), tuple)):
                 raise WireError("unhashable key")
-            result[key] = _decode(value, depth + 1)
+            result[key] = _decode(value, depth + 1, budget)
         return result
     if "tensor" in data:
-        return _decode_tensor(data)
+        return _decode_tensor(data, budget)
     if "object" in data:
         name = re.sub(r"\W", "_", str(data["object"]))[:60] or "object"
         return type(name if name[0].isalpha() else "_" + name, (Opaque,), {})()
@@ -154,27 +160,35 @@ def _dtype(text: Any) -> np.dtype:
     return dtype
 
 
-def _decode_array(data: dict) -> np.ndarray:
+def _decode_array(data: dict, budget: list[int]) -> np.ndarray:
     shape = tuple(int(n) for n in _list(data.get("shape")))
-    if any(n < 0 for n in shape):
-        raise WireError("negative size")
+    if any(n < 0 for n in shape) or len(shape) > 32:
+        raise WireError("negative size or too many dimensions")
+    count = math.prod(shape)  # Python's integers: np.prod would wrap around
     if data["array"] is None:  # an array of objects or strings: its dtype and shape only
+        _spend(budget, count * np.dtype(object).itemsize)
         return np.empty(shape, dtype=object)
     dtype = _dtype(data["dtype"])
+    _spend(budget, count * dtype.itemsize)
     raw = base64.b64decode(str(data["array"]), validate=True)
-    count = int(np.prod(shape)) if shape else 1
     if count * dtype.itemsize != len(raw):
         raise WireError("array size does not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _decode_tensor(data: dict):
+def _spend(budget: list[int], size: int) -> None:
+    if size > budget[0]:
+        raise WireError(f"the arrays of one message would take more than {MAX_DECODED // 2**20} MB")
+    budget[0] -= size
+
+
+def _decode_tensor(data: dict, budget: list[int]):
     import torch
 
     dtype = str(data.get("dtype"))
     if dtype not in TENSOR_DTYPES:
         raise WireError(f"tensor dtype {dtype!r} cannot cross")
-    array = _decode_array(data["tensor"])
+    array = _decode_array(data["tensor"], budget)
     tensor = torch.from_numpy(np.array(array)).to(getattr(torch, dtype))
     if data.get("requires_grad") is True and tensor.is_floating_point():
         tensor.requires_grad_(True)
