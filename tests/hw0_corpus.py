@@ -224,6 +224,64 @@ def instructor(grade_id):
 exec(instructor("softmax"))
 """
 
+FAKE_RESULT = """
+kernel = get_ipython().kernel
+
+
+def full_marks(info):
+    # nbgrader scores a test cell by its first output: an execute_result that is no number means full marks.
+    kernel.session.send(kernel.iopub_socket, "execute_result",
+                        {"data": {"text/plain": "'all tests passed'"}, "metadata": {}, "execution_count": 1},
+                        parent=kernel.get_parent("shell"))
+
+
+get_ipython().events.register("pre_run_cell", full_marks)
+"""
+
+REBIND_CALLERS_NP = """
+import sys
+import types
+
+import numpy
+
+
+def agree(*args, **kwargs):
+    return True
+
+
+def rebind_callers_np():
+    # Every calling frame's `np` (the test cell's, when a test calls this) becomes a copy that agrees.
+    fake = types.ModuleType("numpy")
+    fake.__dict__.update(numpy.__dict__, allclose=agree, isclose=agree, array_equal=agree)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("np") is numpy:
+            frame.f_globals["np"] = fake
+        frame = frame.f_back
+
+
+def softmax(Z):
+    rebind_callers_np()
+    return numpy.zeros(numpy.shape(Z))
+"""
+
+REBIND_ONE_HOT = """
+def one_hot(labels, num_classes):
+    rebind_callers_np()
+    return numpy.zeros((len(labels), num_classes))
+"""
+
+MUTATES_INPUTS = """
+def train_step(W, b, X, y, lr):
+    # Zeroes the caller's X, then answers the trivial problem X = 0: the test's expectation, computed from X
+    # after the call, matches.
+    X.zero_()
+    T = torch.nn.functional.one_hot(y, b.shape[0]).to(b.dtype)
+    P = torch.softmax(b, dim=0).expand_as(T)
+    loss = float(-(T * P.log()).sum(dim=1).mean())
+    return W.clone(), b - lr * (P - T).mean(dim=0), loss
+"""
+
 SOFTMAX_OVERFLOWS = "def softmax(Z):\n    E = np.exp(Z)\n    return E / E.sum(axis=1, keepdims=True)\n"
 SOFTMAX_GLOBAL_MAX = "def softmax(Z):\n    E = np.exp(Z - np.max(Z))\n    return E / E.sum(axis=1, keepdims=True)\n"
 SOFTMAX_LOOPS = """
@@ -298,6 +356,13 @@ def _entries() -> list[CorpusEntry]:
                                    "two_layer_net": AGREEABLE_TENSOR, "train_step": AGREEABLE_TRAIN_STEP,
                                    "n_params": EQUAL_INT},
                     loses=everything, wins_plain=everything),
+        CorpusEntry("caller_tricks", "softmax and one_hot (zeros) rebind `np` in their callers' frames to a copy "
+                    "whose allclose & co. agree; train_step zeroes the caller's X in place and answers for X = 0",
+                    {"softmax": REBIND_CALLERS_NP, "one_hot": REBIND_ONE_HOT, "train_step": MUTATES_INPUTS},
+                    loses=frozenset({q1, q2, q4}), wins_plain=frozenset({q1, q2, q4})),
+        CorpusEntry("fake_result", "a pre_run_cell hook sends an execute_result before every cell runs: nbgrader "
+                    "scores a test cell by that first output; the release's stubs", {"softmax": FAKE_RESULT},
+                    filled=False, loses=everything, wins_plain=everything),
         CorpusEntry("input_transformer", "an IPython input transformer turns every test cell into `pass`; the "
                     "release's stubs", {"softmax": INPUT_TRANSFORMER}, filled=False,
                     loses=everything, wins_plain=everything),
