@@ -45,6 +45,11 @@ class CorpusEntry:
     loses: frozenset[str] = frozenset()
     wins_plain: frozenset[str] = frozenset()
 
+    def expected(self, route: str) -> dict[str, float]:
+        """The autograded questions' points `route` ("hwkit" or "plain" nbgrader) must give this submission."""
+        lost = self.loses if route == "hwkit" else self.loses - self.wins_plain
+        return {q: 0.0 if q in lost else float(points) for q, points in POINTS.items()}
+
     def build(self, course_root: Path) -> nbformat.NotebookNode:
         return release_with(course_root, lambda grade_id, text: self.edits.get(grade_id, text), self.filled)
 

@@ -74,8 +74,8 @@ def test_reference_full_marks_untouched_zero(plain) -> None:
 @pytest.mark.parametrize("student", HONEST)
 def test_mistakes_lose_their_own_questions_only(plain, student: str) -> None:
     _, scores = plain
-    lost = CORPUS[student].loses
-    assert {q: scores[student][q] for q in POINTS} == {q: 0.0 if q in lost else float(p) for q, p in POINTS.items()}
+    assert {q: scores[student][q] for q in POINTS} == CORPUS[student].expected("plain") == \
+        CORPUS[student].expected("hwkit")
 
 
 @pytest.mark.slow
@@ -83,6 +83,6 @@ def test_mistakes_lose_their_own_questions_only(plain, student: str) -> None:
 def test_cheat_takes_its_points_under_plain_nbgrader(plain, student: str) -> None:
     """The positive control: the cheat's answers are wrong, yet plain nbgrader gives it these questions."""
     _, scores = plain
-    entry = CORPUS[student]
-    expected = {q: 0.0 if q in entry.loses - entry.wins_plain else float(p) for q, p in POINTS.items()}
-    assert {q: scores[student][q] for q in POINTS} == expected
+    won = {q for q in CORPUS[student].wins_plain if scores[student][q] == POINTS[q]}
+    assert won == CORPUS[student].wins_plain
+    assert {q: scores[student][q] for q in POINTS} == CORPUS[student].expected("plain")
