@@ -159,7 +159,7 @@ def hwkit_grade(course: Course, jobs: int, timeout: int) -> tuple[float, dict]:
 
     scores = {}
     maxima = load_assignment(course).max_scores
-    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    rows = {r["student_id"]: r for r in csv.DictReader((course.grades_csv).open())}
     for student, row in rows.items():
         for name, cells in maxima.items():
             scores[(student, name)] = {q: (float(row[q]) if row[q] != "" else None) for q in cells}

@@ -1,4 +1,4 @@
-"""grades-canvas.csv: the final grades in the CSV format Canvas's gradebook import reads.
+"""grades-canvas-<assignment>.csv: the final grades in the CSV format Canvas's gradebook import reads.
 
 Columns Student ("Last, First"), ID (Canvas's user id: the roster's lms_user_id), SIS User ID (the student
 id), SIS Login ID, Section, then one column per assignment: "hw1" creates a new assignment on import,

@@ -84,9 +84,9 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     from .term import complete_run, write_grade_files
 
     run = complete_run(course, run)
-    grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
+    grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
     write_summaries(run, course)
-    figure = write_summary_figure(run, course.root / "grades-summary.png")
+    figure = write_summary_figure(run, course.summary_figure)
     print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {line}")
@@ -100,7 +100,7 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
           + f"; scores in {grades_csv}, for Canvas's gradebook import {canvas_csv.name}, "
           f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
     if run.sandboxed is False:
-        print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); grades.csv records it")
+        print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); the grades file records it")
     if missing:
         print(f"{len(missing)} student(s) NOT GRADED (no grade recorded; run hwkit grade again): "
               + "; ".join(f"{student} ({why})" for student, why in missing.items()))
@@ -252,7 +252,7 @@ def _add_build(sub) -> None:
 
 def _add_grade(sub) -> None:
     p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
-                    "feedback/, gradebook.db, grades.csv, in parallel, student code sandboxed")
+                    "feedback/, gradebook.db, grades-<assignment>.csv, in parallel, student code sandboxed")
     add_grading_options(p)
     p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,
@@ -291,8 +291,8 @@ def _add_lab(sub) -> None:
 
 def _add_export(sub) -> None:
     p = add_command(sub, "export", cmd_export,
-                    "write grades.csv from gradebook.db, including points given in formgrader")
-    p.add_argument("--out", help="CSV file (default: grades.csv in the course)")
+                    "write grades-<assignment>.csv from gradebook.db, including points given in formgrader")
+    p.add_argument("--out", help="CSV file (default: grades-<assignment>.csv in the course)")
 
 
 COMMANDS = (_add_roster, _add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export,

@@ -102,6 +102,20 @@ class Course:
     def gradebook(self) -> Path:
         return self.root / "gradebook.db"
 
+    @property
+    def grades_csv(self) -> Path:
+        """The assignment's grades, one row per student (each assignment its own file)."""
+        return self.root / f"grades-{self.assignment}.csv"
+
+    @property
+    def canvas_csv(self) -> Path:
+        """The assignment's file for Canvas's gradebook import."""
+        return self.root / f"grades-canvas-{self.assignment}.csv"
+
+    @property
+    def summary_figure(self) -> Path:
+        return self.root / f"grades-summary-{self.assignment}.png"
+
     def notebook_names(self) -> list[str]:
         """The assignment's notebooks, e.g. ["Planar_MLP.ipynb", ...], in a stable order."""
         return sorted(p.name for p in self.source.glob("*.ipynb"))

@@ -90,7 +90,7 @@ def _scores_from_gradebook(gradebook: Gradebook, grade: NotebookGrade, course: C
 
 def export_grades(course: Course, out: Path | None = None) -> int:
     """Write grades.csv (or `out`) from the gradebook and print the table; the exit code."""
-    out = out or course.root / "grades.csv"
+    out = out or course.grades_csv
     if not out.parent.is_dir():
         raise CourseError(f"--out {out}: the folder {out.parent} does not exist; create it or choose another file.")
     run = export_from_gradebook(course)

@@ -13,8 +13,6 @@ from .report import write_grades_csv
 from .results import NO_SUBMISSION, GradeRun, NotebookGrade
 from .roster import read_roster
 
-CANVAS_CSV = "grades-canvas.csv"
-
 
 def complete_run(course: Course, run: GradeRun) -> GradeRun:
     """Add the roster's students who submitted nothing, and every student's lateness (the penalty is also
@@ -53,7 +51,7 @@ def _notebooks(course: Course, run: GradeRun) -> dict[str, tuple[dict[str, float
 def write_grade_files(course: Course, run: GradeRun, path: Path) -> list[Path]:
     """grades.csv at `path` and, beside it, the file Canvas's gradebook import reads (names from the roster)."""
     write_grades_csv(run, path)
-    canvas = path.with_name(CANVAS_CSV)
+    canvas = path.with_name(course.canvas_csv.name)
     roster = read_roster(course_settings(course)[1]) if course.gradebook.exists() else {}
     write_canvas_csv(run, roster, canvas_column(course.assignment, course_config(course)), canvas)
     return [path, canvas]

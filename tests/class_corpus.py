@@ -127,7 +127,7 @@ def grade_class(built_course: Course, root: Path) -> GradedClass:
     course = Course.at(root)
     otter_jobs = make_class(course)
     archive = make_archive(course, root.parent / ARCHIVE)
-    (course.root / "grades.csv").write_text("student_id,total\nsentinel,1\n")  # must only change via reports
+    (course.grades_csv).write_text("student_id,total\nsentinel,1\n")  # must only change via reports
     before = digest(course.submitted)
 
     def through_otter(job: tuple[str, str]) -> tuple[tuple[str, str], OtterResult]:
@@ -141,7 +141,7 @@ def grade_class(built_course: Course, root: Path) -> GradedClass:
         run = grade(course, SETTINGS, archive=archive, progress=bar)
     with ThreadPoolExecutor(max_workers=2) as pool:  # after nbgrader: two runs at a time on two cores, as it had
         otter = dict(pool.map(through_otter, otter_jobs))
-    write_grades_csv(run, course.root / "grades.csv")
+    write_grades_csv(run, course.grades_csv)
     write_summaries(run, course)
-    write_summary_figure(run, course.root / "grades-summary.png")
+    write_summary_figure(run, course.summary_figure)
     return GradedClass(course, run, otter, before, bar.getvalue(), archive)

@@ -75,7 +75,7 @@ def test_cheats_reveal_no_secret(graded_class: GradedClass) -> None:
     costs = [case.expected["cost"] for case in hw1_hidden.judged_cases("q4_compute_cost") if case.kind == "hidden"]
     secrets = [f"{c:.6g}" for c in costs] + [repr(c) for c in costs] + [
         "def closed_form_gradients", "def autograd_gradients", "HIDDEN_CASES"]  # the reference's source
-    texts = [(course.root / "grades.csv").read_text()]
+    texts = [(course.grades_csv).read_text()]
     for student in CHEATS:
         texts += [p.read_text() for p in (course.autograded / student).rglob("*.ipynb")]
         texts += [p.read_text() for p in (course.feedback / student).rglob("*.html")]
@@ -133,7 +133,7 @@ def test_gradebook_holds_every_submission_consistently(graded_class: GradedClass
 
 def test_reports(graded_class: GradedClass) -> None:
     course, run, bar = graded_class.course, graded_class.run, graded_class.progress
-    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    rows = {r["student_id"]: r for r in csv.DictReader((course.grades_csv).open())}
     assert set(rows) == set(run.students()) and "sentinel" not in rows
     assert float(rows["reference"]["Planar_MLP"]) == 30
     assert float(rows["os_exit"]["q4_predict"]) == 0 and float(rows["os_exit"]["q4_layer_sizes"]) == 1
@@ -141,7 +141,7 @@ def test_reports(graded_class: GradedClass) -> None:
     assert float(rows["reference"]["max_total"]) == sum(g.max_total for g in run.grades if g.student == "reference")
     assert "average over the batch" in (course.feedback / "forgot_average" / "hw1" / "Planar_MLP.html").read_text()
     assert "not valid JSON" in (course.feedback / "invalid_json" / "hw1" / "index.html").read_text()
-    assert (course.root / "grades-summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert (course.summary_figure).read_bytes()[:4] == b"\x89PNG"
     page = (course.feedback / "os_exit" / "hw1" / "index.html").read_text()
     assert "kernel died" in page
     html = (course.feedback / "os_exit" / "hw1" / "Planar_MLP.html").read_text()
@@ -246,7 +246,7 @@ def test_a_crashed_worker_never_records_a_grade(graded_class: GradedClass, repor
     for student in run.retried:  # collateral of the broken pool: graded on the retry
         if student != WORKER_CRASH:
             assert all(g.graded for g in run.grades if g.student == student), student
-    rows = {r["student_id"]: r for r in csv.DictReader((course.root / "grades.csv").open())}
+    rows = {r["student_id"]: r for r in csv.DictReader((course.grades_csv).open())}
     row = rows[WORKER_CRASH]
     assert row["status"].startswith("not graded: ") and "retried" in row["status"]
     assert row["total"] == "" and row["Planar_MLP"] == "" and all(row[q] == "" for q in crashed.max_scores)

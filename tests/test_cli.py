@@ -100,7 +100,7 @@ def test_grade_with_a_missing_archive_or_a_bad_option_value(course: Course, else
     done = hwkit("grade", "--timeout", "0", cwd=course.root)
     assert done.returncode == USER_ERROR and "Traceback" not in done.stderr
     assert "--timeout: 0 is not a positive number" in done.stderr
-    assert not (course.root / "grades.csv").exists()
+    assert not (course.grades_csv).exists()
 
 
 def test_grade_an_archive_without_any_notebook_writes_nothing(course: Course) -> None:
@@ -125,7 +125,7 @@ def test_export_with_nothing_graded_writes_nothing(course: Course) -> None:
     assert_one_sentence(hwkit("export", cwd=course.root), "no hw1 submission", "run `hwkit grade` first")
     assert_one_sentence(hwkit("export", "--out", "no/such/folder/grades.csv", cwd=course.root),
                         "does not exist")
-    assert not (course.root / "grades.csv").exists()
+    assert not (course.grades_csv).exists()
 
 
 def test_otter_grade_on_a_missing_notebook_or_archive(course: Course, elsewhere: Path) -> None:
@@ -215,11 +215,11 @@ def test_grading_says_what_it_prepares_and_how_to_raise_a_too_short_timeout(cour
     page = (course.feedback / "looper" / "hw1" / "index.html").read_text()
     assert advice in page
     assert advice in (course.feedback / "looper" / "hw1" / "Planar_MLP.html").read_text()
-    graded = (course.root / "grades.csv").read_text()
-    (course.root / "grades.csv").unlink()
+    graded = (course.grades_csv).read_text()
+    (course.grades_csv).unlink()
     exported = hwkit("export", "--course", str(course.root), cwd=elsewhere)  # hwkit/export.py, from elsewhere
     assert exported.returncode == 0 and "1 student(s) exported" in exported.stdout, exported.stderr
-    assert _row(graded) == _row((course.root / "grades.csv").read_text())
+    assert _row(graded) == _row((course.grades_csv).read_text())
 
 
 def _row(grades_csv: str) -> dict[str, str]:

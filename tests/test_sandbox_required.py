@@ -35,7 +35,7 @@ def test_grade_without_bubblewrap_stops_with_how_to_install_it(tmp_path: Path) -
     message = proc.stderr.strip()
     assert len(message.splitlines()) == 1 and "apt-get install bubblewrap" in message, message
     assert "--unsandboxed" in message and "bwrap" in message
-    assert not course.autograded.exists() and not (course.root / "grades.csv").exists()
+    assert not course.autograded.exists() and not (course.grades_csv).exists()
     assert not course.gradebook.exists()
 
 
@@ -55,7 +55,7 @@ def test_grade_without_cgroups_stops_with_how_to_fix_it(tmp_path: Path) -> None:
     message = proc.stderr.strip()
     assert len(message.splitlines()) == 1 and "no usable cgroups" in message, message
     assert "as root" in message and "--unsandboxed" in message
-    assert not course.autograded.exists() and not (course.root / "grades.csv").exists()
+    assert not course.autograded.exists() and not (course.grades_csv).exists()
 
 
 def test_unsandboxed_runs_are_recorded(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from hwkit.late import LatePolicy, describe
 from hwkit.regrade import changes, previous_scores
 from hwkit.report import MANUAL_COLUMN, console_table, write_grades_csv
 from hwkit.results import GradeRun, Lateness, NotebookGrade
-from hwkit.term import CANVAS_CSV, complete_run, write_grade_files
+from hwkit.term import complete_run, write_grade_files
 
 P1 = "Problem1_Softmax_CrossEntropy.ipynb"
 P1_AUTO = {"q1_softmax": 1.0, "q1_cross_entropy": 1.0, "q1_grad_hidden_to_output": 2.0,
@@ -108,7 +108,7 @@ def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(course: C
     assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8)
     assert not run.late["alice"].late and run.late["alice"].points == 0
     assert any("late by 1 day 1 h" in note for note in run.notes["bob"]) and "alice" not in run.notes
-    grades_csv, canvas_csv = write_grade_files(course, run, course.root / "grades.csv")
+    grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
     rows = {r["student_id"]: r for r in csv.DictReader(grades_csv.open())}
     alice, bob, carol = rows["alice"], rows["bob"], rows["carol"]
     assert (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["manual_max"]) == \
@@ -141,8 +141,8 @@ def test_canvas_column_names_an_existing_assignment(course: Course) -> None:
     config = course.root / "nbgrader_config.py"
     config.write_text(config.read_text().replace("c.CanvasExport.assignment_ids = {}",
                                                  'c.CanvasExport.assignment_ids = {"hw1": "4242"}'))
-    write_grade_files(course, GradeRun([p1_grade("alice")], {}), course.root / "grades.csv")
-    assert (course.root / CANVAS_CSV).read_text().splitlines()[0].endswith(",hw1 (4242)")
+    write_grade_files(course, GradeRun([p1_grade("alice")], {}), course.grades_csv)
+    assert (course.canvas_csv).read_text().splitlines()[0].endswith(",hw1 (4242)")
 
 
 def test_grades_csv_keeps_written_answers_blank_until_graded(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def term(tmp_path_factory) -> dict:
     hidden.write_text(hidden.read_text().replace(CORRECT_CHECK, BROKEN_CHECK))
     grade = ("grade", "--archive", str(archive), "--jobs", "2", "--timeout", "15")
     steps["first"] = hwkit(course, *grade)
-    steps["first_csv"] = rows(root / "grades.csv")
+    steps["first_csv"] = rows(hw1.grades_csv)
     hidden.write_text(hidden.read_text().replace(BROKEN_CHECK, CORRECT_CHECK))
     steps["regrade"] = hwkit(course, *grade)
     steps["release"] = hwkit(course, "release-feedback")
@@ -81,7 +81,7 @@ def test_roster_non_submitter_and_the_assignment_by_name(term) -> None:
     assert code == 0 and "3 student(s) on the roster" in out
     code, out = term["regrade"]
     assert code == 0, out
-    table = rows(term["course"].root / "grades.csv")
+    table = rows(term["course"].grades_csv)
     assert sorted(table) == ["alice", "bob", "carol"]
     assert (table["carol"]["total"], table["carol"]["status"]) == ("0", "no submission")
     assert "0/100 no submission" in out and "1 on the roster handed in nothing" in out
@@ -89,7 +89,7 @@ def test_roster_non_submitter_and_the_assignment_by_name(term) -> None:
 
 
 def test_automatic_and_manual_points_are_apart(term) -> None:
-    alice = rows(term["course"].root / "grades.csv")["alice"]
+    alice = rows(term["course"].grades_csv)["alice"]
     automatic = (alice["automatic"], alice["automatic_max"], alice[MANUAL_COLUMN], alice["awaiting_ta"])
     assert automatic == ("8", "66", "", "7")
     assert alice["q1_1_written"] == "" and alice["q1_softmax"] == "1" and alice["total"] == "8"
@@ -97,10 +97,10 @@ def test_automatic_and_manual_points_are_apart(term) -> None:
 
 
 def test_late_submission_from_the_lms_archive_loses_its_percentage(term) -> None:
-    bob = rows(term["course"].root / "grades.csv")["bob"]
+    bob = rows(term["course"].grades_csv)["bob"]
     assert (bob["submitted_at"], bob["days_late"], bob["late_penalty"], bob["total"]) == ("2024-03-04 01:00:00", "2",
                                                                                           "1.6", "6.4")
-    assert rows(term["course"].root / "grades.csv")["alice"]["late_penalty"] == "0"
+    assert rows(term["course"].grades_csv)["alice"]["late_penalty"] == "0"
     assert "late by 1 day 2 h: -20% (-1.6 points)" in term["regrade"][1]
 
 
@@ -128,7 +128,7 @@ def test_feedback_release_and_canvas_export(term) -> None:
     with zipfile.ZipFile(folder / "carol.zip") as zf:  # the roster's non-submitter learns why she has 0
         pages = [n for n in zf.namelist() if not n.startswith(f"{ASSIGNMENT}/mathjax/")]  # maths offline
         assert pages == [f"{ASSIGNMENT}/index.html"] and b"no submission" in zf.read(f"{ASSIGNMENT}/index.html")
-    canvas = list(csv.reader((course.root / "grades-canvas.csv").open()))
+    canvas = list(csv.reader((course.canvas_csv).open()))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
     assert canvas[1][0].strip() == "Points Possible" and canvas[1][5] == "100"
     assert canvas[2:] == [["Liddell, Alice", "", "alice", "", "", "8"], ["Dylan, Bob", "", "bob", "", "", "6.4"],
@@ -145,7 +145,7 @@ def test_export_after_a_ta_graded_recomputes_the_penalty(term) -> None:
             grade.manual_score, grade.needs_manual_grade = points, False
         gradebook.db.commit()
     code, out = hwkit(course, "export")
-    table = rows(course.root / "grades.csv")
+    table = rows(course.grades_csv)
     assert code == 0, out
     alice = table["alice"]
     assert (alice["q1_1_written"], alice[MANUAL_COLUMN], alice["awaiting_ta"]) == ("4", "", "3")
