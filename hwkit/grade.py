@@ -231,11 +231,13 @@ class _Recorder:
             self.bar.update(student, " (NOT GRADED)")
 
     def _publish(self, result: StudentResult) -> None:
+        """The student's autograded notebooks and feedback of this assignment replace the previous ones (the
+        student's folders of other assignments stay as they are)."""
         for kind, source in (("autograded", result.autograded), ("feedback", result.feedback)):
-            target = getattr(self.course, kind) / result.student
+            target = getattr(self.course, kind) / result.student / self.course.assignment
             shutil.rmtree(target, ignore_errors=True)
-            if Path(source).is_dir():
-                shutil.copytree(source, target)
+            if (Path(source) / self.course.assignment).is_dir():
+                shutil.copytree(Path(source) / self.course.assignment, target)
 
 
 def _grade_all(todo: list[Submission], maxima: dict, settings: WorkerSettings, recorder: _Recorder) -> list[str]:

@@ -47,12 +47,17 @@ def expected_cells(course: Course) -> dict[str, set[str]]:
 
 
 def collect(course: Course) -> list[Submission]:
-    """Every student folder under submitted/, in a stable order."""
+    """Every student folder under submitted/ that is a submission of this assignment, in a stable order: one
+    that holds only other assignments of the course is another assignment's student."""
     if not course.submitted.is_dir():
         return []
+    from .assignment import assignments_of
+
     cells = expected_cells(course)
+    others = set(assignments_of(course)) - {course.assignment}
     return [inspect(folder, course, cells) for folder in sorted(course.submitted.iterdir())
-            if folder.is_dir() and not folder.name.startswith(".")]
+            if folder.is_dir() and not folder.name.startswith(".")
+            and ((folder / course.assignment).is_dir() or not any((folder / a).is_dir() for a in others))]
 
 
 def inspect(student_dir: Path, course: Course, cells: dict[str, set[str]]) -> Submission:

@@ -5,7 +5,7 @@ answers there). A name of the student's notebook is, in the test's namespace:
   * plain data (numbers, strings, lists, tuples, dicts, NumPy arrays, PyTorch tensors; subclasses
     arrive as their base type): a copy, decoded here, compared by the judge's own code;
   * a module: the judge's own import of the same module (`np`, `torch`), never the student's;
-  * anything else (a function, a class, a model): a `Remote`, a handle the test may call, index,
+  * anything else (a function, a class, a model): a `StudentObject`, a handle the test may call, index,
     iterate, ask the length and read attributes of, and pass back to student code. What those return
     is again plain data or a handle. A handle refuses `==`, `<`, `bool()`, `hash()` and arithmetic:
     such answers would be decided by the student's code, so the test must compare data instead.
@@ -67,7 +67,7 @@ class Session:
         return self.decode(reply["value"])
 
     def decode(self, data: Any) -> Any:
-        return wire.decode(data, resolve=lambda number, kind: Remote(self, number, kind))
+        return wire.decode(data, resolve=lambda number, kind: StudentObject(self, number, kind))
 
     def encode(self, value: Any) -> Any:
         return wire.encode(value, refer=_reference)
@@ -116,7 +116,7 @@ class _NotAvailable:
 
 def _reference(value: Any) -> int:
     """What crosses for an object of the test's (wire.encode's `refer`): only the student's own handles."""
-    if isinstance(value, Remote):
+    if isinstance(value, StudentObject):
         return object.__getattribute__(value, "_ref")
     raise Refused(f"the test passes a {type(value).__name__} to the student's code: only plain data (numbers, "
                   "strings, lists, dicts, arrays, tensors) and the student's own objects can cross")
@@ -130,7 +130,7 @@ def _refuse(what: str):
     return refused
 
 
-class Remote:
+class StudentObject:
     """A handle on one of the student's objects in the sandbox (see the module's docstring)."""
 
     __slots__ = ("_session", "_ref", "_type")
