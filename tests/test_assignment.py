@@ -33,13 +33,13 @@ def test_homework_1_as_the_model_reads_it(course: Course) -> None:
 
 
 def test_an_ordinary_assignment_has_no_packages_and_a_misspelled_one_is_one_sentence(course: Course) -> None:
-    hw0 = course.root / "source" / "hw0"
-    hw0.mkdir()
-    shutil.copy(course.source / "Problem1_Softmax_CrossEntropy.ipynb", hw0)
-    model = load(Course.at(course.root, "hw0"))
+    hw7 = course.root / "source" / "hw7"
+    hw7.mkdir()
+    shutil.copy(course.source / "Problem1_Softmax_CrossEntropy.ipynb", hw7)
+    model = load(Course.at(course.root, "hw7"))
     assert (model.checks, model.hidden, model.notebook_names) == (None, None, ["Problem1_Softmax_CrossEntropy.ipynb"])
-    assert assignments_of(course) == ["hw0", "hw1"]
-    with pytest.raises(CourseError, match=r"--assignment hw9: .*\(the course's assignments: hw0, hw1\)"):
+    assert assignments_of(course) == ["hw0", "hw1", "hw7"]
+    with pytest.raises(CourseError, match=r"--assignment hw9: .*\(the course's assignments: hw0, hw1, hw7\)"):
         load(Course.at(course.root, "hw9"))
 
 

@@ -234,4 +234,4 @@ def test_a_misspelled_assignment_is_one_sentence(tmp_path: Path) -> None:
     course = copy_course(tmp_path / "course")
     for command in ("build", "grade", "export", "release-feedback", "lab"):
         assert_one_sentence(hwkit(command, "--assignment", "hw9", cwd=course.root), "--assignment hw9",
-                            "the course's assignments: hw1")
+                            "the course's assignments: hw0, hw1")
