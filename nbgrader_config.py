@@ -13,6 +13,8 @@ GRADER_TESTS = COURSE_ROOT / "grader_tests"
 c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.root = str(COURSE_ROOT)
 c.CourseDirectory.course_id = "cie6032"
+# The assignment hwkit's commands work on when --assignment is not given.
+c.Hwkit.default_assignment = "hw1"
 # Generated or scratch files never go to students or into grading folders.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".OTTER_LOG"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

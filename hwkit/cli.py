@@ -2,7 +2,7 @@
 
 Every command works on a course folder: the one `--course PATH` names (before or after the command),
 else the folder hwkit runs in or the nearest one above it (see course.py for what marks one), and on
-one assignment of it (`--assignment`, default hw1). A
+one assignment of it (`--assignment`, default: the course's own, course.default_assignment). A
 mistake the user can fix raises CourseError: its one sentence goes to stderr and the exit code is 2,
 without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it (the
 grading options of `grade` and `demo` are registered by settings.py, beside their defaults);
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .course import ASSIGNMENT, Course, CourseError
+from .course import CONFIG, Course, CourseError
 from .settings import (
     CELL_TIMEOUT,
     NOTEBOOK_TIMEOUT,
@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # imported where needed: `hwkit --help` stays fast
 
 USER_ERROR = 2  # the exit code of a mistake the user can fix (argparse's own errors use it too)
 COURSE_HELP = "the course folder (default: the current folder or the nearest one above it)"
-ASSIGNMENT_HELP = f"the assignment's name (default {ASSIGNMENT})"
+ASSIGNMENT_HELP = (f"the assignment's name (default: c.Hwkit.default_assignment in the course's {CONFIG}, or its "
+                   "only assignment)")
 STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
 
 
@@ -251,13 +252,13 @@ def _add_build(sub) -> None:
 
 
 def _add_grade(sub) -> None:
-    p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/hw1 (or an LMS archive) into autograded/, "
+    p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/<assignment> (or an LMS archive) into autograded/, "
                     "feedback/, gradebook.db, grades-<assignment>.csv, in parallel, student code sandboxed")
     add_grading_options(p)
     p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,
                    help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
-                        "(default: <hw1_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
+                        "(default: <assignment_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
 
 
 def _add_demo(sub) -> None:
@@ -303,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hwkit", description="Build, grade and export the course's homework. Run it "
                                   "anywhere inside the course folder, or pass --course PATH (see README.md).")
     top.add_argument("--course", default=None, help=COURSE_HELP)
-    top.add_argument("--assignment", default=ASSIGNMENT, help=ASSIGNMENT_HELP)
+    top.add_argument("--assignment", default=None, help=ASSIGNMENT_HELP)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)

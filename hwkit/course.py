@@ -8,7 +8,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ASSIGNMENT = "hw1"
 CONFIG = "nbgrader_config.py"  # with a source/ folder beside it, this marks a course folder
 COURSE_FILES = (CONFIG, "source", "release", "grader_tests")  # what a course is made of (committed, not graded)
 
@@ -44,27 +43,45 @@ def find_course_root(start: str | Path = ".") -> Path:
                       "source/ folder): cd into the course folder or pass --course PATH.")
 
 
+def default_assignment(root: Path) -> str:
+    """The assignment a command works on when none is named: `c.Hwkit.default_assignment` in the course's
+    nbgrader_config.py (nbgrader's own CourseDirectory.assignment_id cannot be used: nbgrader then refuses
+    an assignment named on its command line), else the course's only assignment."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    named = PyFileConfigLoader(CONFIG, path=str(root)).load_config().Hwkit.get("default_assignment")
+    if named:
+        return str(named)
+    found = sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    if len(found) != 1:
+        raise CourseError(f"which assignment? pass --assignment NAME (the course's assignments: "
+                          f"{', '.join(found) or 'none yet'}), or set c.Hwkit.default_assignment in {CONFIG}.")
+    return found[0]
+
+
 @dataclass(frozen=True)
 class Course:
-    """An nbgrader course folder: source/, release/, submitted/, autograded/, feedback/."""
+    """An nbgrader course folder (source/, release/, submitted/, autograded/, feedback/) and one assignment of it."""
 
     root: Path
-    assignment: str = ASSIGNMENT
+    assignment: str
 
     @classmethod
-    def at(cls, root: str | Path = ".", assignment: str = ASSIGNMENT) -> Course:
-        return cls(Path(root).resolve(), assignment)
+    def at(cls, root: str | Path = ".", assignment: str | None = None) -> Course:
+        """The course at `root`, working on `assignment` (by default the course's own, default_assignment)."""
+        root = Path(root).resolve()
+        return cls(root, assignment or default_assignment(root))
 
     @classmethod
-    def find(cls, given: str | Path | None = None, assignment: str = ASSIGNMENT) -> Course:
+    def find(cls, given: str | Path | None = None, assignment: str | None = None) -> Course:
         """The course at `given` (--course), or the one the current folder is in; CourseError if none."""
         if given is None:
-            return cls(find_course_root(), assignment)
+            return cls.at(find_course_root(), assignment)
         root = Path(given).expanduser().resolve()
         if not is_course(root):
             raise CourseError(f"--course {given}: {root} is not a course folder (no {CONFIG} beside a source/ "
                               "folder): pass the folder that holds them, or leave --course out inside the course.")
-        return cls(root, assignment)
+        return cls.at(root, assignment)
 
     def folder(self, kind: str) -> Path:
         """`kind`/<assignment>, for kind in source, release."""

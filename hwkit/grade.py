@@ -1,6 +1,6 @@
 """`hwkit grade`: autograde a whole class with nbgrader, in parallel, student code sandboxed.
 
-* Intake: submitted/<student>/hw1/ folders or an LMS archive (see intake.py); unreadable
+* Intake: submitted/<student>/<assignment>/ folders or an LMS archive (see intake.py); unreadable
   notebooks are reported and left out, so the rest of that student's work and every other
   student are still graded. Nothing under submitted/ is ever written.
 * The settings (settings.py: limits, jobs, sandbox on/off) come in as one GradingSettings.

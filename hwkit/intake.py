@@ -29,7 +29,7 @@ from .notebooks import BadNotebook, grade_cells, read_notebook
 
 @dataclass
 class Submission:
-    """One student's hw1 folder: the notebooks to grade (by expected name) and intake notes."""
+    """One student's assignment folder: the notebooks to grade (by expected name) and intake notes."""
 
     student: str
     notebooks: dict[str, Path] = field(default_factory=dict)
@@ -113,7 +113,7 @@ def _place_renamed(path: Path, submission: Submission, cells: dict[str, set[str]
 
 
 # ---- LMS archives (nbgrader zip_collect conventions) -------------------------------------------
-# `{assignment}` is replaced by the assignment name (hw1); the prefix is optional.
+# `{assignment}` is replaced by the assignment's name; the prefix is optional.
 ARCHIVE_FILENAME_REGEX = (r"^(?:(?P<assignment>{assignment})_)?(?P<student_id>\w+?)_attempt_"
                           r"(?P<timestamp>[0-9]{4}(?:-[0-9]{2}){5})_(?P<file_id>.+)$")
 MAX_MEMBER_BYTES = 50 * 2**20

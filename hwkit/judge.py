@@ -2,7 +2,7 @@
 
 The student's process (the observer, hwkit/observer.py, in the worker's sandbox) executes the
 notebook's code cells and calls the student's functions on the inputs this side sends; what
-comes back is plain data (hw1_checks._wire, size-limited: a message costs at most its question).
+comes back is plain data (the wire codec, wire.py, size-limited: a message costs at most its question).
 The expected values, the instructor's references, the mistake tables and the code that builds the
 hidden cases stay here: they never enter the student's process, nor do a case's seed and grid
 (how its values were drawn), so nothing a submission does there (patching modules, IPython hooks,
@@ -63,7 +63,7 @@ class Reference:
         for path in (str(source), str(grader_tests)):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        self.hidden: ModuleType = importlib.import_module("hw1_hidden")
+        self.hidden: ModuleType = importlib.import_module(f"{source.name}_hidden")  # assignment.py's convention
         self.checks: ModuleType = self.hidden.fresh_checks()
         self._cases: dict[str, list] = {}
 

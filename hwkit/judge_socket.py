@@ -1,6 +1,6 @@
 """The judge's end of its observer (observer.py, in the student's sandbox): starting one (forked in the
 worker's sandbox, or a plain subprocess for build verification), and the Unix socket it connects to:
-one message per line, in the plain-data wire format of hw1_checks._wire, each read with a deadline.
+one message per line, in the plain-data wire format (wire.py), each read with a deadline.
 Whatever the student's process does to the socket (silence, garbage, a flood) ends in ObserverGone;
 stopping an observer ends every process it started."""
 from __future__ import annotations

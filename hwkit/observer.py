@@ -2,12 +2,13 @@
 
 It executes the notebook's own code cells (the judge sends them), then, one question at a time
 in a forked child, calls the student's functions on the inputs of each case the judge sends and
-sends back what they returned, as plain data (hw1_checks._wire). The judge (hwkit/judge.py, the
+sends back what they returned, as plain data (the wire codec). The judge (hwkit/judge.py, the
 host side) compares and decides; whatever this process does, lies included, can only cost the
 student's own points.
 
 Standalone on purpose: it runs inside the sandbox, where hwkit is not installed, imported from
-the grader mount beside the trusted copy of hw1_checks (standard library and NumPy otherwise).
+the grader mount beside the wire codec and the trusted copy of the assignment's checks (standard
+library and NumPy otherwise).
 Messages are JSON lines on one Unix socket the judge listens on.
 
   judge -> observer: {"op": "cells", "cells": [{"id", "source"}], "timeout"}

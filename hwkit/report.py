@@ -12,7 +12,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .course import ASSIGNMENT, Course
+from .course import Course
 from .feedback import BOOTSTRAP_CSS_DIR, TEMPLATES, install_mathjax
 from .late import DAY, describe
 from .results import GRADED, NO_SUBMISSION, GradeRun, Lateness, NotebookGrade
@@ -149,7 +149,7 @@ def _pending(grade: NotebookGrade) -> float:
 REASONS_SHOWN = 4  # per notebook on the console; the feedback page lists them all
 
 
-def console_table(run: GradeRun, assignment: str = ASSIGNMENT) -> str:
+def console_table(run: GradeRun, assignment: str = "<assignment>") -> str:
     """The score table `hwkit grade`, `export` and `demo` print: per notebook the points and, in brackets,
     the points of written answers still awaiting a TA; per student what is automatic, what a TA gave or has
     still to grade, the late penalty, and the reasons points were lost (the rest: in the student's

@@ -84,7 +84,7 @@ class SandboxedExecute(Execute):
 
     grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)"
                            ).tag(config=True)
-    assignment = Unicode("hw1").tag(config=True)
+    assignment = Unicode("").tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
     notebook_output_bytes = Integer(5_000_000, help="output all cells together may send; past it the "

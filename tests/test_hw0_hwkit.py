@@ -21,6 +21,7 @@ from conftest import REPO
 from hw0_corpus import ASSIGNMENT, CORPUS, POINTS, WRITTEN, build_hw0_class
 from hwkit.course import Course, copy_course_files
 
+pytestmark = pytest.mark.slow  # grades real notebooks with hwkit grade
 CELL_TIMEOUT = 15  # as the plain-nbgrader run of the same corpus
 HW1_NOTEBOOK = "Problem1_Softmax_CrossEntropy.ipynb"  # one short hw1 notebook: the other assignment's student
 

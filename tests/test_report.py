@@ -32,7 +32,7 @@ def _run() -> GradeRun:
 
 
 def test_index_names_questions_and_says_what_waits(tmp_path: Path) -> None:
-    course = Course.at(tmp_path)
+    course = Course(tmp_path.resolve(), "hw1")
     folder = course.feedback / "alice" / course.assignment
     folder.mkdir(parents=True)
     (folder / "Problem1.html").write_text("<html></html>")  # nbgrader's page of this notebook
