@@ -204,7 +204,8 @@ def _one_place(claims: list[_Claim], notes: list[str]) -> list[_Claim]:
     nobody else's files; when a student has one, the student's files elsewhere (among other students'
     files, or in a deeper folder of their own, as inside another student's folder) are refused, and
     two such folders at the same depth are a conflict nobody wins. Without one (every file in a
-    shared listing, as a flat LMS download is) each file's name decides."""
+    shared listing, as a flat LMS download is) each file's name decides, as it does for the files at
+    the archive's top level (no student puts a file there)."""
     def folders(claim: _Claim) -> tuple[str, ...]:
         return PurePosixPath(claim.info.filename).parts[:-1]
 
@@ -222,7 +223,7 @@ def _one_place(claims: list[_Claim], notes: list[str]) -> list[_Claim]:
     for claim, slot in zip(claims, slots):
         home = homes.get(claim.student, set())
         best = [h for h in home if len(h) == min(map(len, home))]
-        if not home or best == [slot]:
+        if not home or best == [slot] or not folders(claim):  # the archive's top level: the LMS named it
             kept.append(claim)
             continue
         where = ", ".join(sorted("/".join(h) + "/" for h in best))

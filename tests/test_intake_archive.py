@@ -102,6 +102,13 @@ def test_a_flat_listing_in_a_folder_still_works(tmp_path: Path) -> None:
     assert [n for n in notes if "later attempt" in n] and not [n for n in notes if "folder" in n], notes
 
 
+def test_the_archives_top_level_and_a_folder_of_one_student_count_together(tmp_path: Path) -> None:
+    """As in the shared class's archive: an earlier attempt at the top level, the later one in a folder."""
+    later = f"hw1_alice_attempt_2024-03-03-10-00-00_{PLANAR}"
+    students, notes = _collect(tmp_path, {ALICE: _notebook("alice 1"), f"hw1 downloads/{later}": _notebook("alice 2")})
+    assert _marker(students["alice"]) == "# alice 2" and [n for n in notes if "later attempt" in n], notes
+
+
 def test_a_student_id_that_is_no_id_is_refused(tmp_path: Path) -> None:
     """A custom --archive-regex may read anything as the id: control characters, spaces and dots-only ids never
     become a folder, a gradebook id or a console column."""
