@@ -132,7 +132,7 @@ STUDENT_ID = re.compile(r"\w[\w.@-]{0,99}")  # becomes a folder name, a gradeboo
 
 @dataclass(frozen=True)
 class _Claim:
-    """An archive member whose name the LMS pattern reads: who it says it belongs to, and where it is."""
+    """An archive member whose name the LMS pattern reads, and what its name says."""
 
     info: zipfile.ZipInfo
     student: str
