@@ -86,4 +86,4 @@ def test_a_real_students_exception_message_reaches_the_console_inert(graded_clas
     mine = [line for line in console.splitlines() if r"\x1b]52;c;cHduZWQ=\x07\rterminal_escapes" in line]
     assert mine, console
     assert not RAW.search(console), [line for line in console.splitlines() if RAW.search(line)]
-    assert not RAW.search(graded_class.bar), "the progress lines"
+    assert not RAW.search(graded_class.progress), "the progress lines"
