@@ -34,6 +34,8 @@ c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES
 # pages and in the feedback HTML: it cannot run script in a TA's or student's browser (hwkit/safe_html.py).
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.filters = {"markdown2html": "hwkit.safe_html.markdown2html", "clean_html": "hwkit.safe_html.clean_html"}
+# Output metadata (image sizes, alt text) reaches tag attributes outside those filters: only well-formed values stay.
+c.HTMLExporter.preprocessors = ["hwkit.safe_html.SanitizeOutputs"]
 
 # Due dates and the late penalty (hwkit/late.py, an nbgrader LateSubmissionPlugin): a submission's time is
 # its timestamp.txt or its LMS file name; write the due date in the same clock (a date without a UTC offset

@@ -7,7 +7,8 @@ mistake the user can fix raises CourseError: its one sentence goes to stderr and
 without a traceback. Each command is a `cmd_*` function and a `_add_*` function that registers it (the
 grading options of `grade` and `demo` are registered by settings.py, beside their defaults);
 a command checks its course and input before importing what it runs (nbgrader and nbformat take
-seconds to import), so a slip is reported at once.
+seconds to import), so a slip is reported at once. Whatever a student controls (ids, archive file
+names, reasons) is printed `inert` (progress.py): control characters escaped.
 
 Over 300 lines because every command is here, one `cmd_*` function and one `_add_*` registration each,
 so that `hwkit --help` and this file list the same commands.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .course import CONFIG, Course, CourseError
+from .progress import inert
 from .settings import (
     CELL_TIMEOUT,
     NOTEBOOK_TIMEOUT,
@@ -56,7 +58,7 @@ def _grade_and_report(course: Course, settings: GradingSettings, archive: str | 
         return 2
     if not run.students():  # nothing graded: no report files, not even empty ones
         for line in run.notes.get("(archive)", []):
-            print(f"archive: {line}", file=sys.stderr)
+            print(f"archive: {inert(line)}", file=sys.stderr)
         raise CourseError(f"--archive {archive} holds no notebook of a student (see the lines above): pass the zip "
                           "downloaded from the LMS, and --archive-regex if its files are named another way.")
     return report_run(course, run, time.time() - started, previous)
@@ -77,7 +79,7 @@ def _require_submissions(course: Course, archive: str | None) -> None:
 
 
 def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | None = None) -> int:
-    """grades.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
+    """grades-<assignment>.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
     summaries, the figure, the console table and the regrade report of a finished run; the exit code:
     0, or 1 when a student could not be graded."""
     from .regrade import report_regrade
@@ -90,9 +92,9 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     figure = write_summary_figure(run, course.summary_figure)
     print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
-        print(f"archive: {line}")
+        print(f"archive: {inert(line)}")
     for line in report_regrade(course, previous or {}, run):
-        print(line)
+        print(inert(line))
     missing = run.not_graded()
     graded = len(run.students()) - len(missing) - len(run.absent)
     print(f"\n{graded} student(s) graded in {seconds:.0f} s "
@@ -104,7 +106,7 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
         print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); the grades file records it")
     if missing:
         print(f"{len(missing)} student(s) NOT GRADED (no grade recorded; run hwkit grade again): "
-              + "; ".join(f"{student} ({why})" for student, why in missing.items()))
+              + "; ".join(inert(f"{student} ({why})") for student, why in missing.items()))
         return 1
     return 0
 
@@ -176,7 +178,7 @@ def cmd_otter_grade(args: argparse.Namespace) -> int:
     results = otter_grade_all(course, notebooks, args.jobs, args.notebook_timeout, args.timeout)
     base = path if path.is_dir() else path.parent
     for notebook, result in results.items():
-        print("\n" + "\n".join(console_lines(str(notebook.relative_to(base)), result)))
+        print("\n" + "\n".join(inert(line) for line in console_lines(str(notebook.relative_to(base)), result)))
     not_graded = sum(1 for result in results.values() if result.problem)
     print(f"\n{len(results) - not_graded} notebook(s) graded, {not_graded} not graded")
     return 1 if not_graded else 0

@@ -1,4 +1,4 @@
-"""`hwkit export`: grades.csv from the course gradebook, with the points TAs gave in formgrader
+"""`hwkit export`: grades-<assignment>.csv from the course gradebook, with the points TAs gave in formgrader
 beside the autograded ones (run it after grading written answers by hand).
 
 nbgrader and nbformat are imported only once the gradebook is known to exist: they take seconds,
@@ -89,7 +89,7 @@ def _scores_from_gradebook(gradebook: Gradebook, grade: NotebookGrade, course: C
 
 
 def export_grades(course: Course, out: Path | None = None) -> int:
-    """Write grades.csv (or `out`) from the gradebook and print the table; the exit code."""
+    """Write grades-<assignment>.csv (or `out`) from the gradebook and print the table; the exit code."""
     out = out or course.grades_csv
     if not out.parent.is_dir():
         raise CourseError(f"--out {out}: the folder {out.parent} does not exist; create it or choose another file.")

@@ -1,5 +1,5 @@
 """`hwkit lab`: JupyterLab with nbgrader's formgrader on the course, to grade the written answers
-by hand (`hwkit export`, in export.py, then writes grades.csv with those points).
+by hand (`hwkit export`, in export.py, then writes grades-<assignment>.csv with those points).
 
 The server listens on 127.0.0.1 only and needs a token. It runs in the course root (nbgrader
 reads nbgrader_config.py from there) with the environment `Course.env()` gives nbgrader, and

@@ -4,7 +4,7 @@ The policy lives in nbgrader_config.py (`c.LatePolicy.due_dates`, `percent_per_d
 nbgrader's own plugin, so nbgrader's AssignLatePenalties uses the same rule. The due date is written to the
 gradebook's assignment (as `nbgrader db assignment add --duedate` does; one set there is used when the config
 names none); the submission's timestamp (timestamp.txt or the LMS file name) is in the gradebook too. hwkit
-applies the rule whenever it writes grades.csv, to the points earned so far (a TA's points included), and
+applies the rule whenever it writes grades-<assignment>.csv, to the points earned so far (a TA's points included), and
 records each notebook's penalty in the gradebook, where formgrader and `nbgrader export` read it.
 """
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Grade reports: grades.csv, a per-student summary page (hwkit/templates/feedback/summary.html.j2, in
-the look of the notebooks' feedback pages), a summary figure and a console table."""
+"""Grade reports: grades-<assignment>.csv, a per-student summary page (hwkit/templates/feedback/summary.html.j2, in
+the look of the notebooks' feedback pages), a summary figure and a console table (students' text in it
+and in grades-<assignment>.csv's status shown `inert`: control characters escaped)."""
 from __future__ import annotations
 
 import csv
@@ -15,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 from .course import Course
 from .feedback import BOOTSTRAP_CSS_DIR, TEMPLATES, install_mathjax
 from .late import DAY, describe
+from .progress import inert
 from .results import GRADED, NO_SUBMISSION, GradeRun, Lateness, NotebookGrade
 
 
@@ -80,7 +82,8 @@ def write_grades_csv(run: GradeRun, path: Path) -> None:
     cell), their maximum and the points still awaiting a TA; when the submission came in, days late and the
     late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not
     finish has empty cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing
-    has 0 and "no submission". The last column is the sandbox student code ran in."""
+    has 0 and "no submission" (a reason is shown `inert`: a spreadsheet or `cat` acts on no control character).
+    The last column is the sandbox student code ran in."""
     students = _by_student(run)
     if not students:
         path.write_text(",".join(["student_id", *SUMMARY_COLUMNS]) + "\n")
@@ -102,7 +105,8 @@ def write_grades_csv(run: GradeRun, path: Path) -> None:
                              _fmt(total.manual), _fmt(total.manual_max),
                              _fmt(total.awaiting if total.automatic is not None else None), *late,
                              _fmt(total.penalty if total.automatic is not None else None), _fmt(total.total),
-                             _fmt(total.max_total), status_of(grades, student in run.absent), sandbox_label(run)])
+                             _fmt(total.max_total), inert(status_of(grades, student in run.absent)),
+                             sandbox_label(run)])
 
 
 def _fmt(value: float | None) -> str:
@@ -153,12 +157,12 @@ def console_table(run: GradeRun, assignment: str = "<assignment>") -> str:
     """The score table `hwkit grade`, `export` and `demo` print: per notebook the points and, in brackets,
     the points of written answers still awaiting a TA; per student what is automatic, what a TA gave or has
     still to grade, the late penalty, and the reasons points were lost (the rest: in the student's
-    feedback/<student>/<assignment>/index.html)."""
+    feedback/<student>/<assignment>/index.html). Students' text is shown `inert`."""
     students = _by_student(run)
     if not students:
         return "no submissions found"
     notebooks = [Path(g.notebook).stem for g in next(iter(students.values()))]
-    width = max(12, *(len(s) for s in students))
+    width = max(12, *(len(inert(s)) for s in students))
     header = f"{'student':<{width}} " + " ".join(f"{n[:18]:>18}" for n in notebooks) + "  total"
     lines = [header, "-" * (len(header) + 40)]
     if run.sandboxed is False:
@@ -167,7 +171,7 @@ def console_table(run: GradeRun, assignment: str = "<assignment>") -> str:
         absent = student in run.absent
         cells = " ".join(f"{_notebook_cell(g, absent):>18}" for g in grades)
         lateness = run.late.get(student)
-        lines.append(f"{student:<{width}} {cells}  {_total_text(student_total(grades, lateness), absent)}")
+        lines.append(f"{inert(student):<{width}} {cells}  {_total_text(student_total(grades, lateness), absent)}")
         if lateness and lateness.late:
             lines.append(f"{'':<{width}}   - {describe(lateness)} "
                          f"(submitted {lateness.submitted_at}, due {lateness.due})")
@@ -180,7 +184,7 @@ def console_table(run: GradeRun, assignment: str = "<assignment>") -> str:
                              f"{grade.notebook} in feedback/{student}/{assignment}/index.html")
     if any(student_total(grades).awaiting for grades in students.values()):
         lines.append("(+N TA): N points of written answers await a TA in formgrader (`hwkit lab`, then `hwkit export`)")
-    return "\n".join(lines)
+    return "\n".join(inert(line) for line in lines)  # reasons quote students' exception messages
 
 
 def _notebook_cell(grade: NotebookGrade, absent: bool) -> str:
@@ -212,7 +216,7 @@ NOT_GRADED = {"color": "#d9d9d9", "hatch": "//", "edgecolor": "#8c8c8c"}  # neve
 
 
 def write_summary_figure(run: GradeRun, path: Path) -> Path:
-    """A PNG beside grades.csv: `summary_figure`."""
+    """A PNG beside grades-<assignment>.csv: `summary_figure`."""
     summary_figure(run).savefig(path, dpi=110)
     return path
 

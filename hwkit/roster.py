@@ -2,7 +2,7 @@
 
 The CSV is nbgrader's format: a header row with `id` (the student id, as in submitted/<id>/ and the LMS
 file names) and optionally first_name, last_name, email and lms_user_id (the LMS's own user id, used by the
-Canvas export). Everyone on the roster appears in grades.csv: who handed in nothing gets 0 points and
+Canvas export). Everyone on the roster appears in grades-<assignment>.csv: who handed in nothing gets 0 points and
 "no submission".
 """
 from __future__ import annotations

@@ -27,11 +27,20 @@ student's grades) and to Jupyter (files, kernels). Code outputs (`display(HTML(.
    refused by the browser; no eval (MathJax is configured by an object; the `text/x-mathjax-config`
    blocks MathJax would run with eval, a student's included, fail), no plugins, frames, forms,
    foreign images or connections.
+
+Output metadata reaches the page outside both filters: nbconvert's templates write an image's
+`width` and `height` into the tag unquoted, so `{"width": "1 onerror=..."}` from student code ran
+script in a feedback page opened from disk (no CSP there). `SanitizeOutputs`, a preprocessor of
+every HTMLExporter the course configures (nbgrader_config.py: the feedback pages and formgrader's
+views), keeps only well-formed values of the few metadata keys the templates read (positive integer
+sizes, `unconfined`, `needs_background`, text `alt`) and image-only cell attachments, and drops
+everything else before any template sees it.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -40,6 +49,8 @@ import bleach
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.web import OutputTransform
 
@@ -78,6 +89,80 @@ def markdown2html(context: Context, source: str) -> str:
     renderer = IPythonRenderer(escape=False, attachments=cell.get("attachments", {}), exclude_anchor_links=True,
                                path=context.get("resources", {}).get("metadata", {}).get("path", ""))
     return clean_html(MarkdownWithMath(renderer=renderer).render(source))
+
+
+# --- output metadata and attachments --------------------------------------------------------------
+
+MIMETYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
+IMAGE = re.compile(r"image/[a-z0-9.+-]+")
+BACKGROUNDS = ("light", "dark")
+
+
+def _size(value: object) -> int | None:
+    """A positive whole number of pixels (int, float or digits), else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(round(value)) if 0 < value < 100_000 else None
+
+
+def _attributes(metadata: dict) -> dict:
+    """What nbconvert's templates write as tag attributes, only in a form they cannot break out of."""
+    kept = {key: _size(metadata.get(key)) for key in ("width", "height")}
+    kept = {key: value for key, value in kept.items() if value is not None}
+    if metadata.get("unconfined") is True:
+        kept["unconfined"] = True
+    if metadata.get("needs_background") in BACKGROUNDS:
+        kept["needs_background"] = metadata["needs_background"]
+    if isinstance(metadata.get("alt"), str):  # written quoted and escaped
+        kept["alt"] = metadata["alt"]
+    return kept
+
+
+def safe_output_metadata(metadata: object) -> dict:
+    """An output's metadata, top level and per mimetype, reduced to `_attributes`."""
+    if not isinstance(metadata, dict):
+        return {}
+    kept = _attributes(metadata)
+    for mimetype, value in metadata.items():
+        if isinstance(mimetype, str) and MIMETYPE.fullmatch(mimetype) and isinstance(value, dict):
+            if attributes := _attributes(value):
+                kept[mimetype] = attributes
+    return kept
+
+
+class SanitizeOutputs(Preprocessor):
+    """nbconvert preprocessor: every output's metadata reduced to `safe_output_metadata`, execution
+    counts that are not numbers dropped, a cell's `alt` kept only as text, and cell attachments
+    kept only as image data (see the module docstring)."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
+        if not isinstance(cell.metadata.get("alt", ""), str):
+            del cell.metadata["alt"]
+        if "attachments" in cell:
+            attachments = cell.attachments if isinstance(cell.attachments, dict) else {}
+            cell.attachments = {str(name): {m: _text(data) for m, data in bundle.items()
+                                            if IMAGE.fullmatch(str(m)) and _text(data) is not None}
+                                for name, bundle in attachments.items() if isinstance(bundle, dict)}
+        for node in (cell, *cell.get("outputs", [])):
+            if "execution_count" in node and not _count(node.execution_count):
+                node.execution_count = None
+        for output in cell.get("outputs", []):
+            if "metadata" in output:
+                output.metadata = NotebookNode(safe_output_metadata(output.metadata))
+        return cell, resources
+
+
+def _text(value: object) -> str | None:
+    """A string, or a list of strings (nbformat's multi-line form) joined; else None."""
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "".join(value)
+    return value if isinstance(value, str) else None
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- Content-Security-Policy of formgrader's submission pages ------------------------------------

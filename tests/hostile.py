@@ -305,6 +305,9 @@ def planted(grade_id: str, code: str | Callable[[Course], str]) -> Maker:
 
 
 LAYER_SIZES_LOST = {"q4_layer_sizes"}  # questions are isolated: nn_model is checked with stand-in helpers
+# An exception message a terminal would act on: clear the screen, set the clipboard (OSC 52), back to the
+# line's start (CR) and a forged score line (tests/test_console_inert.py reads the console).
+TERMINAL_ESCAPES = "\x1b[2J\x1b]52;c;cHduZWQ=\x07\rterminal_escapes  30/30 (full marks)"
 
 CORPUS: dict[str, tuple[Maker, object, str]] = {
     "endless_loop": (planted("layer_sizes", "while True:\n    pass"), LAYER_SIZES_LOST, "CellTimeoutError"),
@@ -313,6 +316,8 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
                           lambda c: tests_from(c, "predict"), "did not stop"),
     "os_exit": (planted("predict", "import os\nos._exit(1)"), lambda c: tests_from(c, "predict"), "kernel died"),
     "sys_exit": (planted("layer_sizes", "import sys\nsys.exit(3)"), LAYER_SIZES_LOST, "SystemExit"),
+    "terminal_escapes": (planted("layer_sizes", f"raise ValueError({TERMINAL_ESCAPES!r})"), LAYER_SIZES_LOST,
+                         "ValueError"),
     # an answer that raises costs its own question only: nn_model and predict are checked with stand-ins
     "raises_in_forward": (notebook(lambda c: filled_release(c, PLANAR, replaced(
         "forward_propagation", 'parameters["W1"]', 'parameters["W3"]'))), {"q4_forward_propagation"}, "KeyError"),

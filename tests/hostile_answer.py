@@ -3,7 +3,8 @@
 Every payload would set `window.__pwned`, change the page title and send a request whose URL
 holds "pwned" to formgrader's API (the way a real attack changes another student's grade), so
 each is visible in the browser; in rendered HTML, no tag attribute and no script may hold "pwned".
-The answer also holds LaTeX with `<` and `&`, which must reach MathJax unchanged.
+The answer also holds LaTeX with `<` and `&`, which must reach MathJax unchanged. The code cell's
+outputs attack through output metadata as well (an image whose `width` nbconvert writes unquoted).
 """
 from __future__ import annotations
 
@@ -34,12 +35,16 @@ PAYLOADS = {
     "mathjax_config": f'<script type="text/x-mathjax-config">{_js("mathjax")}</script>',
     "base": '<base href="http://127.0.0.2:9/pwned/">',
 }
+# nbconvert writes an image's width into the tag unquoted: output metadata that becomes an event handler
+# (no spaces: an unquoted attribute value ends at the first one; the PNG data is not an image, so it fails).
+IMAGE_METADATA = {"image/png": {"width": f"1 onerror={_js('image_metadata')}"}}
 ANSWER = "\n\n".join([f"The gradient is {LATEX}, and", DISPLAY_LATEX, *PAYLOADS.values()])
 # The same from student code: HTML, Markdown and JavaScript outputs.
 CODE = ("from IPython.display import HTML, Javascript, Markdown, display\n"
         f"display(HTML({PAYLOADS['img'] + PAYLOADS['script']!r}))\n"
         f"display(Markdown({PAYLOADS['details']!r}))\n"
-        f"display(Javascript({_js('javascript_output')!r}))")
+        f"display(Javascript({_js('javascript_output')!r}))\n"
+        f"display({{'image/png': 'AAAA', 'text/plain': '<image>'}}, raw=True, metadata={IMAGE_METADATA!r})")
 
 
 def hostile(nb: nbformat.NotebookNode, written: str) -> nbformat.NotebookNode:
@@ -82,4 +87,5 @@ def code_outputs() -> list[nbformat.NotebookNode]:
     new = nbformat.v4.new_output
     return [new("display_data", data={"text/html": PAYLOADS["img"] + PAYLOADS["script"], "text/plain": "<HTML>"}),
             new("display_data", data={"text/markdown": PAYLOADS["details"], "text/plain": "<Markdown>"}),
-            new("display_data", data={"application/javascript": _js("javascript_output"), "text/plain": "<JS>"})]
+            new("display_data", data={"application/javascript": _js("javascript_output"), "text/plain": "<JS>"}),
+            new("display_data", data={"image/png": "AAAA", "text/plain": "<image>"}, metadata=IMAGE_METADATA)]

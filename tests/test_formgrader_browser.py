@@ -8,7 +8,9 @@ gradebook and in the total `hwkit export` writes to grades.csv.
 A hostile student (tests/hostile_answer.py: script, event handlers, javascript: links, frames, a
 form, an object, a <base>, MathJax config) is opened in formgrader as a TA with both walls of
 hwkit/safe_html.py and with each alone: nothing runs, nothing is requested, no grade changes,
-formgrader still works and the LaTeX of the answer reaches MathJax unchanged.
+formgrader still works and the LaTeX of the answer reaches MathJax unchanged. Its code cell's image
+output, whose metadata nbconvert would turn into an event handler, runs nothing in its feedback page
+opened from disk either (tests/test_output_metadata.py shows plain nbconvert's page running it).
 
 Maths without a network: the browser reaches loopback only (or nothing but files), yet MathJax
 typesets the equations in formgrader (served by jupyter-server-mathjax) and in the feedback pages
@@ -38,7 +40,7 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 
-from hostile_answer import BUTTON_TEXT, LATEX, LINK_TEXT, active_payloads, hostile
+from hostile_answer import BUTTON_TEXT, IMAGE_METADATA, LATEX, LINK_TEXT, active_payloads, hostile
 from hwkit.course import Course, copy_course_files
 from hwkit.demo import filled_release
 from hwkit.export import export_from_gradebook
@@ -318,6 +320,9 @@ def _gradebook(course: Course) -> list[tuple]:
 
 
 def test_hostile_feedback_runs_nothing(graded_course: Course) -> None:
+    autograded = nbformat.read(graded_course.autograded / HOSTILE / graded_course.assignment / NOTEBOOK, as_version=4)
+    metadata = [o.get("metadata") for c in autograded.cells for o in c.get("outputs", [])]
+    assert IMAGE_METADATA in metadata, "positive control: the kernel's image output kept the hostile metadata"
     html = (graded_course.feedback / HOSTILE / graded_course.assignment / NOTEBOOK).with_suffix(".html").read_text()
     assert active_payloads(html) == []
     assert r"$\frac{\partial J}{\partial z_i} = z_i - t_i$ for $0 &lt; z_i &lt; 1$" in html, "LaTeX reaches MathJax"
