@@ -85,5 +85,5 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-bytes", type=positive_int, default=None,
                    help="bytes of output (printed, displayed) a cell may send before it is stopped")
     p.add_argument("--unsandboxed", action="store_true",
-                   help="run student code WITHOUT the bubblewrap sandbox (recorded in grades-<assignment>.csv and the summary); "
+                   help="run student code WITHOUT the bubblewrap sandbox (recorded in the grades file and summary); "
                         "without this flag, grading stops when bubblewrap is missing")
