@@ -197,6 +197,8 @@ def net_shallow(n):
                                                  "W + alpha * grad_W, b + alpha * grad_b")], 'uphill'),
     M("p3_update_no_alpha", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b", "W - grad_W, b - grad_b")],
       'step size alpha'),
+    M("p3_update_W_only", "q3_siamese_update", [("return W - alpha * grad_W, b - alpha * grad_b",
+                                                  "return W - alpha * grad_W")], 'the pair (W_new, b_new)'),
     M("p3_update_bias_frozen", "q3_siamese_update", [("b - alpha * grad_b", "b")], 'b was not updated'),
     M("p3_count_twice", "q3_parameter_count", [("return m * n + m", "return 2 * (m * n + m)")], 'twice'),
     M("p3_count_no_bias", "q3_parameter_count", [("return m * n + m", "return m * n")]),
@@ -398,7 +400,27 @@ print(np.exp(1000.0))  # RuntimeWarning: overflow
     "p3_faster_single_quotes": [("faster_weight", 'FASTER_WEIGHT = "W2"', "FASTER_WEIGHT = 'W2'  # the ReLU branch")],
     "p3_faster_print": [("faster_weight", 'FASTER_WEIGHT = "W2"',
                          'print("ReLU does not saturate")\nFASTER_WEIGHT = "W2"')],
+    # ---- issue 24: lists for tuples, namedtuples, other NumPy spellings ----------------------------
+    "p1_one_hot_compare_take_along": [
+        ("nll_functions", ONE_HOT_BODY, "return (np.arange(c)[:, None] == labels[None, :]).astype(int)"),
+        ("nll_functions", NLL_LINE,
+         "return float(-np.sum(np.log(np.take_along_axis(Z, labels[None, :], axis=0))))")],
+    "p1_ce_where_log": [
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+         "return float(-np.sum(np.where(T > 0, np.log(Z), 0.0)) / N)")],
+    "p3_grads_namedtuple": [
+        ("siamese_gradients", "return grad_W, grad_b",
+         "from collections import namedtuple\n    return namedtuple('Gradients', 'grad_W grad_b')(grad_W, grad_b)")],
+    "p3_update_list": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "return [W - alpha * grad_W, b - alpha * grad_b]")],
+    "p3_pseudo_list": [
+        ("pseudo_siamese_gradients", "return dJ_dh1, dJ_dh2, dJ_dX", "return [dJ_dh1, dJ_dh2, dJ_dX]")],
+    "p3_count_sizes_of_arrays": [
+        ("siamese_parameter_count", "return m * n + m", "return np.zeros((m, n)).size + np.zeros(m).size")],
 }
+HELD_OUT_STYLES = ("p1_one_hot_compare_take_along", "p1_ce_where_log", "p3_grads_namedtuple", "p3_update_list",
+                   "p3_pseudo_list", "p3_count_sizes_of_arrays")  # issue 24: real routes only where cells are free
 VARIANT_NOTEBOOK = {"p1": P1, "p2": P2, "p3": P3}
 
 
@@ -427,23 +449,31 @@ def variant_edit(*names: str):
     return edit
 
 
+# Notebooks per Problem the shared class grades (its run time, and Otter's): the mutant packs fill them
+# first, then the correct variants the cells left free; a variant that no longer fits is checked
+# kernel-free only (`test_correct_variants_keep_full_marks`), not through the real routes.
+ROUTE_BUDGET = {P1: 7, P2: 5, P3: 9}
+
+
 def route_packs(notebook: str) -> list[tuple[list[Mutant], list[str]]]:
     """What the real routes grade for `notebook`: the mutant packs, with the correct variants written
     into the solution cells they leave alone (questions are judged on their own cells), then packs of
-    variants only for the rest. Each is (mutants, variant names)."""
+    variants only for the rest, up to the notebook's budget. Each is (mutants, variant names)."""
     cells = {name: {cell for cell, _, _ in edits} for name, edits in VARIANTS.items()}
     packs = [(list(mutants), []) for mutants in pack(notebook)]
+    assert len(packs) <= ROUTE_BUDGET[notebook], f"{notebook}: more mutant packs than the route budget"
     used = [{m.cell for m in mutants} for mutants, _ in packs]
     mine = [name for name in VARIANTS if variant_notebook(name) == notebook]
-    for name in sorted(mine, key=lambda n: -len(cells[n])):  # first fit, largest first
+    for name in sorted(mine, key=lambda n: (n in HELD_OUT_STYLES, -len(cells[n]))):  # older first; largest first
         for (_, variants), taken in zip(packs, used):
             if not cells[name] & taken:
                 variants.append(name)
                 taken |= cells[name]
                 break
         else:
-            packs.append(([], [name]))
-            used.append(set(cells[name]))
+            if len(packs) < ROUTE_BUDGET[notebook]:
+                packs.append(([], [name]))
+                used.append(set(cells[name]))
     return packs
 
 
@@ -477,6 +507,7 @@ def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant
 
 ROUTE_PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants)
 ROUTE_STUDENTS = [route_student(i) for i in range(max(len(p) for p in ROUTE_PACKS.values()))]
+ROUTED_VARIANTS = [name for packs in ROUTE_PACKS.values() for _, variants in packs for name in variants]
 
 
 def mutants_of(student: str, notebook: str) -> list[Mutant]:

@@ -289,6 +289,7 @@ class _Replay:
         self.sizes = tuple(table.get("sizes", ()))
         self.latest = 0
         self.failure: str | None = None
+        self.forward_calls = 0  # predict may call forward_propagation or write the forward pass out
 
     def functions(self) -> dict[str, Callable]:
         return {"layer_sizes": self.layer_sizes, "initialize_parameters": self.initialize_parameters,
@@ -331,6 +332,7 @@ class _Replay:
     def forward_propagation(self, X, parameters):
         self._data(X, self.X, "X", "forward_propagation")
         k = self._step(parameters, "forward_propagation")
+        self.forward_calls += 1
         cache = copy.deepcopy(self.caches[k])
         return cache["A2"], cache
 
@@ -438,9 +440,12 @@ def judge_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) ->
     if isinstance(labels, np.ndarray) and isinstance(ctx.data.get("X"), np.ndarray) \
             and labels.size == ctx.data["X"].shape[1] != inputs["X"].shape[1]:
         fail(GLOBAL_DATA.format(name="predict", arg="X"))
+    hint = "Class 1 is a probability A2 above 0.5." if ctx.helpers.forward_calls else (
+        "predict computes its own forward pass (it does not call forward_propagation): check it against "
+        "forward_propagation's equations (tanh hidden layer, sigmoid output), or call "
+        "forward_propagation(X, parameters).")
     assert_labels(labels, expected["labels"], "predict(parameters, X)", ignore=np.asarray(expected["ignore"], bool),
-                  shape_hint="Return shape (1, m): one row of labels (keep the row dimension).",
-                  hint="Class 1 is a probability A2 above 0.5.")
+                  shape_hint="Return shape (1, m): one row of labels (keep the row dimension).", hint=hint)
 
 
 TARGET_SHAPE = ("The labels must have the shape of the model's output, (m, 1): use Y.T, as the given line does "
