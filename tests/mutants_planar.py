@@ -566,11 +566,88 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {  # name -> [(cell, old, new)
          "            p.grad.data.zero_()"),
         ("train_torch", "costs.append(loss.item())", "cost = loss.item()\n        costs.append(cost)"),
         ("torch_predict", "probabilities.numpy().T", "probabilities.T.numpy()")],
+    "numpy_ints_and_exp_forms": [
+        ("layer_sizes", "return (n_x, n_h, n_y)", "return (np.int64(n_x), n_h, int(n_y))"),
+        ("initialize_parameters", "W1 = np.random.randn(n_h, n_x) * 0.01", "W1 = np.random.randn(n_h, n_x) / 100"),
+        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))", "A2 = np.exp(Z2) / (1 + np.exp(Z2))"),
+        ("compute_cost", "cost = -np.sum(logprobs) / m",
+         "cost = -np.trace(Y @ np.log(A2).T + (1 - Y) @ np.log(1 - A2).T) / m"),
+        ("predict", PREDICT_LINE, "predictions = (A2 >= 0.5) * 1"),
+        ("torch_predict", TORCH_PREDICT_LINE,
+         "predictions = np.where(probabilities.numpy() > 0.5, 1, 0).reshape(1, -1)")],
+    "optional_args_left_out": [
+        ("nn_model", "cost = compute_cost(A2, Y, parameters)", "cost = compute_cost(A2, Y)"),
+        ("nn_model", "n_x, _, n_y = layer_sizes(X, Y)", "n_x, n_h_unused, n_y = layer_sizes(X, Y)"),
+        ("backward_propagation", "dZ1 = (W2.T @ dZ2) * (1 - A1 ** 2)",
+         "dZ1 = np.dot(W2.T, dZ2) * (1 - np.tanh(cache['Z1']) * np.tanh(cache['Z1']))"),
+        ("update_parameters", 'updated[name] = parameters[name] - learning_rate * grads["d" + name]',
+         'updated[name] = np.subtract(parameters[name], np.multiply(learning_rate, grads["d" + name]))'),
+        ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+         "optimizer = torch.optim.SGD(params=model.parameters(), lr=learning_rate, momentum=0.0)\n"
+         "    model = model.double()"),
+        ("train_torch", "costs.append(loss.item())", "costs.append(loss.data.numpy())"),
+        ("TorchMLP", "self.output = torch.nn.Linear(n_h, n_y)",
+         "self.output = torch.nn.Linear(n_h, n_y).double()\n        self.dropout = torch.nn.Dropout(0.0)"),
+        ("TorchMLP", TANH_FORWARD, "return torch.sigmoid(self.output(self.dropout(torch.tanh(self.hidden(X)))))"),
+        ("torch_predict", "probabilities = model(torch.as_tensor(X.T, dtype=dtype))",
+         "probabilities = model(torch.from_numpy(X.T))"),
+        ("predict", PREDICT_LINE, "predictions = A2.round().astype(np.uint8)")],
+    "tanh_sigmoid_and_cache_reads": [
+        ("forward_propagation", "Z1 = W1 @ X + b1", "Z1 = W1.dot(X) + b1"),
+        ("forward_propagation", "A2 = 1 / (1 + np.exp(-Z2))", "A2 = 0.5 * (1 + np.tanh(Z2 / 2))  # the sigmoid"),
+        ("compute_cost", "return float(cost)", "return cost.item() if hasattr(cost, 'item') else cost"),
+        ("train_torch", BCE, "torch.nn.BCELoss()(model(inputs).view(-1), targets.view(-1))"),
+        ("train_torch", "loss.backward()", "loss.backward(retain_graph=False)"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities.numpy() > 0.5).astype(int).T.copy()"),
+        ("TorchMLP", TANH_FORWARD, "Z1 = X @ self.hidden.weight.T + self.hidden.bias\n"
+                                   "        return torch.sigmoid(self.output(torch.tanh(Z1)))"),
+        ("predict", "A2, _ = forward_propagation(X, parameters)",
+         "A2 = forward_propagation(X, parameters)[1]['A2']")],
+    "set_to_none_and_grad_tensors": [
+        ("train_torch", "for i in range(num_iterations):", "model.train()\n    for i in range(num_iterations):"),
+        ("train_torch", "optimizer.zero_grad()", "model.zero_grad(set_to_none=True)"),
+        ("train_torch", "costs.append(loss.item())", "costs.append(loss)  # tensors that track gradients"),
+        ("train_torch", "return costs", "return [c.item() for c in costs]"),
+        ("TorchMLP", TANH_FORWARD,
+         "return torch.nn.Sequential(self.hidden, torch.nn.Tanh(), self.output, torch.nn.Sigmoid())(X)"),
+        ("nn_model", "for i in range(num_iterations):", "for i in range(0, num_iterations, 1):"),
+        ("initialize_parameters", "b2 = np.zeros((n_y, 1))", "b2 = np.zeros((n_y, 1)) + 0.0"),
+        ("backward_propagation", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
+         "db1 = dZ1.sum(axis=-1, keepdims=True) / m"),
+        ("compute_cost", "cost = -np.sum(logprobs) / m", "cost = -np.nansum(logprobs) / m")],
+    "fixed_float64_and_inference_mode": [
+        ("train_torch", "inputs = torch.as_tensor(X.T, dtype=dtype)",
+         "inputs = torch.tensor(X.T, dtype=torch.float64)"),
+        ("train_torch", "targets = torch.as_tensor(Y.T, dtype=dtype)",
+         "targets = torch.tensor(Y, dtype=torch.float64).reshape(-1, 1)"),
+        ("train_torch", "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+         "optimizer = torch.optim.SGD(model.parameters(), learning_rate)"),
+        ("torch_predict", "with torch.no_grad():", "model.eval()\n    with torch.inference_mode():"),
+        ("torch_predict", TORCH_PREDICT_LINE, "predictions = (probabilities > 0.5).numpy().T"),
+        ("forward_propagation", "A1 = np.tanh(Z1)", "A1 = np.tanh(Z1, out=np.empty_like(Z1))")],
+    "sequential_aliases_and_sum_over_m": [
+        ("TorchMLP", "self.hidden = torch.nn.Linear(n_x, n_h)\n        self.output = torch.nn.Linear(n_h, n_y)",
+         "self.model = torch.nn.Sequential(torch.nn.Linear(n_x, n_h), torch.nn.Tanh(), torch.nn.Linear(n_h, n_y),\n"
+         "                                         torch.nn.Sigmoid())\n"
+         "        self.hidden = self.model[0]\n        self.output = self.model[2]"),
+        ("TorchMLP", TANH_FORWARD, "return self.model(X)"),
+        ("train_torch", "    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)\n", ""),
+        ("train_torch", "optimizer.zero_grad()",
+         "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)  # stateless: fine in the loop\n"
+         "        optimizer.zero_grad()"),
+        ("train_torch", BCE,
+         "torch.nn.functional.binary_cross_entropy(model(inputs), targets, reduction='sum') / inputs.shape[0]"),
+        ("compute_cost", "logprobs = Y * np.log(A2) + (1 - Y) * np.log(1 - A2)",
+         "eps = 1e-8\n    logprobs = Y * np.log(A2 + eps) + (1 - Y) * np.log(1 - A2 + eps)"),
+        ("predict", PREDICT_LINE, "predictions = np.array([[int(a > 0.5) for a in row] for row in A2])")],
 }
 
 HELD_OUT_STYLES = ("ordered_dict_and_namedtuple", "lists_for_tuples", "predict_forward_written_out",
                    "predict_loop_float32_labels", "float32_weights_and_helpers", "keyword_calls_and_shapes",
-                   "cost_and_backward_styles", "torch_tensors_for_costs_no_grad_free", "torch_data_update_and_warning")
+                   "cost_and_backward_styles", "torch_tensors_for_costs_no_grad_free", "torch_data_update_and_warning",
+                   "numpy_ints_and_exp_forms", "optional_args_left_out", "tanh_sigmoid_and_cache_reads",
+                   "set_to_none_and_grad_tensors", "fixed_float64_and_inference_mode",
+                   "sequential_aliases_and_sum_over_m")
 
 
 def _variant_cells(name: str) -> set[str]:

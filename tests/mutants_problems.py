@@ -418,9 +418,56 @@ print(np.exp(1000.0))  # RuntimeWarning: overflow
         ("pseudo_siamese_gradients", "return dJ_dh1, dJ_dh2, dJ_dX", "return [dJ_dh1, dJ_dh2, dJ_dX]")],
     "p3_count_sizes_of_arrays": [
         ("siamese_parameter_count", "return m * n + m", "return np.zeros((m, n)).size + np.zeros(m).size")],
+    "p1_softmax_in_place": [("softmax", WHOLE, """
+def softmax(S):
+    S = S.astype(float, copy=False)
+    S -= np.max(S, axis=0, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=0, keepdims=True)
+    return S
+""")],
+    "p1_softmax_apply_along_axis": [("softmax", WHOLE, """
+def softmax(S):
+    return np.apply_along_axis(lambda s: np.exp(s - s.max()) / np.exp(s - s.max()).sum(), 0, S)
+""")],
+    "p1_ce_einsum": [("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+                      "return -np.einsum('ij,ij->', T, np.log(Z)) / N")],
+    "p1_ce_picked_probabilities": [("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+                                    "return float(np.mean(-np.log(np.sum(Z * T, axis=0))))")],
+    "p1_dW2_own_softmax": [("grad_hidden_to_output", "Z = softmax(W2 @ Y)",
+                            "S = W2 @ Y\n    Z = np.exp(S - S.max(axis=0)) / np.exp(S - S.max(axis=0)).sum(axis=0)")],
+    "p1_dW1_outer_loop": [("grad_input_to_hidden", "return delta @ X.T / N",
+                           "grad = np.zeros_like(W1)\n    for i in range(N):\n"
+                           "        grad += np.outer(delta[:, i], X[:, i])\n    return grad / N")],
+    "p1_nll_identity_generator": [
+        ("nll_functions", ONE_HOT_BODY, "return np.identity(c)[:, labels]"),
+        ("nll_functions", NLL_LINE, "return -sum(np.log(Z[y_i, i]) for i, y_i in enumerate(labels))")],
+    "p2_fig1b_keywords_tuples": [
+        ("net_fig1b", 'hidden = Layer([[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5], "step")',
+         'hidden = Layer(W=((1, 0), (0, 1)), b=(-0.5, -0.5), activation="step")')],
+    "p2_region_xor_float32": [
+        ("region_label", "return ((np.floor(X[0] + 0.5) + np.floor(X[1] + 0.5)) % 2).astype(int)",
+         "return np.logical_xor(np.floor(X[0] + 0.5) % 2, np.floor(X[1] + 0.5) % 2).astype(np.float32)")],
+    "p3_grads_reshape_dot": [
+        ("siamese_gradients", "grad_b = d1 + d2", "grad_b = (d1 + d2).reshape(b.shape)"),
+        ("siamese_gradients", "grad_W = d1 @ x1.T + d2 @ x2.T + lam * W",
+         "grad_W = np.dot(d1, x1.T) + np.dot(d2, x2.T) + lam * W")],
+    "p3_update_copies_in_place": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "W_new = np.copy(W)\n    b_new = np.copy(b)\n    W_new -= alpha * grad_W\n    b_new -= alpha * grad_b\n"
+         "    return W_new, b_new")],
+    "p3_count_prod": [("siamese_parameter_count", "return m * n + m", "return int(np.prod((m, n))) + m")],
+    "p3_faster_trailing_space": [("faster_weight", 'FASTER_WEIGHT = "W2"', 'FASTER_WEIGHT = "W2 "')],
+    "p3_pseudo_asarray": [
+        ("pseudo_siamese_gradients", "return dJ_dh1, dJ_dh2, dJ_dX",
+         "return (np.asarray(dJ_dh1), np.asarray(dJ_dh2), dJ_dX.astype(np.float64))")],
 }
 HELD_OUT_STYLES = ("p1_one_hot_compare_take_along", "p1_ce_where_log", "p3_grads_namedtuple", "p3_update_list",
-                   "p3_pseudo_list", "p3_count_sizes_of_arrays")  # issue 24: real routes only where cells are free
+                   "p3_pseudo_list", "p3_count_sizes_of_arrays", "p1_softmax_in_place", "p1_softmax_apply_along_axis",
+                   "p1_ce_einsum", "p1_ce_picked_probabilities", "p1_dW2_own_softmax", "p1_dW1_outer_loop",
+                   "p1_nll_identity_generator", "p2_fig1b_keywords_tuples", "p2_region_xor_float32",
+                   "p3_grads_reshape_dot", "p3_update_copies_in_place", "p3_count_prod", "p3_faster_trailing_space",
+                   "p3_pseudo_asarray")  # issue 24: real routes only where cells are free
 VARIANT_NOTEBOOK = {"p1": P1, "p2": P2, "p3": P3}
 
 
