@@ -10,9 +10,10 @@ Each question is judged on its own code only. Functions that call other answers
 (`nn_model`, `predict`) run with the helpers they call replaced, for the duration of the
 check, by stand-ins that replay the reference's numbers for this case and check the call
 protocol (which X, which parameters, which learning rate); the numbers are handed out by the
-judging side one call at a time. `train_torch` and `torch_predict` get a grader-made model
-instead of the student's `TorchMLP`. A mistake in one answer therefore costs that answer's
-points and no others.
+judging side one call at a time. `predict` is judged on the notebook's own tanh network, so
+one that writes the forward pass out passes as one that calls `forward_propagation` (the text
+allows both). `train_torch` and `torch_predict` get a grader-made model instead of the
+student's `TorchMLP`. A mistake in one answer therefore costs that answer's points and no others.
 """
 from __future__ import annotations
 
