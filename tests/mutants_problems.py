@@ -197,6 +197,8 @@ def net_shallow(n):
                                                  "W + alpha * grad_W, b + alpha * grad_b")], 'uphill'),
     M("p3_update_no_alpha", "q3_siamese_update", [("W - alpha * grad_W, b - alpha * grad_b", "W - grad_W, b - grad_b")],
       'step size alpha'),
+    M("p3_update_W_only", "q3_siamese_update", [("return W - alpha * grad_W, b - alpha * grad_b",
+                                                  "return W - alpha * grad_W")], 'the pair (W_new, b_new)'),
     M("p3_update_bias_frozen", "q3_siamese_update", [("b - alpha * grad_b", "b")], 'b was not updated'),
     M("p3_count_twice", "q3_parameter_count", [("return m * n + m", "return 2 * (m * n + m)")], 'twice'),
     M("p3_count_no_bias", "q3_parameter_count", [("return m * n + m", "return m * n")]),
@@ -398,7 +400,74 @@ print(np.exp(1000.0))  # RuntimeWarning: overflow
     "p3_faster_single_quotes": [("faster_weight", 'FASTER_WEIGHT = "W2"', "FASTER_WEIGHT = 'W2'  # the ReLU branch")],
     "p3_faster_print": [("faster_weight", 'FASTER_WEIGHT = "W2"',
                          'print("ReLU does not saturate")\nFASTER_WEIGHT = "W2"')],
+    # ---- issue 24: lists for tuples, namedtuples, other NumPy spellings ----------------------------
+    "p1_one_hot_compare_take_along": [
+        ("nll_functions", ONE_HOT_BODY, "return (np.arange(c)[:, None] == labels[None, :]).astype(int)"),
+        ("nll_functions", NLL_LINE,
+         "return float(-np.sum(np.log(np.take_along_axis(Z, labels[None, :], axis=0))))")],
+    "p1_ce_where_log": [
+        ("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+         "return float(-np.sum(np.where(T > 0, np.log(Z), 0.0)) / N)")],
+    "p3_grads_namedtuple": [
+        ("siamese_gradients", "return grad_W, grad_b",
+         "from collections import namedtuple\n    return namedtuple('Gradients', 'grad_W grad_b')(grad_W, grad_b)")],
+    "p3_update_list": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "return [W - alpha * grad_W, b - alpha * grad_b]")],
+    "p3_pseudo_list": [
+        ("pseudo_siamese_gradients", "return dJ_dh1, dJ_dh2, dJ_dX", "return [dJ_dh1, dJ_dh2, dJ_dX]")],
+    "p3_count_sizes_of_arrays": [
+        ("siamese_parameter_count", "return m * n + m", "return np.zeros((m, n)).size + np.zeros(m).size")],
+    "p1_softmax_in_place": [("softmax", WHOLE, """
+def softmax(S):
+    S = S.astype(float, copy=False)
+    S -= np.max(S, axis=0, keepdims=True)
+    np.exp(S, out=S)
+    S /= S.sum(axis=0, keepdims=True)
+    return S
+""")],
+    "p1_softmax_apply_along_axis": [("softmax", WHOLE, """
+def softmax(S):
+    return np.apply_along_axis(lambda s: np.exp(s - s.max()) / np.exp(s - s.max()).sum(), 0, S)
+""")],
+    "p1_ce_einsum": [("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+                      "return -np.einsum('ij,ij->', T, np.log(Z)) / N")],
+    "p1_ce_picked_probabilities": [("cross_entropy", "return float(-np.sum(T * np.log(Z)) / N)",
+                                    "return float(np.mean(-np.log(np.sum(Z * T, axis=0))))")],
+    "p1_dW2_own_softmax": [("grad_hidden_to_output", "Z = softmax(W2 @ Y)",
+                            "S = W2 @ Y\n    Z = np.exp(S - S.max(axis=0)) / np.exp(S - S.max(axis=0)).sum(axis=0)")],
+    "p1_dW1_outer_loop": [("grad_input_to_hidden", "return delta @ X.T / N",
+                           "grad = np.zeros_like(W1)\n    for i in range(N):\n"
+                           "        grad += np.outer(delta[:, i], X[:, i])\n    return grad / N")],
+    "p1_nll_identity_generator": [
+        ("nll_functions", ONE_HOT_BODY, "return np.identity(c)[:, labels]"),
+        ("nll_functions", NLL_LINE, "return -sum(np.log(Z[y_i, i]) for i, y_i in enumerate(labels))")],
+    "p2_fig1b_keywords_tuples": [
+        ("net_fig1b", 'hidden = Layer([[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5], "step")',
+         'hidden = Layer(W=((1, 0), (0, 1)), b=(-0.5, -0.5), activation="step")')],
+    "p2_region_xor_float32": [
+        ("region_label", "return ((np.floor(X[0] + 0.5) + np.floor(X[1] + 0.5)) % 2).astype(int)",
+         "return np.logical_xor(np.floor(X[0] + 0.5) % 2, np.floor(X[1] + 0.5) % 2).astype(np.float32)")],
+    "p3_grads_reshape_dot": [
+        ("siamese_gradients", "grad_b = d1 + d2", "grad_b = (d1 + d2).reshape(b.shape)"),
+        ("siamese_gradients", "grad_W = d1 @ x1.T + d2 @ x2.T + lam * W",
+         "grad_W = np.dot(d1, x1.T) + np.dot(d2, x2.T) + lam * W")],
+    "p3_update_copies_in_place": [
+        ("siamese_update", "return W - alpha * grad_W, b - alpha * grad_b",
+         "W_new = np.copy(W)\n    b_new = np.copy(b)\n    W_new -= alpha * grad_W\n    b_new -= alpha * grad_b\n"
+         "    return W_new, b_new")],
+    "p3_count_prod": [("siamese_parameter_count", "return m * n + m", "return int(np.prod((m, n))) + m")],
+    "p3_faster_trailing_space": [("faster_weight", 'FASTER_WEIGHT = "W2"', 'FASTER_WEIGHT = "W2 "')],
+    "p3_pseudo_asarray": [
+        ("pseudo_siamese_gradients", "return dJ_dh1, dJ_dh2, dJ_dX",
+         "return (np.asarray(dJ_dh1), np.asarray(dJ_dh2), dJ_dX.astype(np.float64))")],
 }
+HELD_OUT_STYLES = ("p1_one_hot_compare_take_along", "p1_ce_where_log", "p3_grads_namedtuple", "p3_update_list",
+                   "p3_pseudo_list", "p3_count_sizes_of_arrays", "p1_softmax_in_place", "p1_softmax_apply_along_axis",
+                   "p1_ce_einsum", "p1_ce_picked_probabilities", "p1_dW2_own_softmax", "p1_dW1_outer_loop",
+                   "p1_nll_identity_generator", "p2_fig1b_keywords_tuples", "p2_region_xor_float32",
+                   "p3_grads_reshape_dot", "p3_update_copies_in_place", "p3_count_prod", "p3_faster_trailing_space",
+                   "p3_pseudo_asarray")  # issue 24: real routes only where cells are free
 VARIANT_NOTEBOOK = {"p1": P1, "p2": P2, "p3": P3}
 
 
@@ -427,23 +496,31 @@ def variant_edit(*names: str):
     return edit
 
 
+# Notebooks per Problem the shared class grades (its run time, and Otter's): the mutant packs fill them
+# first, then the correct variants the cells left free; a variant that no longer fits is checked
+# kernel-free only (`test_correct_variants_keep_full_marks`), not through the real routes.
+ROUTE_BUDGET = {P1: 7, P2: 5, P3: 9}
+
+
 def route_packs(notebook: str) -> list[tuple[list[Mutant], list[str]]]:
     """What the real routes grade for `notebook`: the mutant packs, with the correct variants written
     into the solution cells they leave alone (questions are judged on their own cells), then packs of
-    variants only for the rest. Each is (mutants, variant names)."""
+    variants only for the rest, up to the notebook's budget. Each is (mutants, variant names)."""
     cells = {name: {cell for cell, _, _ in edits} for name, edits in VARIANTS.items()}
     packs = [(list(mutants), []) for mutants in pack(notebook)]
+    assert len(packs) <= ROUTE_BUDGET[notebook], f"{notebook}: more mutant packs than the route budget"
     used = [{m.cell for m in mutants} for mutants, _ in packs]
     mine = [name for name in VARIANTS if variant_notebook(name) == notebook]
-    for name in sorted(mine, key=lambda n: -len(cells[n])):  # first fit, largest first
+    for name in sorted(mine, key=lambda n: (n in HELD_OUT_STYLES, -len(cells[n]))):  # older first; largest first
         for (_, variants), taken in zip(packs, used):
             if not cells[name] & taken:
                 variants.append(name)
                 taken |= cells[name]
                 break
         else:
-            packs.append(([], [name]))
-            used.append(set(cells[name]))
+            if len(packs) < ROUTE_BUDGET[notebook]:
+                packs.append(([], [name]))
+                used.append(set(cells[name]))
     return packs
 
 
@@ -477,6 +554,7 @@ def pack(notebook: str, mutants: list[Mutant] | None = None) -> list[list[Mutant
 
 ROUTE_PACKS = {notebook: route_packs(notebook) for notebook in NOTEBOOKS}  # (mutants, correct variants)
 ROUTE_STUDENTS = [route_student(i) for i in range(max(len(p) for p in ROUTE_PACKS.values()))]
+ROUTED_VARIANTS = [name for packs in ROUTE_PACKS.values() for _, variants in packs for name in variants]
 
 
 def mutants_of(student: str, notebook: str) -> list[Mutant]:

@@ -9,6 +9,10 @@ n_x = 2, n_h = 4, n_y = 1, m = 400, learning rate 1.2, 10000 iterations). A sett
 case counts as the value "absent". Left out: seeds and grid densities (other random points of the
 same kind), the flower data set (the notebook's own data, item 4 of issue 12: the student has run
 their code on it), and the settings listed in EXEMPT with the reason.
+
+Also (issue 24): what students return for a dict or a tuple (an OrderedDict, a namedtuple) crosses
+the wall as one, and the messages of the mistakes that once got vague ones name their cause. The
+correct-variant corpora themselves are in mutants_planar.py and mutants_problems.py.
 """
 from __future__ import annotations
 
@@ -79,3 +83,54 @@ def test_flower_data_in_hidden_cases() -> None:
         _, _, hidden = _cases(question)
         assert any(case.get("flower") for case in hidden), question
         assert any(not case.get("flower") for case in hidden), question  # ... beside other sizes
+
+
+def test_plain_type_subclasses_cross_as_their_base_type() -> None:
+    """An OrderedDict, a namedtuple, a list or str subclass is what the text asks for: it crosses the wall as
+    its base type, read through the base type's own methods (an override in the subclass changes nothing)."""
+    import collections
+    import enum
+
+    from hw1_checks import _wire
+
+    class Lying(dict):  # its own items() would hide W1
+        def items(self):
+            return [("W2", 0)]
+
+    class Short(list):
+        def __iter__(self):
+            return iter([])
+
+    class Size(enum.IntEnum):
+        HIDDEN = 4
+
+    pair = collections.namedtuple("Pair", "W_new b_new")(1.5, [2])
+    assert list(Lying(W1=1).items()) == [("W2", 0)]  # positive control: the override does lie
+    assert list(Short([1, 2])) == []
+    for value, plain in ((collections.OrderedDict(a=1), {"a": 1}), (pair, (1.5, [2])), (Lying(W1=1), {"W1": 1}),
+                         (Short([1, 2]), [1, 2]), (Size.HIDDEN, 4), (collections.defaultdict(list, b=[1]), {"b": [1]})):
+        crossed = _wire.roundtrip(value)
+        assert crossed == plain and type(crossed) is type(plain), (value, crossed)
+    before = _wire.roundtrip(object())  # anything else still arrives as an empty stand-in
+    assert isinstance(before, _wire.Opaque)
+
+
+def test_cause_messages_name_the_cause_not_the_values() -> None:
+    """The messages of the issue-24 mistakes name the cause and the case's sizes, never an expected value."""
+    import re
+
+    from mutants_planar import CAUSE_MUTANTS, mutant_edit
+    from test_mutants import namespace
+
+    for mutant in CAUSE_MUTANTS:
+        for run in (hw1_checks.check, hw1_hidden.check_hidden):
+            env = namespace(mutant_edit([mutant]))
+            try:
+                run(mutant.question, env)
+            except AssertionError as failure:
+                message = str(failure)
+                break
+        else:
+            raise AssertionError(f"{mutant.name} is not caught")
+        assert mutant.hint in message, (mutant.name, message)
+        assert not re.search(r"\d\.\d{3}", message), (mutant.name, message)  # no computed number

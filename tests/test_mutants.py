@@ -16,12 +16,14 @@ import hw1_checks
 import hw1_hidden
 from conftest import solution_namespace
 from mutants_planar import (
+    CAUSE_MUTANTS,
     CELL,
     MUTANTS,
     NOTEBOOK,
     QUESTIONS,
     ROUTE_CORPUS,
     ROUTE_NOTEBOOKS,
+    ROUTED_MUTANTS,
     VARIANTS,
     Mutant,
     mutant_edit,
@@ -138,7 +140,7 @@ def test_kernel_free_mutation_score() -> None:
 
 
 def test_variant_corpus() -> None:
-    assert len(VARIANTS) >= 18
+    assert len(VARIANTS) >= 27
     assert {CELL[q] for q in QUESTIONS} <= {cell for edits in VARIANTS.values() for cell, _, _ in edits}
 
 
@@ -219,7 +221,6 @@ def test_helpers_are_restored_after_a_composed_check() -> None:
 
 # --- through the real routes: nbgrader and Otter (the shared class, class_corpus.py) ---------------
 
-PACKS = [mutants for mutants, _ in ROUTE_NOTEBOOKS if mutants]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +257,7 @@ def test_otter_scores_each_question_like_nbgrader(routes, student: str) -> None:
 
 def test_feedback_names_the_mistake(routes) -> None:
     nbgrader, otter = routes
-    for i, mutants in enumerate(PACKS):
+    for i, (mutants, _) in enumerate(ROUTE_NOTEBOOKS):
         problems = "\n".join(nbgrader[route_student(i)].problems)
         for mutant in mutants:
             if mutant.hint:
@@ -268,8 +269,11 @@ def test_real_route_mutation_scores(routes) -> None:
     lines = []
     for route, scores in (("nbgrader", {s: g.scores for s, g in nbgrader.items()}),
                           ("otter", {s: r.scores for s, r in otter.items()})):
-        caught = sum(scores[route_student(i)].get(m.question) == 0 for i, ms in enumerate(PACKS) for m in ms)
-        SCORES[route] = (caught, len(MUTANTS))
-        lines.append(f"mutation score, {route}: {caught}/{len(MUTANTS)} (in {len(PACKS)} notebooks)")
+        caught = sum(scores[route_student(i)].get(m.question) == 0
+                     for i, (ms, _) in enumerate(ROUTE_NOTEBOOKS) for m in ms)
+        SCORES[route] = (caught, len(ROUTED_MUTANTS))
+        lines.append(f"mutation score, {route}: {caught}/{len(ROUTED_MUTANTS)} (in {len(ROUTE_NOTEBOOKS)} notebooks)")
     print("\n" + "\n".join(lines))
+    # every mutant goes through the real routes but the cause mutants that no longer fit (kernel-free above)
+    assert {m.name for m in MUTANTS if m not in CAUSE_MUTANTS} <= {m.name for m in ROUTED_MUTANTS}
     assert all(caught == total for caught, total in SCORES.values()), SCORES

@@ -178,6 +178,28 @@ def train(parameters: dict, X: np.ndarray, Y: np.ndarray, num_iterations: int, l
     return parameters, costs, table
 
 
+def torch_costs(parameters: dict, X: np.ndarray, Y: np.ndarray, num_iterations: int, learning_rate: float,
+                activation: str, optimizer: str = "sgd", row_labels: bool = False) -> list[float]:
+    """The costs PyTorch itself records for common train_torch slips: another optimizer (Adam, momentum),
+    labels left in shape (1, m) against the (m, 1) output (the loss broadcasts them to (m, m))."""
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in parameters.items()}
+    act = {"tanh": torch.tanh, "softsign": torch.nn.functional.softsign}[activation]
+    inputs, targets = torch.tensor(X.T), torch.tensor(Y if row_labels else Y.T)
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=learning_rate),
+            "momentum": lambda p: torch.optim.SGD(p, lr=learning_rate, momentum=0.9),
+            "adam": lambda p: torch.optim.Adam(p, lr=learning_rate)}
+    step = make[optimizer](list(t.values()))
+    costs = []
+    for _ in range(num_iterations):
+        step.zero_grad()
+        out = torch.sigmoid(act(inputs @ t["W1"].T + t["b1"].T) @ t["W2"].T + t["b2"].T)
+        loss = -(targets * torch.log(out) + (1 - targets) * torch.log(1 - out)).mean()
+        loss.backward()
+        step.step()
+        costs.append(float(loss.detach()))
+    return costs
+
+
 def near_boundary(parameters: dict, X: np.ndarray, margin: float = 1e-6, activation: str = "tanh") -> np.ndarray:
     """Points whose probability is too close to 0.5 to judge a 0/1 label."""
     A2, _ = forward_propagation(X, parameters, activation)
@@ -205,14 +227,17 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
                 for key in ("W1", "W2")}
     if question == "q4_forward_propagation":
         Z1, A1, Z2 = right["Z1"], right["A1"], right["Z2"]
-        W1, W2, b2 = params["W1"], params["W2"], params["b2"]
+        W1, W2, b1, b2 = params["W1"], params["W2"], params["b1"], params["b2"]
         return {
-            "Z1": [["Z1 is missing the bias: Z1 = W1 @ X + b1.", W1 @ X]],
+            "Z1": [["Z1 is missing the bias: Z1 = W1 @ X + b1.", W1 @ X],
+                   ["Z1 adds b2, the output layer's bias: the hidden layer adds b1 (Z1 = W1 @ X + b1).", W1 @ X + b2]],
             "A1": [["A1 is sigmoid(Z1): the hidden layer uses np.tanh.", sigmoid(Z1)],
                    ["A1 is ReLU(Z1): the hidden layer uses np.tanh.", _relu(Z1)],
                    ["A1 equals Z1: apply np.tanh to Z1 to get A1.", Z1]],
             "Z2": [["Z2 uses Z1; it must use the activations A1 = tanh(Z1).", W2 @ Z1 + b2],
-                   ["Z2 is missing the bias: Z2 = W2 @ A1 + b2.", W2 @ A1]],
+                   ["Z2 is missing the bias: Z2 = W2 @ A1 + b2.", W2 @ A1],
+                   ["Z2 adds b1, the hidden layer's bias: the output layer adds b2 (Z2 = W2 @ A1 + b2).",
+                    W2 @ A1 + b1]],
             "A2": [["A2 is tanh(Z2): the output layer uses the sigmoid 1 / (1 + np.exp(-Z2)).", np.tanh(Z2)],
                    ["A2 equals Z2 (the logits): apply the sigmoid to get probabilities.", Z2],
                    ["A2 is 1 - sigmoid(Z2): the sigmoid is 1 / (1 + np.exp(-Z2)), with a minus sign.", sigmoid(-Z2)]],
@@ -276,12 +301,20 @@ def mistakes(question: str, inputs: dict, right: dict) -> dict:
         if rate != 1.2:
             out.insert(0, ["train_torch ignores its learning_rate argument (it uses 1.2): pass lr=learning_rate.",
                            train(params, X, Y, steps, 1.2, activation)[1]])
+        sgd = "the text asks for plain gradient descent: torch.optim.SGD(model.parameters(), lr=learning_rate)"
+        out += [[f"train_torch uses Adam; {sgd}.", torch_costs(params, X, Y, steps, rate, activation, "adam")],
+                [f"train_torch uses SGD with momentum; {sgd}, no momentum.",
+                 torch_costs(params, X, Y, steps, rate, activation, "momentum")],
+                ["the labels have shape (1, m) but the model's output has shape (m, 1), so the loss broadcasts "
+                 "them to an (m, m) matrix: use Y.T, shape (m, 1), as the given line does.",
+                 torch_costs(params, X, Y, steps, rate, activation, row_labels=True)]]
         return {"costs": out}
     return {}
 
 
 def _activation(inputs: dict) -> str:
-    """train_torch and torch_predict are graded on the checks' softsign probe model."""
+    """train_torch and torch_predict are graded on the checks' softsign probe model (their text says they are
+    tested on a model the grader builds)."""
     return "softsign"
 
 
@@ -314,7 +347,9 @@ def _right(question: str, inputs: dict) -> dict:
         table["sizes"] = [X.shape[0], 4, Y.shape[0]]
         return {**final, "trajectory": table}
     if question in ("q4_predict", "q4_torch_predict"):
-        activation = _activation(inputs)
+        # predict: the notebook's own tanh network, so a forward pass written out in predict passes as one
+        # that calls forward_propagation (whose stand-in replays these numbers)
+        activation = _activation(inputs) if question == "q4_torch_predict" else "tanh"
         A2, cache = forward_propagation(X, params, activation)
         return {"labels": (A2 > 0.5).astype(float), "ignore": near_boundary(params, X, activation=activation),
                 **({"cache": cache} if question == "q4_predict" else {})}

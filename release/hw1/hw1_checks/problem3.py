@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import as_array, assert_close, close, expect_shape, fail
+from ._core import as_array, as_tuple, assert_close, close, expect_shape, fail
 from ._judging import Context, Question, checkers, observe_call, result_of
 
 # Every kind of variation of the hidden cases shows in a public case too (other sizes, lambda = 0,
@@ -71,9 +71,14 @@ def _copy(inputs: Mapping[str, Any], *names: str) -> list:
 
 
 def _pair(result: Any, name: str, what: str) -> tuple:
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"{name} should return the pair {what}, got {type(result).__name__}.")
-    return result
+    pair = as_tuple(result, 2)
+    if pair is None:
+        fail(f"{name} should return the pair {what}, got {_described(result)}.")
+    return pair
+
+
+def _described(result: Any) -> str:
+    return f"a {type(result).__name__} of {len(result)}" if isinstance(result, (tuple, list)) else type(result).__name__
 
 
 def observe_siamese_gradients(env: Mapping, inputs: dict, helpers: Callable) -> dict:
@@ -151,8 +156,8 @@ def observe_pseudo_siamese_gradients(env: Mapping, inputs: dict, helpers: Callab
 
 
 def judge_pseudo_siamese_gradients(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
-    result = result_of(observed["grads"], "pseudo_siamese_gradients")
-    if not isinstance(result, tuple) or len(result) != 3:
+    result = as_tuple(result_of(observed["grads"], "pseudo_siamese_gradients"), 3)
+    if result is None:
         fail("pseudo_siamese_gradients should return the triple (dJ_dh1, dJ_dh2, dJ_dX).")
     N = inputs["X"].shape[1]
     for value, key in zip(result, ("dJ_dh1", "dJ_dh2", "dJ_dX")):

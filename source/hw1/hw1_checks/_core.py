@@ -41,6 +41,13 @@ def quiet():
         yield
 
 
+def as_tuple(value: Any, length: int) -> tuple | None:
+    """`value` as a tuple if it is a tuple or a list of `length` items (a list is a pair too), else None."""
+    if isinstance(value, (tuple, list)) and len(value) == length:
+        return tuple(value)
+    return None
+
+
 def student_function(env: Mapping[str, Any], name: str) -> Callable:
     """The student's function `name` from the notebook's namespace, or a clear failure."""
     fn = env.get(name)
@@ -242,6 +249,10 @@ def assert_close(
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what)
+    if actual.shape != expected.shape:  # a known mistake of another shape names its cause better than the shapes
+        hint = known_mistake(actual, [m for m in mistakes or () if np.shape(m[1]) == actual.shape])
+        if hint:
+            fail(f"{what} has shape {actual.shape}, expected {expected.shape}. {hint}")
     expect_shape(actual, expected.shape, what, shape_hint)
     if max_error(actual, expected, rtol, atol) <= 1.0:
         return
@@ -320,7 +331,9 @@ def assert_labels(actual: Any, expected: np.ndarray, what: str, ignore: np.ndarr
 
 def assert_float(value: Any, expected: float, what: str, rtol: float = 1e-6, atol: float = 1e-9,
                  mistakes: Sequence[Sequence[Any]] | None = None) -> None:
-    """Check a scalar result that must be a Python float (np.float64 counts)."""
+    """Check a scalar result that must be a Python float (np.float64 counts, and so does any NumPy float scalar)."""
+    if isinstance(value, np.floating):
+        value = float(value)
     if not isinstance(value, float):
         if isinstance(value, np.ndarray):
             fail(f"{what} should be a Python float, not an array of shape {value.shape}: use float(np.squeeze(cost)).")

@@ -2,9 +2,10 @@
 
 What a student's code returns crosses as JSON: numbers, strings, lists and dicts, NumPy arrays
 (raw bytes in base64, numeric and bool dtypes only) and PyTorch tensors (the same, plus their
-dtype and whether they track gradients). Decoding builds nothing but those: no pickle, no class
-of the student's, so reading an answer can never run the student's code. Any other object
-arrives as an empty stand-in that only keeps its type's name (for messages).
+dtype and whether they track gradients). Subclasses of those plain types (an OrderedDict, a
+namedtuple, an IntEnum) cross as their base type: they are what the text asks for. Decoding
+builds nothing but those: no pickle, no class of the student's, so reading an answer can never
+run the student's code. Any other object arrives as an empty stand-in that only keeps its type's name (for messages).
 
 The students' own `check(...)` round-trips its observations through this codec too, so the
 public checks and the grader judge exactly the same data.
@@ -63,7 +64,29 @@ def encode(value: Any, depth: int = 0) -> Any:
     tensor = _encode_tensor(value)
     if tensor is not None:
         return tensor
+    base = _base_value(value)
+    if base is not None:
+        return encode(base, depth)
     return {"object": type(value).__name__}
+
+
+def _base_value(value: Any) -> Any:
+    """A subclass of a plain type as that type (an OrderedDict, a namedtuple, an IntEnum, np.str_ ...):
+    students return those for a dict, a tuple or a number, and they are those. Read through the base
+    type's own methods, so an override in the subclass changes nothing."""
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return tuple(tuple.__iter__(value))
+    if isinstance(value, list):
+        return list(list.__iter__(value))
+    if isinstance(value, dict):
+        return dict(dict.items(value))
+    return None
 
 
 def _encode_array(value: np.ndarray) -> dict:

@@ -10,9 +10,10 @@ Each question is judged on its own code only. Functions that call other answers
 (`nn_model`, `predict`) run with the helpers they call replaced, for the duration of the
 check, by stand-ins that replay the reference's numbers for this case and check the call
 protocol (which X, which parameters, which learning rate); the numbers are handed out by the
-judging side one call at a time. `train_torch` and `torch_predict` get a grader-made model
-instead of the student's `TorchMLP`. A mistake in one answer therefore costs that answer's
-points and no others.
+judging side one call at a time. `predict` is judged on the notebook's own tanh network, so
+one that writes the forward pass out passes as one that calls `forward_propagation` (the text
+allows both). `train_torch` and `torch_predict` get a grader-made model instead of the
+student's `TorchMLP`. A mistake in one answer therefore costs that answer's points and no others.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import numpy as np
 from ._core import (
     CheckFailure,
     as_array,
+    as_tuple,
     assert_close,
     assert_float,
     assert_labels,
@@ -32,6 +34,7 @@ from ._core import (
     diagnose_common,
     expect_shape,
     fail,
+    known_mistake,
     quiet,
     same,
     substituted,
@@ -105,7 +108,7 @@ def observe_layer_sizes(env: Mapping, inputs: dict, helpers: Callable) -> dict:
 
 def judge_layer_sizes(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
     sizes = result_of(observed["sizes"], "layer_sizes")
-    if not isinstance(sizes, tuple) or len(sizes) != 3:
+    if as_tuple(sizes, 3) is None:
         fail(f"layer_sizes should return a tuple (n_x, n_h, n_y), got {sizes!r}.")
     try:
         sizes = tuple(int(v) for v in sizes)  # plain ints: no object with a home-made == counts
@@ -161,8 +164,8 @@ def observe_forward_propagation(env: Mapping, inputs: dict, helpers: Callable) -
 
 
 def judge_forward_propagation(inputs: dict, observed: dict, expected: dict, ctx: Context) -> None:
-    result = result_of(observed["result"], "forward_propagation")
-    if not isinstance(result, tuple) or len(result) != 2:
+    result = as_tuple(result_of(observed["result"], "forward_propagation"), 2)
+    if result is None:
         fail("forward_propagation should return the pair (A2, cache).")
     A2, cache = result
     if not isinstance(cache, dict):
@@ -209,20 +212,24 @@ def judge_backward_propagation(inputs: dict, observed: dict, expected: dict, ctx
     grads = result_of(observed["grads"], "backward_propagation")
     if not isinstance(grads, dict):
         fail("backward_propagation should return a dict with dW1, db1, dW2, db2.")
-    m = inputs["X"].shape[1]
+    n_x, m = inputs["X"].shape
     for key in ("dW2", "db2", "dW1", "db1"):
         if key not in grads:
             fail(f"backward_propagation is missing {key}.")
         hint = ("sum over the examples (axis=1) with keepdims=True: it has one row per unit." if key[1] == "b"
                 else "it has the shape of the parameter: dZ @ A_prev.T.")
         assert_close(grads[key], expected[key], key, rtol=1e-5, atol=1e-8, mistakes=_mistakes(expected, key),
-                     diagnose=lambda a, e, key=key: _diagnose_grad(key, a, e, m),
+                     diagnose=lambda a, e, key=key: _diagnose_grad(key, a, e, m, n_x),
                      shape_hint=f"{key} must have the shape of {key[1:]}: {hint}")
 
 
-def _diagnose_grad(key: str, actual: np.ndarray, expected: np.ndarray, m: int) -> str | None:
+def _diagnose_grad(key: str, actual: np.ndarray, expected: np.ndarray, m: int, n_x: int) -> str | None:
+    if n_x != m and close(actual, expected * m / n_x):
+        return (f"{key} is divided by n_x = X.shape[0] = {n_x} instead of m: m is the number of examples, "
+                f"X.shape[1] = {m} (the columns of X).")
     if close(actual, expected * m):
-        return f"{key} is m = {m} times too large: did you average over the batch (divide by m)?"
+        return (f"{key} is m = {m} times too large: did you average over the batch (divide by m, the number of "
+                "examples, X.shape[1])?")
     if close(actual, expected / m):
         return f"{key} is m = {m} times too small: divide by m once, not twice."
     if close(actual, -expected):
@@ -283,6 +290,7 @@ class _Replay:
         self.sizes = tuple(table.get("sizes", ()))
         self.latest = 0
         self.failure: str | None = None
+        self.forward_calls = 0  # predict may call forward_propagation or write the forward pass out
 
     def functions(self) -> dict[str, Callable]:
         return {"layer_sizes": self.layer_sizes, "initialize_parameters": self.initialize_parameters,
@@ -325,6 +333,7 @@ class _Replay:
     def forward_propagation(self, X, parameters):
         self._data(X, self.X, "X", "forward_propagation")
         k = self._step(parameters, "forward_propagation")
+        self.forward_calls += 1
         cache = copy.deepcopy(self.caches[k])
         return cache["A2"], cache
 
@@ -432,20 +441,30 @@ def judge_predict(inputs: dict, observed: dict, expected: dict, ctx: Context) ->
     if isinstance(labels, np.ndarray) and isinstance(ctx.data.get("X"), np.ndarray) \
             and labels.size == ctx.data["X"].shape[1] != inputs["X"].shape[1]:
         fail(GLOBAL_DATA.format(name="predict", arg="X"))
+    hint = "Class 1 is a probability A2 above 0.5." if ctx.helpers.forward_calls else (
+        "predict computes its own forward pass (it does not call forward_propagation): check it against "
+        "forward_propagation's equations (tanh hidden layer, sigmoid output), or call "
+        "forward_propagation(X, parameters).")
     assert_labels(labels, expected["labels"], "predict(parameters, X)", ignore=np.asarray(expected["ignore"], bool),
-                  shape_hint="Return shape (1, m): one row of labels (keep the row dimension).",
-                  hint="Class 1 is a probability A2 above 0.5.")
+                  shape_hint="Return shape (1, m): one row of labels (keep the row dimension).", hint=hint)
+
+
+TARGET_SHAPE = ("The labels must have the shape of the model's output, (m, 1): use Y.T, as the given line does "
+                "(Y itself is (1, m)).")
 
 
 def _result_or_dtype_hint(observed: Any, name: str, hint: str) -> Any:
     """`result_of`, with `hint` added when the student's code raised over mismatched dtypes
-    (float32 tensors meeting the float64 model the tests use)."""
+    (float32 tensors meeting the float64 model the tests use), or the labels' shape when the loss refused them."""
     try:
         return result_of(observed, name)
     except CheckFailure as failure:
         raised = observed.get("raised") if isinstance(observed, dict) else None
-        if isinstance(raised, dict) and "dtype" in str(raised.get("message", "")):
+        message = str(raised.get("message", "")) if isinstance(raised, dict) else ""
+        if "dtype" in message:
             fail(f"{failure} {hint}")
+        if "target size" in message and name == "train_torch":
+            fail(f"{failure} {TARGET_SHAPE}")
         raise
 
 
@@ -613,7 +632,10 @@ def observe_train_torch(env: Mapping, inputs: dict, helpers: Callable) -> dict:
 
 
 def _plain_costs(costs: Any) -> Any:
-    """The costs as floats (tensors and NumPy scalars read with float()), or their type if they are not numbers."""
+    """The costs as floats (tensors and NumPy scalars read with float()), or their type if they are not numbers.
+    A 1-D array or tensor of the costs counts as their list."""
+    if getattr(costs, "ndim", None) == 1 and hasattr(costs, "tolist"):
+        costs = costs.tolist()
     if not isinstance(costs, (list, tuple)):
         return costs
     try:
@@ -638,19 +660,30 @@ def judge_train_torch(inputs: dict, observed: dict, expected: dict, ctx: Context
         fail("train_torch did not change the model's weights: the optimizer must update model.parameters() "
              "in place (do not create new tensors for the weights).")
     want = np.asarray(expected["costs"])
+    if not close(costs, want, rtol=1e-5):
+        hint = known_mistake(costs, _mistakes(expected, "costs"))
+        if hint:
+            fail(f"the costs per iteration are wrong: {hint}")
     if costs.size > 1 and close(costs[:2], want[:2], rtol=1e-6) and not close(costs, want, rtol=1e-5):
         fail("the first steps match but later costs drift: call optimizer.zero_grad() (or zero the .grad) "
              "every iteration; gradients accumulate otherwise.")
     m = inputs["X"].shape[1]
     if costs.size and abs(costs[0] - want[0] * m) < 1e-6 * m * abs(want[0]):
         fail("the loss is m times too large: use the mean binary cross-entropy, not the sum.")
-    assert_close(costs, want, "the costs per iteration", rtol=1e-5, mistakes=_mistakes(expected, "costs"),
-                 diagnose=lambda a, e: ("Use full-batch gradient descent on the mean binary cross-entropy with the "
-                                        "given learning_rate, starting from the model's current weights."))
+    assert_close(costs, want, "the costs per iteration", rtol=1e-5, diagnose=_diagnose_costs)
     for key in PARAMS:
         value = as_array(observed["params"][key], key).reshape(np.shape(expected[key]))
         assert_close(value, expected[key], f"{key} after training", rtol=1e-5, atol=1e-8,
                      diagnose=lambda a, e: "The weights must be those after the last step: record the cost, then step.")
+
+
+def _diagnose_costs(actual: np.ndarray, expected: np.ndarray) -> str:
+    if actual.size > 1 and close(actual[:1], expected[:1], rtol=1e-6):
+        return ("The first cost is right (so are the model and the loss) but the later ones are not: each step must "
+                "be plain gradient descent, p = p - learning_rate * p.grad (torch.optim.SGD with lr=learning_rate, "
+                "no momentum, no other optimizer).")
+    return ("Use full-batch gradient descent on the mean binary cross-entropy with the given learning_rate, starting "
+            "from the model's current weights.")
 
 
 def observe_torch_predict(env: Mapping, inputs: dict, helpers: Callable) -> dict:
