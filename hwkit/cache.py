@@ -21,7 +21,8 @@ CACHE_VERSION = "hwkit-grade-5"  # 4: NotebookGrade.status; 5: a folder per assi
 HASH_IGNORE = ("__pycache__", ".ipynb_checkpoints", ".pyc")
 GRADING_CODE = ("grade.py", "worker.py", "judge.py", "judge_socket.py", "observer.py", "course_config.py",
                 "record.py", "safe_html.py", "sandbox.py", "walls.py", "cgroups.py", "forkserver.py",
-                "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py")
+                "kernel_forkserver.py", "feedback.py", "notebooks.py", "intake.py", "assignment.py", "wire.py",
+                "cell_judge.py", "standins.py", "standin_server.py")
 
 
 def _tree_digest(folder: Path, digest) -> None:

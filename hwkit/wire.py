@@ -1,10 +1,13 @@
-"""Plain data across the wall between the grader and a student's process.
+"""Plain data across the wall between the grader and a student's process (the one codec: `hwkit build` copies
+it into an assignment's checks package as `_wire.py`, and it runs in the sandbox as hwkit_wire.py).
 
 What a student's code returns crosses as JSON: numbers, strings, lists and dicts, NumPy arrays
 (raw bytes in base64, numeric and bool dtypes only) and PyTorch tensors (the same, plus their
-dtype and whether they track gradients). Decoding builds nothing but those: no pickle, no class
-of the student's, so reading an answer can never run the student's code. Any other object
-arrives as an empty stand-in that only keeps its type's name (for messages).
+dtype and whether they track gradients). Subclasses of those plain types (an OrderedDict, a
+namedtuple, an IntEnum) cross as their base type: they are what the text asks for. Decoding
+builds nothing but those: no pickle, no class of the student's, so reading an answer can never
+run the student's code. Any other object arrives as an empty stand-in that only keeps its type's name (for
+messages), or, for the stand-ins of the cell judge (standins.py), as a numbered reference to it.
 
 The students' own `check(...)` round-trips its observations through this codec too, so the
 public checks and the grader judge exactly the same data.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +26,9 @@ import numpy as np
 ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 MAX_DEPTH = 32
 MAX_BYTES = 8 * 2**20  # one message (the largest real answer is ~0.2 MB); a bigger one is a failure
+# Bytes one decoded message may build: arrays of numbers carry their bytes, but an array of objects
+# crosses as its shape only, so without this a 200-byte message could ask for gigabytes.
+MAX_DECODED = 2 * MAX_BYTES
 MAX_TEXT = 2000  # characters of any string that crosses (messages, names)
 TENSOR_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
@@ -39,7 +46,7 @@ class Opaque:
 
 def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None) -> Any:
     """`value` as JSON-able plain data (student side). With `refer`, an object that cannot cross becomes a
-    reference `{"ref": refer(value), "type": name}` to it (the stand-ins' handles), not an empty stand-in."""
+    reference `{"ref": refer(value), "type": name}` to it, not an empty stand-in."""
     if depth > MAX_DEPTH:
         return {"object": "deeply nested value"}
     if value is None or type(value) is bool:
@@ -62,9 +69,31 @@ def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None
     tensor = _encode_tensor(value)
     if tensor is not None:
         return tensor
+    base = _base_value(value)
+    if base is not None:
+        return encode(base, depth, refer)
     if refer is not None:
         return {"ref": refer(value), "type": type(value).__name__[:MAX_TEXT]}
     return {"object": type(value).__name__}
+
+
+def _base_value(value: Any) -> Any:
+    """A subclass of a plain type as that type (an OrderedDict, a namedtuple, an IntEnum, np.str_ ...):
+    students return those for a dict, a tuple or a number, and they are those. Read through the base
+    type's own methods, so an override in the subclass changes nothing."""
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return tuple(tuple.__iter__(value))
+    if isinstance(value, list):
+        return list(list.__iter__(value))
+    if isinstance(value, dict):
+        return dict(dict.items(value))
+    return None
 
 
 def _encode_array(value: np.ndarray) -> dict:
@@ -95,17 +124,19 @@ def dumps(value: Any) -> str:
 
 
 def decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None = None) -> Any:
-    """The plain value `data` stands for (grader side); WireError if it is not of the agreed form. A reference
-    becomes `resolve(number, type name)` (without `resolve`, a reference is not of the agreed form)."""
+    """The plain value `data` stands for (grader side); WireError if it is not of the agreed form or
+    would build more than MAX_DECODED bytes of arrays. A reference becomes `resolve(number, type name)`
+    (without `resolve`, a reference is not of the agreed form)."""
     try:
-        return _decode(data, depth, resolve)
+        return _decode(data, depth, [MAX_DECODED], resolve)
     except WireError:
         raise
     except (ValueError, TypeError, OverflowError, KeyError, RecursionError, MemoryError) as exc:
         raise WireError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 
 
-def _decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None = None) -> Any:
+def _decode(data: Any, depth: int, budget: list[int], resolve: Callable[[int, str], Any] | None = None) -> Any:
+    """`budget`: a one-item list, the array bytes the message may still build."""
     if depth > MAX_DEPTH + 2:
         raise WireError("nested too deeply")
     if data is None or type(data) in (bool, int):
@@ -120,26 +151,26 @@ def _decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None
         return float(data["float"])
     if "scalar" in data:
         dtype = _dtype(data["scalar"])
-        return dtype.type(_decode(data["value"], depth + 1))
+        return dtype.type(_decode(data["value"], depth + 1, budget))
     if "ref" in data and resolve is not None and type(data["ref"]) is int:
         return resolve(data["ref"], str(data.get("type", "object"))[:MAX_TEXT])
     if "array" in data:
-        return _decode_array(data)
+        return _decode_array(data, budget)
     if "tuple" in data:
-        return tuple(_decode(v, depth + 1, resolve) for v in _list(data["tuple"]))
+        return tuple(_decode(v, depth + 1, budget, resolve) for v in _list(data["tuple"]))
     if "list" in data:
-        return [_decode(v, depth + 1, resolve) for v in _list(data["list"])]
+        return [_decode(v, depth + 1, budget, resolve) for v in _list(data["list"])]
     if "dict" in data:
         result = {}
         for pair in _list(data["dict"]):
             key, value = _list(pair)
-            key = _decode(key, depth + 1)
+            key = _decode(key, depth + 1, budget)
             if not isinstance(key, (str, int, float, bool, type(None), tuple)):
                 raise WireError("unhashable key")
-            result[key] = _decode(value, depth + 1, resolve)
+            result[key] = _decode(value, depth + 1, budget, resolve)
         return result
     if "tensor" in data:
-        return _decode_tensor(data)
+        return _decode_tensor(data, budget)
     if "object" in data:
         name = re.sub(r"\W", "_", str(data["object"]))[:60] or "object"
         return type(name if name[0].isalpha() else "_" + name, (Opaque,), {})()
@@ -162,27 +193,35 @@ def _dtype(text: Any) -> np.dtype:
     return dtype
 
 
-def _decode_array(data: dict) -> np.ndarray:
+def _decode_array(data: dict, budget: list[int]) -> np.ndarray:
     shape = tuple(int(n) for n in _list(data.get("shape")))
-    if any(n < 0 for n in shape):
-        raise WireError("negative size")
+    if any(n < 0 for n in shape) or len(shape) > 32:
+        raise WireError("negative size or too many dimensions")
+    count = math.prod(shape)  # Python's integers: np.prod would wrap around
     if data["array"] is None:  # an array of objects or strings: its dtype and shape only
+        _spend(budget, count * np.dtype(object).itemsize)
         return np.empty(shape, dtype=object)
     dtype = _dtype(data["dtype"])
+    _spend(budget, count * dtype.itemsize)
     raw = base64.b64decode(str(data["array"]), validate=True)
-    count = int(np.prod(shape)) if shape else 1
     if count * dtype.itemsize != len(raw):
         raise WireError("array size does not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _decode_tensor(data: dict):
+def _spend(budget: list[int], size: int) -> None:
+    if size > budget[0]:
+        raise WireError(f"the arrays of one message would take more than {MAX_DECODED // 2**20} MB")
+    budget[0] -= size
+
+
+def _decode_tensor(data: dict, budget: list[int]):
     import torch
 
     dtype = str(data.get("dtype"))
     if dtype not in TENSOR_DTYPES:
         raise WireError(f"tensor dtype {dtype!r} cannot cross")
-    array = _decode_array(data["tensor"])
+    array = _decode_array(data["tensor"], budget)
     tensor = torch.from_numpy(np.array(array)).to(getattr(torch, dtype))
     if data.get("requires_grad") is True and tensor.is_floating_point():
         tensor.requires_grad_(True)

@@ -40,11 +40,13 @@ def copy_course(target: Path) -> Course:
 
 @pytest.fixture(scope="session")
 def built_course(tmp_path_factory) -> Course:
-    """The course rebuilt (and verified) by `hwkit build` in a scratch folder."""
+    """The course rebuilt (and verified) by `hwkit build` in a scratch folder: Homework 1 (the course
+    returned) and the warm-up hw0, an ordinary nbgrader assignment."""
     from hwkit.build import build
 
     course = copy_course(tmp_path_factory.mktemp("built") / "course")
     build(course)
+    build(Course.at(course.root, "hw0"))
     return course
 
 

@@ -18,14 +18,18 @@ def _files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def test_committed_release_is_exactly_the_build_output(built_course: Course) -> None:
-    assert _files(REPO / "release" / "hw1") == _files(built_course.release)
+@pytest.mark.parametrize("assignment", ["hw1", "hw0"])
+def test_committed_release_is_exactly_the_build_output(built_course: Course, assignment: str) -> None:
+    assert _files(REPO / "release" / assignment) == _files(built_course.root / "release" / assignment)
 
 
-def test_committed_generated_files_match_the_build(built_course: Course) -> None:
-    assert _files(REPO / "grader_tests" / "hw1") == _files(built_course.grader_tests / "hw1")
-    expected = "source/hw1/hw1_checks/public_expected.json"
-    assert (REPO / expected).read_text() == (built_course.root / expected).read_text()
+@pytest.mark.parametrize("assignment", ["hw1", "hw0"])
+def test_committed_generated_files_match_the_build(built_course: Course, assignment: str) -> None:
+    """The Otter tests (from hw1's checks, from hw0's test cells) and hw1's generated checks files."""
+    assert _files(REPO / "grader_tests" / assignment) == _files(built_course.grader_tests / assignment)
+    for generated in ("public_expected.json", "_wire.py"):
+        path = f"source/hw1/hw1_checks/{generated}"
+        assert (REPO / path).read_text() == (built_course.root / path).read_text(), path
 
 
 def test_release_notebooks_are_clean_and_stubbed(built_course: Course) -> None:
