@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.utils import is_grade, is_solution
 
 from . import wire
 from .judge import Clock, Verdict
@@ -58,8 +60,7 @@ class AutogradedCell:
 
     @property
     def visible_source(self) -> str:
-        """The cell as students see it in the release (nbgrader removes the hidden-test blocks)."""
-        return HIDDEN_BLOCK.sub("", self.source)
+        return without_hidden_tests(self.source)
 
     @property
     def filename(self) -> str:
@@ -81,6 +82,22 @@ class AutogradedCell:
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 bound.add(node.name)
         return sorted(read - bound - set(dir(builtins)))
+
+
+def without_hidden_tests(source: str) -> str:
+    """A test cell as students see it in the release (nbgrader removes the hidden-test blocks)."""
+    return HIDDEN_BLOCK.sub("", source).rstrip("\n")
+
+
+class StripHiddenTests(Preprocessor):
+    """The hidden-test blocks removed from the autograded test cells before a submission runs (nbgrader's
+    Autograde restored them from the instructor's notebook): hidden-test code never enters the student's
+    process, whose cells are left as they are."""
+
+    def preprocess_cell(self, cell: nbformat.NotebookNode, resources: dict, index: int):
+        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
+            cell.source = without_hidden_tests(cell.source)
+        return cell, resources
 
 
 def read_test_cells(notebook: nbformat.NotebookNode) -> list[AutogradedCell]:

@@ -94,11 +94,13 @@ def _configure_execution(config, settings: WorkerSettings) -> None:
     from nbgrader.preprocessors import (
         AssignLatePenalties,
         CheckCellMetadata,
+        Execute,
         IgnorePattern,
         LimitOutput,
         SaveAutoGrades,
     )
 
+    from .cell_judge import StripHiddenTests
     from .sandbox import SandboxedExecute
 
     grading = settings.grading
@@ -106,9 +108,12 @@ def _configure_execution(config, settings: WorkerSettings) -> None:
     why = cell_timeout_reason(grading.cell_timeout)  # nbgrader's own text is an empty "CellTimeoutError: "
     config.Execute.error_on_timeout = {"ename": "CellTimeoutError", "evalue": why,
                                        "traceback": [f"CellTimeoutError: {why}"]}
+    # nbgrader's own list, with the hidden tests stripped before the student's code runs (the judge runs them,
+    # outside; they are secret) and the sandboxed executor in place of Execute.
+    executor = SandboxedExecute if settings.grader_mount else Execute
+    config.Autograde.autograde_preprocessors = [StripHiddenTests, executor, IgnorePattern, ClearMetadataPreprocessor,
+                                                LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     if settings.grader_mount:
-        config.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
-                                                    LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         config.SandboxedExecute.grader_mount = settings.grader_mount
         config.SandboxedExecute.assignment = settings.assignment
         config.SandboxedExecute.jobs = settings.workers

@@ -98,3 +98,16 @@ def test_two_assignments_leave_each_other_alone(two_assignments) -> None:
     assert not list(two_assignments["root"].glob("regrade-*.csv"))
     for path, data in two_assignments["cache"].items():
         assert path.read_bytes() == data, path
+
+
+def test_hidden_tests_never_enter_the_students_process(two_assignments) -> None:
+    """The sandboxed run executes the test cells without their hidden blocks (the judge runs those, outside):
+    the autograded notebook and the feedback carry none of it; the instructor's notebook does (positive control)."""
+    root = two_assignments["root"]
+    source = (root / "source" / ASSIGNMENT / "Warmup.ipynb").read_text()
+    hidden_line = "for n_in, n_hidden, n_out, n, seed in"
+    assert "BEGIN HIDDEN TESTS" in source and hidden_line in source
+    for path in (root / "autograded" / "reference" / ASSIGNMENT / "Warmup.ipynb",
+                 root / "feedback" / "reference" / ASSIGNMENT / "Warmup.html"):
+        text = path.read_text()
+        assert "HIDDEN TESTS" not in text and hidden_line not in text, path
