@@ -111,3 +111,28 @@ def test_hidden_tests_never_enter_the_students_process(two_assignments) -> None:
                  root / "feedback" / "reference" / ASSIGNMENT / "Warmup.html"):
         text = path.read_text()
         assert "HIDDEN TESTS" not in text and hidden_line not in text, path
+
+
+OTTER_STUDENTS = ("reference", "wrong_answers", "hidden_only_mistakes")  # honest work: every route agrees
+
+
+def test_otter_gives_the_same_scores_on_honest_work(two_assignments) -> None:
+    """Otter's archive, written by hwkit build from the test cells (visible tests, then the whole cell), scores
+    honest and mistaken work as hwkit and plain nbgrader do (hidden-only mistakes included)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hwkit.otter import archive_name, otter_grade, write_otter_artifacts
+
+    course = Course.at(two_assignments["root"], ASSIGNMENT)
+    write_otter_artifacts(course)
+    archive = course.dist / archive_name(course, "Warmup.ipynb")
+
+    def run(student: str):
+        return otter_grade(archive, course.submitted / student / ASSIGNMENT / "Warmup.ipynb", course.env(),
+                           timeout=300, cell_timeout=CELL_TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(OTTER_STUDENTS, pool.map(run, OTTER_STUDENTS)))
+    for student, result in results.items():
+        assert result.problem is None, (student, result.problem)
+        assert result.scores == CORPUS[student].expected("plain") == CORPUS[student].expected("hwkit"), student
