@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import importlib
 import io
 import re
 import time
@@ -25,9 +26,10 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 
 from . import wire
@@ -89,7 +91,7 @@ def without_hidden_tests(source: str) -> str:
     return HIDDEN_BLOCK.sub("", source).rstrip("\n")
 
 
-class StripHiddenTests(Preprocessor):
+class StripHiddenTests(NbGraderPreprocessor):
     """The hidden-test blocks removed from the autograded test cells before a submission runs (nbgrader's
     Autograde restored them from the instructor's notebook): hidden-test code never enters the student's
     process, whose cells are left as they are."""
@@ -98,6 +100,39 @@ class StripHiddenTests(Preprocessor):
         if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
             cell.source = without_hidden_tests(cell.source)
         return cell, resources
+
+
+def notebook_imports(notebook: nbformat.NotebookNode) -> dict[str, Any]:
+    """The names the instructor's notebook binds by its imports (`import numpy as np`, `from torch import nn`),
+    imported here: a test that uses the notebook's `np` gets the judge's numpy, whatever the student's
+    notebook rebinds `np` to. Imports of what is not installed here (a helper module of the assignment)
+    are left to the student's namespace."""
+    found: dict[str, Any] = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or (is_grade(cell) and not is_solution(cell)):
+            continue
+        try:
+            tree = ast.parse(without_hidden_tests(cell.source))
+        except SyntaxError:  # IPython syntax (magics): not an import of ours to find
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    _bind(found, alias.asname or alias.name.split(".")[0],
+                          alias.name if alias.asname else alias.name.split(".")[0], None)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name != "*":
+                        _bind(found, alias.asname or alias.name, node.module, alias.name)
+    return found
+
+
+def _bind(found: dict[str, Any], name: str, module: str, attribute: str | None) -> None:
+    try:
+        value = importlib.import_module(module)
+        found[name] = getattr(value, attribute) if attribute else value
+    except (ImportError, AttributeError):
+        pass
 
 
 def read_test_cells(notebook: nbformat.NotebookNode) -> list[AutogradedCell]:
@@ -115,9 +150,13 @@ class CellJudge:
 
     def __init__(self, source: Path):
         self.cells: dict[str, AutogradedCell] = {}
+        self.imports: dict[str, dict[str, Any]] = {}  # question -> the judge's own objects its notebook imports
         for path in sorted(source.glob("*.ipynb")):
-            for cell in read_test_cells(nbformat.read(path, as_version=4)):
+            notebook = nbformat.read(path, as_version=4)
+            imported = notebook_imports(notebook)
+            for cell in read_test_cells(notebook):
                 self.cells[cell.question] = cell
+                self.imports[cell.question] = imported
 
     def prepare(self) -> None:
         """Nothing to compute ahead: the test cells were read when this judge was made."""
@@ -141,7 +180,10 @@ class CellJudge:
         failure, over = None, None
         try:
             namespace = {"__name__": "__main__", "__builtins__": builtins}
-            namespace.update(session.names(cell.student_names()))
+            names = cell.student_names()
+            imported = {name: value for name, value in self.imports[question].items() if name in names}
+            namespace.update(session.names([name for name in names if name not in imported]))
+            namespace.update(imported)  # what the instructor's notebook imports is never the student's
             with _quiet():
                 exec(compile(cell.source, cell.filename, "exec"), namespace)
         except ObserverGone:

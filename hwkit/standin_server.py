@@ -80,14 +80,23 @@ def answer(request: dict, namespace: dict, objects: Objects, wire: types.ModuleT
         value = len(target)
     else:
         raise ValueError(f"unknown request {op!r}")
-    return {"value": wire.encode(value, refer=objects.refer)}
+    return {"value": plain_or_reference(value, objects, wire)}
+
+
+def plain_or_reference(value: Any, objects: Objects, wire: types.ModuleType) -> Any:
+    """`value` as plain data, or as a reference when it cannot be read as such (an object that lies about
+    its class, say): the judge then holds a handle, which decides nothing."""
+    try:
+        return wire.encode(value, refer=objects.refer)
+    except Exception:
+        return {"ref": objects.refer(value), "type": type(value).__name__[:100]}
 
 
 def describe(value: Any, objects: Objects, wire: types.ModuleType) -> dict:
     """A name of the notebook as the judge needs it: a module by its name (the judge uses its own), else its value."""
-    if isinstance(value, types.ModuleType):
+    if type(value) is types.ModuleType:
         return {"module": str(getattr(value, "__name__", ""))[:200]}
-    return {"value": wire.encode(value, refer=objects.refer)}
+    return {"value": plain_or_reference(value, objects, wire)}
 
 
 def serve(channel: Any, wire: types.ModuleType, namespace: dict) -> None:

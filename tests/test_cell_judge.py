@@ -85,6 +85,8 @@ WRONG = {
     "array_subclass": ("class _Fake(np.ndarray):\n    def __array_function__(self, *a, **k): return True\n"
                        "    def __eq__(self, other): return np.ones(np.shape(other), bool)\n"
                        "def scale(x, factor):\n    return np.zeros(2).view(_Fake)", {"q_scale"}),
+    "fake_numpy": ("class _AnyNumpy:\n    def __getattr__(self, name): return lambda *a, **k: True\n"
+                   "def scale(x, factor):\n    return None\nnp = _AnyNumpy()", {"q_scale"}),
     "counter_lies": ("class _Yes:\n    def __eq__(self, other): return True\n    def __bool__(self): return True\n"
                      "class Counter:\n    count = _Yes()\n    def __init__(self, start): pass\n"
                      "    def step(self, by=1): return _Yes()", {"q_counter"}),
