@@ -54,7 +54,6 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", 
 
 
 MAX_CPU_SECONDS = 7 * 24 * 3600  # hard RLIMIT_CPU of the sandbox: no process in it may set a higher one
-MAX_TIMEOUT = 24 * 3600  # the largest --timeout and --notebook-timeout (seconds)
 SOCKET_INODES = 4096  # files and folders the socket folder may hold
 
 
