@@ -12,14 +12,21 @@ server, each notebook's inbox and cgroup, the requests, and the kernel provision
 
 Walls between the notebooks that share a sandbox, one after another:
   * before a kernel starts, the server kills every other process of the sandbox's PID namespace
-    (kill(-1): double-forked or setsid'd leftovers too), empties /tmp, /dev/shm and the notebook
-    folder (/home/student/<assignment>) and fills the folder afresh from the read-only copy of the
-    next notebook's files that the worker put in (its inbox); the worker empties the inbox and the
-    socket folder after each notebook. Nothing of one student is alive or on disk when the next one runs.
+    (kill(-1): double-forked or setsid'd leftovers too), removes System V IPC objects and POSIX
+    message queues, empties /tmp, /dev/shm and the notebook folder (/home/student/<assignment>) and
+    fills the folder afresh from the read-only copy of the next notebook's files that the worker put
+    in (its inbox); the worker empties the inbox and the socket folder after each notebook (without
+    recursion: a kernel chooses the depth of what it leaves). /dev is read-only (walls.py) and keyring
+    calls fail. Nothing of one student is alive, queued or on disk when the next one runs.
+  * the socket folder, the one host folder the sandbox writes, is a tmpfs of its own size mounted by
+    the host for each sandbox (/tmp/hwk-<pid>-*/s; unmounted when the sandbox goes, and those of a
+    killed worker when the next sandbox starts); the host's device nodes in the sandbox are made
+    read-only binds before the first kernel (walls.seal_devices).
   * each notebook's kernel (or the judge's observer) is born in a cgroup of its own (cgroups.py):
     the host moves the fork server into the new cgroup just for the fork and back out, so the child
-    and everything it starts count against the notebook's memory and process limits (the server,
-    outside, is never the one the OOM killer picks); the cgroup is removed after the notebook.
+    and everything it starts count against the notebook's memory, process and CPU limits (the server,
+    outside, is never the one the OOM killer picks); after each cell the host reads which wall was hit
+    and stops the tree past its CPU-time budget; the cgroup is removed after the notebook.
     The notebook folder is a tmpfs of its own size (walls.py), filled by the server from a
     read-only copy of the notebook's files before each fork.
   * the server is not dumpable (kernels, same uid, cannot ptrace it or read its memory), its

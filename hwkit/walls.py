@@ -18,20 +18,45 @@ What the kernel sees (everything else of the host does not exist for it):
                                                  (hw1_checks/) and the judge's observer
                                                  (hwkit_observer.py); no expected value, no reference
   /tmp, /dev/shm                                 private tmpfs, Limits.tmp_mb each
-  the kernel's socket folder                     read-write, nothing else in it
+  /dev                                           read-only: nothing can be created in it; /dev/null,
+                                                 zero, full, random, urandom, tty are read-only binds
+                                                 of the host's nodes (usable, but chmod, chown and
+                                                 utime fail with EROFS); /dev/pts its own instance;
+                                                 /dev/mqueue the sandbox's POSIX message queues
+  the kernel's socket folder                     read-write, nothing else in it: on the host a tmpfs
+                                                 of its own (Limits.sockets_mb, SOCKET_INODES entries)
 The sandbox's root (and /home, /opt, ...) is read-only. No network (--unshare-net), own PID/IPC/UTS/cgroup
-namespaces, no capabilities, a new session (no terminal injection), no nested user namespaces, and the
-whole sandbox dies with the grader.
+namespaces, no capabilities, a new session (no terminal injection), no nested user namespaces, no kernel
+keyring calls (seccomp), and the whole sandbox dies with the grader.
+
+Why so, for the host's objects: the kernel runs as uid 0 of a user namespace that maps it to the host's
+root (bwrap maps the sandbox uid, --uid included, to the uid that started it, and hwkit grade runs as
+root for the cgroups; running bwrap as an unprivileged host uid fails because the Python lives under
+/root, mode 0700). Without capabilities it still owns every root-owned object it can reach, so it must
+reach none writable: the device nodes bwrap binds are remounted read-only from the host after start
+(`seal_devices`, nsenter into the sandbox's mount namespace: bwrap's own --remount-ro adds nodev, and
+the devices could not be opened at all); /dev itself is remounted read-only; the socket folder, the one
+host folder bound read-write, is a tmpfs mounted for this sandbox. Keyrings are not namespaced like
+files: the host root's keyrings are reachable by id from uid 0, and a key in the user keyring would
+outlive the notebook, so add_key, request_key and keyctl fail with ENOSYS (`seccomp_program`; a
+notebook has no use for them). A fresh IPC namespace per notebook would need CAP_SYS_ADMIN kept in the
+long-lived fork server; instead the queues are mounted and every one is removed when the notebook's
+processes are gone (with System V IPC; kernel_forkserver.py).
+
 Limits of the notebook's processes together (cgroups.py: a cgroup per notebook, made and removed by the
 fork server's host side, forkserver.py): memory (swap and tmpfs files included; past it the kernel's OOM
-killer kills the largest process) and the number of processes and threads (past it fork fails). Limits
-of each process: address space (RLIMIT_AS), total CPU seconds of the kernel (RLIMIT_CPU), size of any
-written file (RLIMIT_FSIZE), open files, no core dumps. Wall time per cell and output size per cell and
-per notebook (every kind of output message counted) and wall time per notebook (all cells together) are
-enforced by `SandboxedExecute` on the trusted side, which also asks after each cell which wall the
-notebook hit (a full folder, /tmp or /dev/shm included): that cell fails with the limit named in the
-feedback and the judge does not run it again. Grading without bubblewrap or cgroups needs --unsandboxed
-(`available` says why and how to fix it).
+killer kills the largest process), the number of processes and threads (past it fork fails), CPU (a
+quota of Limits.cores() cores at once, the same weight as every other notebook: busy processes slow only
+their own notebook) and CPU time (Limits.cpu_seconds, checked after each cell; past it the processes are
+stopped). Limits of each process: address space (RLIMIT_AS), CPU seconds (RLIMIT_CPU: at most
+Limits.cpu_seconds, clamped to the sandbox's hard limit MAX_CPU_SECONDS, so no --timeout and no number of
+cells can make setting it fail), size of any written file (RLIMIT_FSIZE), open files, no core dumps.
+Wall time per cell and output size per cell and per notebook (every kind of output message counted) and
+wall time per notebook (all cells together) are enforced by `SandboxedExecute` on the trusted side,
+which also asks after each cell which wall the notebook hit (a full folder, /tmp, /dev/shm or the socket
+folder included): that cell fails with the limit named in the feedback and the judge does not run it
+again. Grading without bubblewrap, nsenter or cgroups needs --unsandboxed (`available` says why and how
+to fix it).
 """
 from __future__ import annotations
 
@@ -88,6 +113,9 @@ def available() -> str | None:
     exe = shutil.which("bwrap")
     if not exe:
         return "bubblewrap (bwrap) is not on PATH: install it with `apt-get install bubblewrap`"
+    if not shutil.which("nsenter") or os.uname().machine not in _KEY_SYSCALLS:
+        return (f"the sandbox needs nsenter (util-linux) and an x86_64 or aarch64 machine (this is "
+                f"{os.uname().machine}): install util-linux")
     probe = subprocess.run([exe, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL",
                             "true"], capture_output=True, text=True)
     if probe.returncode:
