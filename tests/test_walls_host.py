@@ -333,3 +333,25 @@ def test_no_timeout_or_number_of_cells_breaks_the_cpu_rlimit(walled, folder: Pat
         assert out == [f"({walls.MAX_CPU_SECONDS}, {walls.MAX_CPU_SECONDS})\n"], out
     finally:
         unlimited.close()
+
+
+@pytest.mark.parametrize(("timeout", "cells"), [(2000, 44), (300, 288)])
+def test_honest_notebook_runs_at_any_timeout_and_length(walled, folder: Path, timeout: int, cells: int) -> None:
+    """The executor of `hwkit grade` (SandboxedExecute) with --timeout 2000 and 44 cells, or 288 cells at
+    --timeout 300: once "kernel died" (its CPU rlimit, timeout x (1 + cells), was above the hard limit);
+    now every cell runs."""
+    from hwkit.sandbox import SandboxedExecute
+    from hwkit.settings import GradingSettings
+
+    class Execute(SandboxedExecute):
+        def _worker_server(self):
+            return walled
+
+    sources = ["x = 0", *["x += 1"] * (cells - 2), "print(x)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    executor = Execute(grader_mount=str(walled.grader), timeout=timeout,
+                       grading=GradingSettings(cell_timeout=timeout))
+    executor.preprocess(nb, {"metadata": {"path": str(folder)}, "unique_key": "long"})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors and nb.cells[-1].outputs[0]["text"] == f"{cells - 2}\n", errors[:1]
+    assert SandboxedExecute.runs.pop("long").stopped_at is None
