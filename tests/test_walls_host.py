@@ -24,13 +24,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from conftest import unless_available
 from hwkit import forkserver, walls
 from hwkit.course import Course
 from hwkit.forkserver import KernelForkServer
 from hwkit.sandbox import SandboxKernelManager
 from hwkit.walls import Limits, available, prepare_grader_mount
 
-pytestmark = [pytest.mark.skipif(available() is not None, reason=str(available())), pytest.mark.slow]
+pytestmark = [unless_available(available()), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 
