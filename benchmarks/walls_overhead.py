@@ -27,7 +27,7 @@ from hwkit.course import Course  # noqa: E402
 from hwkit.demo import filled_release  # noqa: E402
 from hwkit.forkserver import KernelForkServer, WallHit  # noqa: E402
 from hwkit.sandbox import SandboxedExecute  # noqa: E402
-from hwkit.walls import INBOX_MOUNT, Limits, kernel_env, prepare_grader_mount  # noqa: E402
+from hwkit.walls import INBOX_MOUNT, Limits, prepare_grader_mount  # noqa: E402
 
 NOTEBOOK = "Planar_MLP.ipynb"
 
@@ -65,7 +65,7 @@ def cgroup_seconds(rounds: int = 50) -> float:
     own = cgroups.Cgroup.of()
     started = time.perf_counter()
     for _ in range(rounds):
-        cgroup = cgroups.Cgroup.create(Limits.memory_mb, Limits.pids)
+        cgroup = cgroups.Cgroup.create(Limits.memory_mb, Limits.pids, Limits().cores(1))
         cgroup.add(os.getpid())
         own.add(os.getpid())
         cgroup.hits()
@@ -77,7 +77,7 @@ def wall_check_seconds(server: KernelForkServer, folder: Path, rounds: int = 100
     """One `walls_hit` (the check after every cell: the cgroup's counters, the free space of the sandbox's
     file systems), with a notebook's cgroup in place."""
     server.prepare(folder)
-    server.cgroup = cgroups.Cgroup.create(Limits.memory_mb, Limits.pids)
+    server.cgroup = cgroups.Cgroup.create(Limits.memory_mb, Limits.pids, Limits().cores(1))
     started = time.perf_counter()
     for _ in range(rounds):
         server.walls_hit()
@@ -94,8 +94,8 @@ def main() -> None:
     course = Course.at(REPO)
     with tempfile.TemporaryDirectory(prefix="hwkit-walls-") as tmp:
         grader = prepare_grader_mount(course.source, Path(tmp) / "grader")
-        servers = {"walls": KernelForkServer(grader, "hw1", Limits(), kernel_env(1)),
-                   "no walls": UnwalledServer(grader, "hw1", Limits(), kernel_env(1))}
+        servers = {"walls": KernelForkServer(grader, "hw1", Limits(), 1),
+                   "no walls": UnwalledServer(grader, "hw1", Limits(), 1)}
         runs = {name: executor(server, grader, args.timeout) for name, server in servers.items()}
         times: dict[str, list[float]] = {name: [] for name in servers}
         for name in runs:  # warm-up: the sandboxes start, caches fill

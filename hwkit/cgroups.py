@@ -1,13 +1,17 @@
 """Resource walls around a whole process tree: one cgroup per notebook (host side, needs root).
 
 A notebook's kernel (or the judge's observer) and everything it starts share one cgroup with a
-memory limit and a limit on the number of processes (threads count), so four children of 1.9 GB
-or a fork bomb hit the wall together, not one process at a time as with rlimits. The kernel (OOM
-killer) enforces them; `Cgroup.hits` tells afterwards which wall was hit.
+memory limit, a limit on the number of processes (threads count) and a CPU quota (at most `cores`
+cores at once) with the same weight as every other notebook, so four children of 1.9 GB, a fork
+bomb or 48 busy processes hit the wall together, not one process at a time as with rlimits, and a
+notebook's busy processes slow only that notebook. The kernel (OOM killer, CFS bandwidth control)
+enforces them; `Cgroup.hits` tells afterwards which wall was hit and `Cgroup.cpu_seconds` how much CPU
+time the tree used (its budget is checked by the fork server's host side, forkserver.py).
 
-cgroup v2 is used when its root lists the memory and pids controllers (notebook cgroups are children
-of the root, which may distribute controllers while holding processes); otherwise the cgroup v1
-memory and pids hierarchies, with the notebook cgroups under the grader's own cgroup in each.
+cgroup v2 is used when its root lists the memory, pids and cpu controllers (notebook cgroups are
+children of the root, which may distribute controllers while holding processes); otherwise the cgroup
+v1 memory, pids, cpu and cpuacct hierarchies, with the notebook cgroups under the grader's own cgroup
+in each.
 Cgroups are named hwkit-<pid of the creating process>-<n>; `remove_orphans` removes those whose
 creator is gone (a grading worker killed in the middle of a notebook).
 """
@@ -16,11 +20,14 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("memory", "pids", "cpu")
+V1_CONTROLLERS = (*CONTROLLERS, "cpuacct")  # v1 counts CPU time in a hierarchy of its own
+CFS_PERIOD = 100_000  # microseconds
 PREFIX = "hwkit-"
 _serial = itertools.count(1)
 
@@ -49,7 +56,7 @@ class Hierarchy:
 
 
 def _mounts() -> dict[str, Hierarchy]:
-    """controller -> hierarchy: v2 when it offers memory and pids, else the v1 ones (later mounts win)."""
+    """controller -> hierarchy: v2 when it offers the CONTROLLERS, else the v1 ones (later mounts win)."""
     found: dict[str, Hierarchy] = {}
     with open("/proc/self/mountinfo") as table:
         for line in table:
@@ -58,7 +65,7 @@ def _mounts() -> dict[str, Hierarchy]:
             root, mount, kind, options = fields[3], Path(fields[4]), fields[dash + 1], fields[dash + 3].split(",")
             if kind == "cgroup2" and set(CONTROLLERS) <= set(_read(mount / "cgroup.controllers").split()):
                 return {name: Hierarchy(2, mount, root) for name in CONTROLLERS}
-            for name in CONTROLLERS:
+            for name in V1_CONTROLLERS:
                 if kind == "cgroup" and name in options:
                     found[name] = Hierarchy(1, mount, root)
     return found
@@ -91,15 +98,18 @@ class Cgroup:
     def of(cls, pid: int | str = "self") -> Cgroup:
         """The cgroup process `pid` is in (never removed by this module)."""
         mounts, paths = _mounts(), _paths_of(pid)
-        if not set(CONTROLLERS) <= set(mounts):
-            raise OSError("no cgroup hierarchy offers the memory and pids controllers")
-        version = mounts["memory"].version
-        return cls({name: mounts[name].folder(paths["" if version == 2 else name]) for name in CONTROLLERS}, version)
+        version = mounts["memory"].version if "memory" in mounts else 1
+        needed = CONTROLLERS if version == 2 else V1_CONTROLLERS
+        if not set(needed) <= set(mounts):
+            raise OSError(f"no cgroup hierarchy offers the {', '.join(sorted(set(needed) - set(mounts)))} "
+                          "controller(s)")
+        return cls({name: mounts[name].folder(paths["" if version == 2 else name]) for name in needed}, version)
 
     @classmethod
-    def create(cls, memory_mb: int, pids: int) -> Cgroup:
+    def create(cls, memory_mb: int, pids: int, cores: float | None = None) -> Cgroup:
         """A new cgroup limiting the processes later added to it (and their descendants) to `memory_mb`
-        of memory together (swap included) and `pids` processes and threads."""
+        of memory together (swap included), `pids` processes and threads and `cores` cores at once
+        (None: no quota), with the default CPU weight (every notebook the same)."""
         own = cls.of()
         name = f"{PREFIX}{os.getpid()}-{next(_serial)}"
         if own.version == 2:
@@ -114,19 +124,25 @@ class Cgroup:
         try:
             for folder in dict.fromkeys(folders.values()):
                 folder.mkdir()
-            cgroup._limit(memory_mb * 2**20, pids)
+            cgroup._limit(memory_mb * 2**20, pids, cores)
         except BaseException:
             cgroup.remove()
             raise
         return cgroup
 
-    def _limit(self, memory_bytes: int, pids: int) -> None:
-        memory, tasks = self.folders["memory"], self.folders["pids"]
+    def _limit(self, memory_bytes: int, pids: int, cores: float | None) -> None:
+        memory, tasks, cpu = self.folders["memory"], self.folders["pids"], self.folders["cpu"]
+        quota = int(cores * CFS_PERIOD) if cores else None
         if self.version == 2:
             (memory / "memory.max").write_text(str(memory_bytes))
             if (memory / "memory.swap.max").exists():
                 (memory / "memory.swap.max").write_text("0")
+            (cpu / "cpu.weight").write_text("100")
+            (cpu / "cpu.max").write_text(f"{quota or 'max'} {CFS_PERIOD}")
         else:
+            (cpu / "cpu.shares").write_text("1024")
+            (cpu / "cpu.cfs_period_us").write_text(str(CFS_PERIOD))
+            (cpu / "cpu.cfs_quota_us").write_text(str(quota or -1))
             (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
             if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: swap counts too
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
@@ -144,6 +160,20 @@ class Cgroup:
         memory = "memory.events" if self.version == 2 else "memory.oom_control"
         return Hits(oom_kills=_counter(self.folders["memory"] / memory, "oom_kill"),
                     pids_refused=_counter(self.folders["pids"] / "pids.events", "max"))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the cgroup's processes used, exited ones included."""
+        if self.version == 2:
+            return _counter(self.folders["cpu"] / "cpu.stat", "usage_usec") / 1e6
+        return int(_read(self.folders["cpuacct"] / "cpuacct.usage").strip() or 0) / 1e9
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup (the pids are the host's: this runs on the host)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def remove(self, timeout: float = 10.0) -> None:
         """Remove the cgroup; its processes must be gone or going (killed processes leave it as they exit)."""
@@ -202,5 +232,5 @@ def available() -> str | None:
         probe = Cgroup.create(memory_mb=64, pids=8)
         probe.remove()
     except OSError as exc:
-        return f"no usable cgroups for the per-notebook memory and process limits ({exc})"
+        return f"no usable cgroups for the per-notebook memory, process and CPU limits ({exc})"
     return None

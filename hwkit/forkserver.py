@@ -12,14 +12,21 @@ server, each notebook's inbox and cgroup, the requests, and the kernel provision
 
 Walls between the notebooks that share a sandbox, one after another:
   * before a kernel starts, the server kills every other process of the sandbox's PID namespace
-    (kill(-1): double-forked or setsid'd leftovers too), empties /tmp, /dev/shm and the notebook
-    folder (/home/student/<assignment>) and fills the folder afresh from the read-only copy of the
-    next notebook's files that the worker put in (its inbox); the worker empties the inbox and the
-    socket folder after each notebook. Nothing of one student is alive or on disk when the next one runs.
+    (kill(-1): double-forked or setsid'd leftovers too), removes System V IPC objects and POSIX
+    message queues, empties /tmp, /dev/shm and the notebook folder (/home/student/<assignment>) and
+    fills the folder afresh from the read-only copy of the next notebook's files that the worker put
+    in (its inbox); the worker empties the inbox and the socket folder after each notebook (without
+    recursion: a kernel chooses the depth of what it leaves). /dev is read-only (walls.py) and keyring
+    calls fail. Nothing of one student is alive, queued or on disk when the next one runs.
+  * the socket folder, the one host folder the sandbox writes, is a tmpfs of its own size mounted by
+    the host for each sandbox (/tmp/hwk-<pid>-*/s; unmounted when the sandbox goes, and those of a
+    killed worker when the next sandbox starts); the host's device nodes in the sandbox are made
+    read-only binds before the first kernel (walls.seal_devices).
   * each notebook's kernel (or the judge's observer) is born in a cgroup of its own (cgroups.py):
     the host moves the fork server into the new cgroup just for the fork and back out, so the child
-    and everything it starts count against the notebook's memory and process limits (the server,
-    outside, is never the one the OOM killer picks); the cgroup is removed after the notebook.
+    and everything it starts count against the notebook's memory, process and CPU limits (the server,
+    outside, is never the one the OOM killer picks); after each cell the host reads which wall was hit
+    and stops the tree past its CPU-time budget; the cgroup is removed after the notebook.
     The notebook folder is a tmpfs of its own size (walls.py), filled by the server from a
     read-only copy of the notebook's files before each fork.
   * the server is not dumpable (kernels, same uid, cannot ptrace it or read its memory), its
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import dataclasses
+import itertools
 import json
 import os
 import select
@@ -50,7 +57,19 @@ from traitlets import Any as AnyTrait, Integer
 
 from . import cgroups
 from .execute import KERNEL_ARGUMENTS
-from .walls import GRADER_MOUNT, INBOX_MOUNT, STUDENT_HOME, Limits, kernel_env, sandbox_argv
+from .walls import (
+    GRADER_MOUNT,
+    INBOX_MOUNT,
+    SOCKET_INODES,
+    STUDENT_HOME,
+    Limits,
+    kernel_env,
+    mount_tmpfs,
+    sandbox_argv,
+    seal_devices,
+    seccomp_program,
+    unmount,
+)
 
 SERVER_SOURCE = Path(__file__).with_name("kernel_forkserver.py")
 # What every notebook of the homework imports (torch alone is ~2 s; torch._dynamo, which the first
@@ -70,17 +89,20 @@ class ForkServerError(RuntimeError):
 class WallHit:
     """A per-notebook limit the notebook's processes ran into."""
 
-    name: str    # MemoryLimitExceeded, ProcessLimitExceeded, DiskFull
+    name: str    # MemoryLimitExceeded, ProcessLimitExceeded, CPUTimeExceeded, DiskFull
     reason: str  # for the feedback, naming the limit
 
 
 class KernelForkServer:
     """The worker's handle on its sandbox and the fork server inside it."""
 
-    def __init__(self, grader: Path, assignment: str, limits: Limits, env: dict[str, str],
+    def __init__(self, grader: Path, assignment: str, limits: Limits, jobs: int = 1,
                  preload: tuple[str, ...] = PRELOAD, start_timeout: float = 180, request_timeout: float = 20):
+        """`jobs`: notebooks graded at once on this machine (they share its cores: the kernels' threads
+        and, unless `limits.cpus` says otherwise, each notebook's CPU quota)."""
         self.grader, self.assignment, self.limits = grader, assignment, limits
-        self.env = dict(env, HWKIT_PRELOAD=json.dumps(list(preload)))
+        self.cores = limits.cores(jobs)
+        self.env = dict(kernel_env(jobs), HWKIT_PRELOAD=json.dumps(list(preload)))
         self.start_timeout, self.request_timeout = start_timeout, request_timeout
         self.process: subprocess.Popen | None = None
         self.kernels = 0
@@ -88,10 +110,10 @@ class KernelForkServer:
         self.server_cgroup: cgroups.Cgroup | None = None  # where it lives between forks
         self.cgroup: cgroups.Cgroup | None = None  # the current notebook's
         self.seen = cgroups.Hits()  # of the current cgroup, already reported
-        self.full: set[str] = set()  # file systems of the sandbox already reported full
+        self.full: set[str] = set()  # file systems of the sandbox already reported full (and the CPU budget)
         self.last_walls: list[WallHit] = []  # what the last finished notebook hit and nobody asked about
-        # Short paths: Unix socket paths are limited to 107 bytes.
-        self.root = Path(tempfile.mkdtemp(prefix="hwk-", dir="/tmp"))
+        # Short paths: Unix socket paths are limited to 107 bytes. The pid: whose mounts these are.
+        self.root = Path(tempfile.mkdtemp(prefix=f"hwk-{os.getpid()}-", dir="/tmp"))
         self.inbox = self.root / "in"        # the notebook folder's files, read-only in the sandbox
         self.sockets = self.root / "s"       # the kernels' ZeroMQ ipc sockets (same path inside)
         atexit.register(self.close)
@@ -104,20 +126,36 @@ class KernelForkServer:
     def start(self) -> None:
         self.close(keep_root=True)
         cgroups.remove_orphans()
+        remove_orphan_mounts()
         for folder in (self.inbox, self.sockets):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
-        # The server's own limits: the kernel's limits are set per notebook after the fork.
-        server_limits = dataclasses.replace(self.limits, cpu_seconds=24 * 3600)
-        argv = sandbox_argv(self.inbox, self.grader, self.sockets, self.assignment, server_limits, self.env,
-                            [sys.executable, "-c", SERVER_SOURCE.read_text()])
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        # The socket folder, the one place of the host the sandbox writes: a tmpfs of its own size.
+        mount_tmpfs(self.sockets, self.limits.sockets_mb * 2**20, SOCKET_INODES)
+        seccomp = os.memfd_create("hwkit-seccomp", 0)  # bwrap reads the filter from a descriptor
+        try:
+            os.write(seccomp, seccomp_program())
+            os.lseek(seccomp, 0, os.SEEK_SET)
+            argv = sandbox_argv(self.inbox, self.grader, self.sockets, self.assignment, self.limits, self.env,
+                                [sys.executable, "-c", SERVER_SOURCE.read_text()], seccomp_fd=seccomp)
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, start_new_session=True, pass_fds=[seccomp])
+        finally:
+            os.close(seccomp)
         ready = self._read(self.start_timeout)
         if not ready.get("ready"):
             raise ForkServerError(f"the kernel sandbox did not start: {ready}")
         self.server_pid = _host_pid(self.process.pid, int(ready["pid"]))
         self.server_cgroup = cgroups.Cgroup.of(self.server_pid)
+        self.seal()
+
+    def seal(self) -> None:
+        """Before any kernel: the host's device nodes in the sandbox become read-only binds (walls.py)."""
+        try:
+            seal_devices(self.server_pid)
+        except OSError as exc:
+            self.close(keep_root=True)
+            raise ForkServerError(str(exc)) from exc
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -132,6 +170,7 @@ class KernelForkServer:
                 if stream:
                     stream.close()
         self._remove_cgroup()
+        unmount(self.sockets)  # a new sandbox gets a new socket folder
         if not keep_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -188,8 +227,11 @@ class KernelForkServer:
             except ForkServerError:
                 self.close(keep_root=True)
         self._remove_cgroup()
-        for sub in (self.inbox, self.sockets):
-            _empty(sub)
+        try:
+            for sub in (self.inbox, self.sockets):
+                _empty(sub)
+        except OSError:  # (no process of the sandbox is left to refill it) a fresh sandbox and folder
+            self.close(keep_root=True)
 
     # --- walls -----------------------------------------------------------------------------
     def _fork_walled(self, op: str, **fields: Any) -> int:
@@ -198,7 +240,7 @@ class KernelForkServer:
         if not self.alive():
             raise ForkServerError("the kernel sandbox is not running")
         assert self.server_cgroup is not None
-        last, self.cgroup = self.cgroup, cgroups.Cgroup.create(self.limits.memory_mb, self.limits.pids)
+        last, self.cgroup = self.cgroup, cgroups.Cgroup.create(self.limits.memory_mb, self.limits.pids, self.cores)
         self.seen, self.full = cgroups.Hits(), set()
         try:
             self.cgroup.add(self.server_pid)
@@ -224,7 +266,13 @@ class KernelForkServer:
                 hits.append(WallHit("ProcessLimitExceeded", "the notebook's processes together were more than "
                                     f"{self.limits.pids} (threads count); starting more failed"))
             self.seen = now
-        sizes = {self.workdir: self.limits.home_mb, "/tmp": self.limits.tmp_mb, "/dev/shm": self.limits.tmp_mb}
+            if self.cgroup.cpu_seconds() > self.limits.cpu_seconds and "cpu" not in self.full:
+                self.full.add("cpu")
+                self.cgroup.kill()
+                hits.append(WallHit("CPUTimeExceeded", "the notebook's processes together used more than "
+                                    f"{self.limits.cpu_seconds} s of CPU time; they were stopped"))
+        sizes = {self.workdir: self.limits.home_mb, "/tmp": self.limits.tmp_mb, "/dev/shm": self.limits.tmp_mb,
+                 str(self.sockets): self.limits.sockets_mb}
         try:
             free = self.request("free", folders=list(sizes))["free"] if self.alive() else {}
         except ForkServerError:
@@ -251,11 +299,16 @@ class KernelForkServer:
         checks package `checks` from the grader mount ("": the assignment is judged by its test cells)."""
         return self._fork_walled("observe", socket=socket_path, mount=GRADER_MOUNT,
                                  checks=f"{GRADER_MOUNT}/{checks}" if checks else "",
-                                 rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+                                 rlimits=self._rlimits(cpu_seconds))
 
     def spawn(self, connection_file: str, cpu_seconds: int) -> int:
         return self._fork_walled("spawn", connection_file=connection_file, arguments=KERNEL_ARGUMENTS,
-                                 rlimits={"RLIMIT_CPU": int(cpu_seconds)})
+                                 rlimits=self._rlimits(cpu_seconds))
+
+    def _rlimits(self, cpu_seconds: float) -> dict[str, int]:
+        """RLIMIT_CPU of the forked process: what the caller asks, at most the notebook's CPU budget (the
+        server clamps it to its own hard limit too, so no timeout or number of cells can make it fail)."""
+        return {"RLIMIT_CPU": max(1, min(int(cpu_seconds), self.limits.cpu_seconds))}
 
 
 def _host_pid(ancestor: int, sandbox_pid: int) -> int:
@@ -272,24 +325,40 @@ def _host_pid(ancestor: int, sandbox_pid: int) -> int:
 
 
 def _empty(folder: Path) -> None:
-    """Remove everything inside `folder`, never following a kernel's symlinks; keep the folder.
-    Only called when no process of the sandbox is left."""
-    if not folder.is_dir():
+    """Remove everything inside `folder`, never following a kernel's symlinks; keep the folder. Only
+    called when no process of the sandbox is left. No recursion and two descriptors at most, whatever
+    the depth a kernel chose: what a folder holds is moved up into `folder`, then the folder removed.
+    Root: a folder a kernel made unreadable (it can chmod, not chattr) is read anyway."""
+    try:
+        top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
         return
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            _make_removable(entry.path)
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+    moved = itertools.count()
+    try:
+        while names := [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(top)]:
+            for name, is_dir in names:
+                if not is_dir:
+                    os.unlink(name, dir_fd=top)
+                    continue
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+                try:
+                    for entry in [e.name for e in os.scandir(inner)]:
+                        os.rename(entry, f".hwkit-{next(moved)}", src_dir_fd=inner, dst_dir_fd=top)
+                finally:
+                    os.close(inner)
+                os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
 
 
-def _make_removable(path: str) -> None:
-    """A kernel may have left folders without permissions (it can chmod, not chattr)."""
-    os.chmod(path, 0o700)
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            _make_removable(entry.path)
+def remove_orphan_mounts() -> None:
+    """Unmount and remove the sandbox folders (/tmp/hwk-<pid>-*) of grading processes that are gone
+    (killed before they could clean up)."""
+    for root in Path("/tmp").glob("hwk-*-*"):
+        creator = root.name.split("-")[1]
+        if creator.isdigit() and not Path(f"/proc/{creator}").exists():
+            unmount(root / "s")
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class ForkServerProvisioner(LocalProvisioner):
@@ -351,5 +420,5 @@ def worker_server(grader: Path, assignment: str, limits: Limits, jobs: int) -> K
     """This process's fork server (one per grading worker), started on first use."""
     key = (str(grader), assignment, limits, jobs)
     if key not in _SERVERS:
-        _SERVERS[key] = KernelForkServer(grader, assignment, limits, kernel_env(jobs))
+        _SERVERS[key] = KernelForkServer(grader, assignment, limits, jobs)
     return _SERVERS[key]

@@ -15,8 +15,9 @@ Requests:  {"op": "spawn", "connection_file", "cwd", "inbox", "arguments", "rlim
            {"op": "signal", "signum"}
            {"op": "reset", "wipe": [folders]}   kill every process of the sandbox but this one
                                                 (kernel, its children, anything left behind), reap
-                                                them, remove System V IPC objects, empty the given
-                                                folders (/tmp, /dev/shm, the notebook folder)
+                                                them, remove System V IPC objects and POSIX message
+                                                queues, empty the given folders (/tmp, /dev/shm,
+                                                the notebook folder)
            {"op": "free", "folders": [...]}     bytes left in each folder's file system
 Replies:   {"ok": true, ...} or {"ok": false, "error": "..."}; the first line, once started:
            {"ok": true, "ready": true, "pid": its pid in the sandbox, ...}
@@ -63,7 +64,10 @@ def detach(request: dict) -> None:
     os.closerange(3, 65536)  # the control pipes above all
     os.chdir(request["cwd"])
     for name, value in request.get("rlimits", {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
+        which = getattr(resource, name)
+        hard = resource.getrlimit(which)[1]  # no process may raise it: never ask for more
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
     random.seed()
     if "numpy" in sys.modules:  # a fresh interpreter would seed numpy from the OS
         sys.modules["numpy"].random.seed()
@@ -101,6 +105,7 @@ def become_kernel(request: dict) -> NoReturn:
 
 
 IPC_RMID = 0
+MQUEUE = "/dev/mqueue"
 
 
 def remove_sysv_ipc() -> None:
@@ -124,30 +129,53 @@ def remove_sysv_ipc() -> None:
 
 
 def _wipe(folder):
-    """Empty `folder`, also of entries a kernel made unreadable (it may chmod, not chattr)."""
+    """Empty `folder`, also of entries a kernel made unreadable (it may chmod, not chattr), without
+    recursion whatever the depth a kernel chose: what a folder holds is moved up into `folder`, then
+    the folder is removed. Mount points (the worker's socket folder under /tmp: the worker empties it)
+    and the folders that hold them stay."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
-        entries = os.listdir(folder)
+        top = os.open(folder, flags)
     except PermissionError:
         os.chmod(folder, 0o700)
-        entries = os.listdir(folder)
+        top = os.open(folder, flags)
     except FileNotFoundError:
         return
-    for name in entries:
-        path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            if os.path.ismount(path):
-                continue  # the worker's socket folder: the worker empties it
-            try:
-                os.chmod(path, 0o700)
-            except OSError:
-                pass
-            _wipe(path)
-            try:
-                os.rmdir(path)
-            except OSError:  # holds a mount point (the socket folder under /tmp): stays, empty
-                pass
-        else:
-            os.unlink(path)
+    device, kept, serial = os.fstat(top).st_dev, set(), 0
+    try:
+        while True:
+            names = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(top) if e.name not in kept]
+            if not names:
+                return
+            for name, is_dir in names:
+                if not is_dir:
+                    os.unlink(name, dir_fd=top)
+                    continue
+                if os.stat(name, dir_fd=top, follow_symlinks=False).st_dev != device:
+                    kept.add(name)
+                    continue
+                os.chmod(name, 0o700, dir_fd=top)
+                inner = os.open(name, flags, dir_fd=top)
+                try:
+                    for entry in [e.name for e in os.scandir(inner)]:
+                        if os.stat(entry, dir_fd=inner, follow_symlinks=False).st_dev != device:
+                            kept.add(name)
+                            continue
+                        serial += 1
+                        os.rename(entry, f".hwkit-{serial}", src_dir_fd=inner, dst_dir_fd=top)
+                finally:
+                    os.close(inner)
+                if name not in kept:
+                    os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
+
+
+def remove_message_queues() -> None:
+    """Remove every POSIX message queue of the sandbox's IPC namespace (mounted on /dev/mqueue by bwrap;
+    it lives as long as the worker). With every process of the sandbox gone, nothing holds one open."""
+    for name in os.listdir(MQUEUE):
+        os.unlink(os.path.join(MQUEUE, name))
 
 
 class Server:
@@ -215,6 +243,7 @@ class Server:
         if self.kernel and self.status is None:
             self.status = -signal.SIGKILL
         remove_sysv_ipc()
+        remove_message_queues()
         for folder in request.get("wipe", []):
             _wipe(folder)
         return {}

@@ -29,10 +29,9 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode, default
+from traitlets import Instance, Integer, Unicode, default
 
-from .settings import NOTEBOOK_TIMEOUT, cell_timeout_reason
-from .walls import Limits
+from .settings import GradingSettings, cell_timeout_reason
 
 if TYPE_CHECKING:
     from .forkserver import KernelForkServer
@@ -82,19 +81,15 @@ class SandboxedExecute(Execute):
     """nbgrader's Execute, with the kernel in a sandbox; a dead, stuck or flooding kernel costs
     only the cells it affects (later cells get an error output and score 0)."""
 
-    grader_mount = Unicode("", help="folder with the trusted hw1_checks and the observer (prepare_grader_mount)"
+    grader_mount = Unicode("", help="folder with the trusted checks and the observer (prepare_grader_mount)"
                            ).tag(config=True)
     assignment = Unicode("").tag(config=True)
-    memory_mb = Integer(Limits.memory_mb).tag(config=True)
-    output_bytes = Integer(Limits.output_bytes, help="output a cell may send before it is stopped").tag(config=True)
-    notebook_output_bytes = Integer(5_000_000, help="output all cells together may send; past it the "
-                                    "cell is stopped and later cells are not run").tag(config=True)
-    jobs = Integer(1).tag(config=True)
+    grading = Instance(GradingSettings, args=(), help="the grading settings (settings.py), whole: the per-notebook "
+                       "time limit and every wall (walls.Limits); the judge's side of the worker gets the same "
+                       "object, so both use one sandbox").tag(config=True)
+    jobs = Integer(1, help="notebooks graded at once (they share the cores)").tag(config=True)
     kill_grace = Integer(5, help="seconds an interrupted cell gets to stop before the kernel is killed"
                          ).tag(config=True)
-    notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="seconds all cells of a notebook may run together (each cell "
-                               "also has `timeout`); past it the running cell is stopped and later cells are not run"
-                               ).tag(config=True)
 
     # notebook name -> how its run went, for the student being graded (the judge runs the notebook's
     # code again and uses this: where the run stopped, which cells had to be stopped). Kept on the
@@ -119,9 +114,7 @@ class SandboxedExecute(Execute):
     def _worker_server(self):
         from .forkserver import worker_server
 
-        # The limits the CLI sets (GradingSettings.limits): the judge asks for the same server with them.
-        limits = Limits(memory_mb=self.memory_mb, output_bytes=self.output_bytes)
-        return worker_server(Path(self.grader_mount), self.assignment, limits, self.jobs)
+        return worker_server(Path(self.grader_mount), self.assignment, self.grading.limits, self.jobs)
 
     # --- output caps -----------------------------------------------------------------------
     def process_message(self, msg: dict, cell: NotebookNode, cell_index: int) -> NotebookNode | None:
@@ -147,20 +140,22 @@ class SandboxedExecute(Execute):
         content = msg["content"]
         if cell_index in self._flooded or not isinstance(content, dict):
             return False
-        size = OUTPUT_FRAME + _json_size(content, self.notebook_output_bytes) + sum(
+        limits = self.grading.limits
+        output_bytes, notebook_output_bytes = limits.output_bytes, limits.notebook_output_bytes
+        size = OUTPUT_FRAME + _json_size(content, notebook_output_bytes) + sum(
             4 * -(-memoryview(b).nbytes // 3) for b in msg.get("buffers") or ())  # stored base64-encoded
         display_id = (content.get("transient") or {}).get("display_id")
         if display_id and msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
             copies = sum(map(len, self._display_id_map.get(display_id, {}).values()))
             size *= max(1, copies + (msg["msg_type"] != "update_display_data"))
         cell_total, total = self._sizes.get(cell_index, 0) + size, self._total + size
-        if cell_total > self.output_bytes:
-            self._flooded[cell_index] = (f"the cell sent more than {self.output_bytes} bytes of output (printed, "
+        if cell_total > output_bytes:
+            self._flooded[cell_index] = (f"the cell sent more than {output_bytes} bytes of output (printed, "
                                          "displayed, display updates, widget messages) and was stopped; the rest "
                                          "of its output was cut")
-        elif total > self.notebook_output_bytes:
+        elif total > notebook_output_bytes:
             self._notebook_full = True
-            self._flooded[cell_index] = (f"the notebook sent more than {self.notebook_output_bytes} bytes of output "
+            self._flooded[cell_index] = (f"the notebook sent more than {notebook_output_bytes} bytes of output "
                                          "in all; this cell was stopped, the rest of its output was cut and later "
                                          "cells were not run")
         else:
@@ -206,9 +201,10 @@ class SandboxedExecute(Execute):
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 cells_started = time.monotonic()
-                if self.notebook_timeout > 0:
-                    self._deadline = cells_started + self.notebook_timeout
-                over = (f"the notebook ran longer than its limit of {self.notebook_timeout} s in all "
+                notebook_timeout = self.grading.notebook_timeout
+                if notebook_timeout > 0:
+                    self._deadline = cells_started + notebook_timeout
+                over = (f"the notebook ran longer than its limit of {notebook_timeout} s in all "
                         "(raise --notebook-timeout if it is just slow)")
                 for index, cell in enumerate(self.nb.cells):
                     if not stopped and cell.cell_type == "code" and self._deadline is not None \
@@ -226,7 +222,7 @@ class SandboxedExecute(Execute):
                         stopped = "not run: the kernel died in an earlier cell"
                         report.stopped_at = index
                         why = ("the kernel died while running this cell (it exited, crashed or ran out of memory; "
-                               f"the limit is {self.memory_mb} MB)")
+                               f"the limit is {self.grading.limits.memory_mb} MB)")
                         report.note(index, cell, f"DeadKernelError: {why}; the cells after it did not run")
                         _fail(cell, "DeadKernelError", why)
                     except CellTimeoutError:
@@ -255,7 +251,7 @@ class SandboxedExecute(Execute):
                         _fail(cell, "OutputLimitExceeded", self._flooded[index])
                         if self._notebook_full and stopped is None:
                             stopped = (f"not run: the notebook's output passed its limit of "
-                                       f"{self.notebook_output_bytes} bytes in an earlier cell")
+                                       f"{self.grading.limits.notebook_output_bytes} bytes in an earlier cell")
                             report.stopped_at = index
                 report.seconds = time.monotonic() - cells_started
         except Exception as exc:  # the kernel could not start, or died between cells

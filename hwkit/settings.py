@@ -17,6 +17,8 @@ from .walls import Limits
 
 CELL_TIMEOUT = 20  # seconds a cell (and the judge's checks of one question) may run
 NOTEBOOK_TIMEOUT = 300  # seconds all cells of one notebook may run together (sandboxed runs)
+MAX_TIMEOUT = 24 * 3600  # the largest --timeout and --notebook-timeout: any value up to it works with any
+                         # number of cells (the kernels' CPU rlimit is clamped, walls.Limits.cpu_seconds)
 LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of walls.Limits the command line can set
 
 
@@ -59,6 +61,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def timeout_seconds(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{text} seconds is more than the largest limit, {MAX_TIMEOUT} (a day)")
+    return value
+
+
 class _LimitDefaults(argparse.HelpFormatter):
     """Shows the sandbox's default of a resource limit in --help, importing it (seconds: nbgrader,
     ZeroMQ) only when the help is printed."""
@@ -72,11 +81,12 @@ class _LimitDefaults(argparse.HelpFormatter):
 def add_grading_options(p: argparse.ArgumentParser) -> None:
     """The options of GradingSettings (settings.py), shared by `grade` and `demo`."""
     p.formatter_class = _LimitDefaults
-    p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
-                   help=f"seconds a cell may run, and the judge's checks of one question (default {CELL_TIMEOUT})")
-    p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,
-                   help=f"seconds all cells of one notebook may run together (default {NOTEBOOK_TIMEOUT}); past it the "
-                        "running cell is stopped and later cells are not run")
+    p.add_argument("--timeout", type=timeout_seconds, default=CELL_TIMEOUT,
+                   help=f"seconds a cell may run, and the judge's checks of one question (default {CELL_TIMEOUT}, "
+                        f"at most {MAX_TIMEOUT})")
+    p.add_argument("--notebook-timeout", type=timeout_seconds, default=NOTEBOOK_TIMEOUT,
+                   help=f"seconds all cells of one notebook may run together (default {NOTEBOOK_TIMEOUT}, at most "
+                        f"{MAX_TIMEOUT}); past it the running cell is stopped and later cells are not run")
     p.add_argument("--jobs", "-j", type=positive_int, default=None,
                    help="students graded at once (default: number of cores)")
     p.add_argument("--memory-mb", type=positive_int, default=None,

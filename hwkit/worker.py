@@ -117,9 +117,7 @@ def _configure_execution(config, settings: WorkerSettings) -> None:
         config.SandboxedExecute.grader_mount = settings.grader_mount
         config.SandboxedExecute.assignment = settings.assignment
         config.SandboxedExecute.jobs = settings.workers
-        config.SandboxedExecute.notebook_timeout = grading.notebook_timeout
-        config.SandboxedExecute.memory_mb = grading.limits.memory_mb
-        config.SandboxedExecute.output_bytes = grading.limits.output_bytes
+        config.SandboxedExecute.grading = grading  # whole: the judge's side (judge_student) reads the same object
 
 
 # Fault injection for tests (and for rehearsing a crash): a worker that starts grading the student

@@ -22,7 +22,7 @@ from hwkit import cgroups
 from hwkit.course import Course
 from hwkit.forkserver import KernelForkServer, worker_server
 from hwkit.sandbox import SandboxKernelManager
-from hwkit.walls import Limits, available, kernel_env, prepare_grader_mount
+from hwkit.walls import Limits, available, prepare_grader_mount
 
 pytestmark = unless_available(available())
 
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 def server(tmp_path_factory) -> KernelForkServer:
     course = Course.at(REPO)
     grader = prepare_grader_mount(course.source, tmp_path_factory.mktemp("grader"))
-    server = KernelForkServer(grader, course.assignment, Limits(), kernel_env(2))
+    server = KernelForkServer(grader, course.assignment, Limits(), 2)
     yield server
     server.close()
 
@@ -199,7 +199,7 @@ def test_walls_count_the_whole_tree_and_say_which(tmp_path_factory, tmp_path: Pa
     course = Course.at(REPO)
     grader = prepare_grader_mount(course.source, tmp_path_factory.mktemp("grader"))
     limits = Limits(memory_mb=2048, pids=64, home_mb=32)
-    small = KernelForkServer(grader, course.assignment, limits, kernel_env(2))
+    small = KernelForkServer(grader, course.assignment, limits, 2)
     (tmp_path / "nb").mkdir()
     hogs = ("import subprocess, sys\nhog = 'import time; x = b\"1\" * (600 * 2**20); time.sleep(3)'\n"
             "print([p.wait() for p in [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(4)]])")

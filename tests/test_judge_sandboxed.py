@@ -16,6 +16,7 @@ from hwkit import judge
 from hwkit.course import Course
 from hwkit.judge import Reference, judge_in_sandbox, judged_cells
 from hwkit.sandbox import SandboxedExecute
+from hwkit.settings import GradingSettings
 from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
@@ -33,7 +34,8 @@ QUESTIONS = [("q4_layer_sizes", 1.0), ("q4_initialize_parameters", 2.0)]
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     grader = prepare_grader_mount(Course.at(REPO).source, tmp_path_factory.mktemp("grader"))
-    executor = SandboxedExecute(grader_mount=str(grader), timeout=CELL_TIMEOUT, notebook_timeout=6)
+    executor = SandboxedExecute(grader_mount=str(grader), timeout=CELL_TIMEOUT,
+                                grading=GradingSettings(notebook_timeout=6))
     server = executor._worker_server()
     if not server.alive():
         server.start()

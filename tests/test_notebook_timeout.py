@@ -13,6 +13,7 @@ from conftest import unless_available
 from hwkit.course import Course
 from hwkit.judge import judged_cells
 from hwkit.sandbox import SandboxedExecute
+from hwkit.settings import GradingSettings
 from hwkit.walls import available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
@@ -26,7 +27,7 @@ def test_sleeping_cells_stop_at_the_notebook_limit(tmp_path: Path) -> None:
     sources = ["import time\nprint('start')", *["time.sleep(1.5)\nprint('slept')"] * 8, "print('end')"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     (tmp_path / "work").mkdir()
-    executor = SandboxedExecute(grader_mount=str(grader), timeout=2, notebook_timeout=5)
+    executor = SandboxedExecute(grader_mount=str(grader), timeout=2, grading=GradingSettings(notebook_timeout=5))
     server = executor._worker_server()  # started before the clock: the limit is the notebook's, not start-up's
     if not server.alive():
         server.start()

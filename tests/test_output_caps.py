@@ -17,8 +17,8 @@ import pytest
 from conftest import unless_available
 from hwkit.course import Course
 from hwkit.sandbox import SandboxedExecute
-from hwkit.settings import CELL_TIMEOUT
-from hwkit.walls import available, prepare_grader_mount
+from hwkit.settings import CELL_TIMEOUT, GradingSettings
+from hwkit.walls import Limits, available, prepare_grader_mount
 
 pytestmark = [pytest.mark.slow,  # real sandboxed kernels
               unless_available(available())]
@@ -59,7 +59,8 @@ def grader(tmp_path_factory) -> Path:
 def execute(grader: Path, folder: Path, sources: list[str], **caps) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     folder.mkdir()
-    executor = SandboxedExecute(grader_mount=str(grader), timeout=CELL_TIMEOUT, **caps)
+    executor = SandboxedExecute(grader_mount=str(grader), timeout=CELL_TIMEOUT,
+                                grading=GradingSettings(limits=Limits(**caps)))
     executor.preprocess(nb, {"metadata": {"path": str(folder)}})
     return nb
 
