@@ -136,3 +136,59 @@ def test_hidden_lines_and_the_names_a_test_takes_from_the_notebook() -> None:
     assert {lines[n - 1] for n in cell.hidden_lines} == set(lines[3:6])
     assert cell.student_names() == ["np", "scale"]
     assert AutogradedCell.of("q_counter", 2, TESTS["q_counter"]).student_names() == ["Counter"]
+
+
+class _Recorder:
+    """A session that records the requests a handle makes (no sandbox)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+
+    def request(self, message: dict):
+        self.requests.append(message)
+        return 1.5
+
+    def encode(self, value):
+        from hwkit.standins import _reference
+        from hwkit.wire import encode
+
+        return encode(value, refer=_reference)
+
+
+def test_a_handle_never_lets_student_code_decide() -> None:
+    """Comparisons, truth values, hashing and arithmetic are refused without asking the sandbox; protocol
+    attributes (numpy's __array_interface__, ...) are not asked for; calls, attributes and items are."""
+    from hwkit.standins import Refused, StudentObject
+
+    session = _Recorder()
+    handle = StudentObject(session, 7, "Net")
+    for attempt in (lambda: handle == 1, lambda: handle != 1, lambda: handle < 1, lambda: bool(handle),
+                    lambda: hash(handle), lambda: handle + 1, lambda: float(handle)):
+        with pytest.raises(Refused):
+            attempt()
+    with pytest.raises(AttributeError):
+        handle.__array_interface__  # noqa: B018
+    assert session.requests == []
+    assert handle(2, k=3) == 1.5 and handle.weight == 1.5 and handle[0] == 1.5
+    assert [r["op"] for r in session.requests] == ["call", "getattr", "getitem"]
+    with pytest.raises(Refused, match="only plain data"):
+        handle(object())
+    assert repr(handle) == "<the student's Net object>"
+
+
+def test_modules_are_the_judges_own() -> None:
+    """The notebook's imports are the judge's modules; a module the judge does not have is refused, not proxied."""
+    from hwkit.cell_judge import notebook_imports
+    from hwkit.standins import Refused, judge_module
+
+    nb = instructor_notebook()
+    nb.cells.insert(0, new_code_cell("import torch\nfrom torch import nn\nimport numpy.linalg\nimport not_installed_x"))
+    imported = notebook_imports(nb)
+    import numpy
+    import torch
+
+    assert imported["np"] is numpy and imported["numpy"] is numpy and imported["torch"] is torch
+    assert imported["nn"] is torch.nn and "not_installed_x" not in imported
+    assert judge_module("numpy") is numpy
+    with pytest.raises(Refused):
+        judge_module("student_helpers").anything  # noqa: B018
