@@ -8,7 +8,7 @@ OK_FORMAT = False
 name = "q5_n_params"
 points = 2
 all_or_nothing = True  # like the nbgrader test cell: every test passes or the question scores 0
-VISIBLE = '"""q5_n_params: a Python int, the number of weights and biases of a 784-128-10 network"""\nassert isinstance(n_params, int), f"n_params must be a Python int, not {type(n_params).__name__}"\n'
+VISIBLE = '"""q5_n_params: a Python int, the number of weights and biases of a 784-128-10 network"""\nassert isinstance(n_params, int), f"n_params must be a Python int, not {type(n_params).__name__}"'
 WHOLE = '"""q5_n_params: a Python int, the number of weights and biases of a 784-128-10 network"""\nassert isinstance(n_params, int), f"n_params must be a Python int, not {type(n_params).__name__}"\n### BEGIN HIDDEN TESTS\nassert n_params == 784 * 128 + 128 + 128 * 10 + 10, "n_params is not the number of weights and biases of 784-128-10"\n### END HIDDEN TESTS'
 
 
