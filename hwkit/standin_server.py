@@ -43,7 +43,9 @@ class Objects:
             self.by_number[number], self.numbers[id(obj)] = obj, number
         return number
 
-    def resolve(self, number: int, _type: str = "") -> Any:
+    def resolve(self, number: Any) -> Any:
+        if isinstance(number, dict):  # a reference as the wire decodes it
+            number = number.get("ref")
         if number not in self.by_number:
             raise LookupError(f"no object number {number}")
         return self.by_number[number]
@@ -89,7 +91,7 @@ def plain_or_reference(value: Any, objects: Objects, wire: types.ModuleType) -> 
     try:
         return wire.encode(value, refer=objects.refer)
     except Exception:
-        return {"ref": objects.refer(value), "type": type(value).__name__[:100]}
+        return wire.reference(objects.refer(value), value)
 
 
 def describe(value: Any, objects: Objects, wire: types.ModuleType) -> dict:

@@ -12,6 +12,7 @@ answers there). A name of the student's notebook is, in the test's namespace:
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from typing import Any
@@ -67,7 +68,8 @@ class Session:
         return self.decode(reply["value"])
 
     def decode(self, data: Any) -> Any:
-        return wire.decode(data, resolve=lambda number, kind: StudentObject(self, number, kind))
+        return wire.decode(data, resolve=lambda ref: StudentObject(self, ref["ref"], str(ref.get("type"))[:100],
+                                                                   ref.get("mro")))
 
     def encode(self, value: Any) -> Any:
         return wire.encode(value, refer=_reference)
@@ -114,6 +116,41 @@ class _NotAvailable:
                       "import what the test needs in the test cell")
 
 
+# Classes a handle never claims to be: what is one of them crosses as data, never as a handle.
+DATA_CLASSES = (int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
+
+
+@functools.lru_cache(maxsize=256)
+def emulated_class(kind: str, lineage: tuple[str, ...]) -> type:
+    """What a handle says its class is: a class named as the student's, deriving from the most derived library
+    class of its lineage the judge has (from JUDGE_MODULES' packages; never a data class, never the student's
+    own), else StudentObject."""
+    for name in lineage:
+        module, _, qualname = name.rpartition(".")
+        found = _library_class(module, qualname)
+        if found is not None:
+            try:  # only isinstance/issubclass ever see it: no instance is made
+                return type(kind.isidentifier() and kind or "object", (found,), {"__module__": "student"})
+            except Exception:  # a class that cannot be derived from here
+                return StudentObject
+    return StudentObject
+
+
+def _library_class(module: str, qualname: str) -> type | None:
+    if module.split(".")[0] not in JUDGE_MODULES or "<" in qualname or module not in sys.modules:
+        return None
+    value: Any = sys.modules[module]
+    for part in qualname.split("."):
+        value = getattr(value, part, None)
+    if not isinstance(value, type) or value is object:
+        return None
+    import numpy
+
+    data = DATA_CLASSES + (numpy.ndarray, numpy.generic)
+    data += (sys.modules["torch"].Tensor,) if "torch" in sys.modules else ()
+    return None if issubclass(value, data) else value
+
+
 def _reference(value: Any) -> int:
     """What crosses for an object of the test's (wire.encode's `refer`): only the student's own handles."""
     if isinstance(value, StudentObject):
@@ -133,12 +170,19 @@ def _refuse(what: str):
 class StudentObject:
     """A handle on one of the student's objects in the sandbox (see the module's docstring)."""
 
-    __slots__ = ("_session", "_ref", "_type")
+    __slots__ = ("_session", "_ref", "_type", "_lineage")
 
-    def __init__(self, session: Session, ref: int, kind: str):
+    def __init__(self, session: Session, ref: int, kind: str, lineage: Any = None):
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_type", kind)
+        object.__setattr__(self, "_lineage", tuple(str(n) for n in lineage[:16]) if type(lineage) is list else ())
+
+    @property
+    def __class__(self) -> type:
+        """For isinstance: a class deriving from the library classes the student's class derives from
+        (`isinstance(net, torch.nn.Module)` holds for a student's module); type() stays StudentObject."""
+        return emulated_class(object.__getattribute__(self, "_type"), object.__getattribute__(self, "_lineage"))
 
     def _ask(self, op: str, **fields: Any) -> Any:
         session: Session = object.__getattribute__(self, "_session")

@@ -192,3 +192,19 @@ def test_modules_are_the_judges_own() -> None:
     assert judge_module("numpy") is numpy
     with pytest.raises(Refused):
         judge_module("student_helpers").anything  # noqa: B018
+
+
+def test_isinstance_of_a_library_class_holds_for_a_students_object() -> None:
+    """`isinstance(net, torch.nn.Module)` holds for a student's module (its lineage crosses with the handle);
+    a lineage claiming a data class (an array) or naming no library class gives nothing."""
+    import torch
+
+    from hwkit.standins import StudentObject
+
+    net = StudentObject(_Recorder(), 1, "Net", ["__main__.Net", "torch.nn.modules.module.Module", "builtins.object"])
+    assert isinstance(net, torch.nn.Module) and isinstance(net, StudentObject) and type(net) is StudentObject
+    liar = StudentObject(_Recorder(), 2, "Fake", ["__main__.Fake", "numpy.ndarray", "builtins.object"])
+    plain = StudentObject(_Recorder(), 3, "Thing", ["__main__.Thing", "builtins.object"])
+    import numpy
+
+    assert not isinstance(liar, numpy.ndarray) and not isinstance(plain, torch.nn.Module)
