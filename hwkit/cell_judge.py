@@ -221,7 +221,8 @@ def explain(cell: AutogradedCell, exc: Exception) -> str:
         shown = cell.source.splitlines()[line - 1].strip() if 0 < line <= cell.source.count("\n") + 1 else ""
         return message or f"the test `{_clip(shown)}` failed"
     if isinstance(exc, NameError):
-        return f"{exc.name or 'a name the test uses'} is not defined in the notebook (run every cell before handing in)"
+        return (f"{exc.name or 'a name the test uses'} is not defined by the notebook (did the cell that defines it "
+                "raise an error, or is it misspelled?)")
     if isinstance(exc, Refused):
         return message
     if isinstance(exc, wire.WireError):
