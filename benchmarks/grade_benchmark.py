@@ -70,23 +70,13 @@ def make_course(root: Path, students: int, origin: Path = REPO) -> Course:
 
 
 # ---- the baseline: plain serial `nbgrader autograde`, hidden tests inside the kernel as nbgrader has them
-HIDDEN_TEST = ("\n### BEGIN HIDDEN TESTS\nfrom hw1_hidden import check_hidden\n"
-               "print(check_hidden({question!r}, globals()))\n### END HIDDEN TESTS\n")
-
-
 def prepare_scratch(course: Course, scratch: Path, submissions: list) -> None:
-    """A throwaway nbgrader course whose test cells run the hidden cases in the kernel (the usual nbgrader
-    way, which hwkit replaces by its judge), and copies of the notebooks."""
+    """A throwaway nbgrader course (the instructor notebooks as they are: their test cells' hidden blocks run
+    the hidden cases in the kernel, the usual nbgrader way, which hwkit replaces by its judge), and copies of
+    the notebooks."""
     shutil.copy(course.root / "nbgrader_config.py", scratch)
-    source = scratch / "source" / course.assignment
-    shutil.copytree(course.source, source, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    for name in course.notebook_names():
-        nb = nbformat.read(source / name, as_version=4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-                cell.source += HIDDEN_TEST.format(question=meta["grade_id"])
-        nbformat.write(nb, source / name)
+    shutil.copytree(course.source, scratch / "source" / course.assignment,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     shutil.copytree(course.grader_tests, scratch / "grader_tests", ignore=shutil.ignore_patterns("__pycache__"))
     for submission in submissions:
         target = scratch / "submitted" / submission.student / course.assignment

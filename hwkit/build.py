@@ -1,11 +1,18 @@
 """`hwkit build`: regenerate the student release from source/ and verify it.
 
+Before the release, the build derives from the instructor notebooks what the judge and Otter need: the
+hidden cases of each question (`write_hidden_cases`: the `cases=[...]` literal of the `check_hidden(question,
+globals(), cases=[...])` call in each hidden block, so the notebooks are the one place to edit them) and the
+public cases' expected values.
+
 Verification fails loudly when: an autograded test fails on the instructor solution,
 an autograded test passes on the untouched release, solution code, hidden tests or a
 mark scheme reach release/, or a release notebook carries outputs.
 """
 from __future__ import annotations
 
+import ast
+import json
 import re
 import shutil
 import subprocess
@@ -18,13 +25,16 @@ import nbformat
 from .assignment import load as load_assignment
 from .course import Course, nbgrader
 from .execute import execute_many
-from .notebooks import autograde_scores, error_messages, grade_cells, has_outputs
+from .notebooks import BadNotebook, autograde_scores, error_messages, grade_cells, has_outputs, read_notebook
 from .settings import CELL_TIMEOUT
 
 FORBIDDEN_IN_RELEASE = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                         "MARK SCHEME", "check_hidden")  # and the name of the assignment's hidden package
 REGION = re.compile(r"(?:### BEGIN (SOLUTION|HIDDEN TESTS)|=== BEGIN MARK SCHEME ===)(.*?)"
                     r"(?:### END (?:SOLUTION|HIDDEN TESTS)|=== END MARK SCHEME ===)", re.S)
+
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+HIDDEN_CASES_FILE = "hidden_cases.json"  # in the hidden package, beside the references that read it
 
 
 # Seconds the judge gives one question of the instructor's own solution: it runs outside the sandbox,
@@ -34,6 +44,58 @@ VERIFY_QUESTION_TIMEOUT = 60
 
 class BuildError(Exception):
     """The release could not be built or failed verification; the message lists every problem."""
+
+
+def write_hidden_cases(course: Course) -> None:
+    """Collect each question's hidden cases from the hidden blocks of the instructor notebooks' test cells
+    into <hidden package>/hidden_cases.json ({question: [cases]}, stable text for a readable diff); an
+    assignment without a hidden package has none."""
+    model = load_assignment(course)
+    if not model.hidden:
+        return
+    cases: dict[str, list] = {}
+    for notebook in model.notebooks:
+        try:
+            nb = read_notebook(course.source / notebook.name)
+        except BadNotebook as exc:
+            raise BuildError(f"{notebook.name} cannot be read ({exc}).") from None
+        for cell in nb.cells:
+            for block in HIDDEN_BLOCK.finditer(cell.source):
+                where = f"{notebook.name}, cell {cell.metadata.get('nbgrader', {}).get('grade_id', cell.get('id'))}"
+                question, settings = _hidden_call(block.group(1), where)
+                if question in cases:
+                    raise BuildError(f"{where}: the hidden cases of {question} are given twice; keep one block.")
+                cases[question] = settings
+    # questions sorted, one case a line with its settings in the notebook's order (the judge's labels show them)
+    entries = [f" {json.dumps(q)}: [\n" + ",\n".join(f"  {json.dumps(case)}" for case in cases[q]) + "\n ]"
+               for q in sorted(cases)]
+    text = "{\n" + ",\n".join(entries) + "\n}\n"
+    target = model.hidden_folder / HIDDEN_CASES_FILE
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+
+
+def _hidden_call(block: str, where: str) -> tuple[str, list]:
+    """The question and the `cases` literal of the hidden block's `check_hidden(question, globals(), cases=[...])`."""
+    try:
+        tree = ast.parse(block)
+    except SyntaxError as exc:
+        raise BuildError(f"{where}: the hidden block is not valid Python ({exc.msg}, line {exc.lineno}).") from None
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", getattr(node.func, "attr", None)) == "check_hidden"]
+    cases = [k.value for call in calls for k in call.keywords if k.arg == "cases"]
+    if len(calls) != 1 or len(cases) != 1 or not calls[0].args:
+        raise BuildError(f"{where}: the hidden block needs exactly one "
+                         "`check_hidden(question, globals(), cases=[...])` call.")
+    try:
+        question, settings = ast.literal_eval(calls[0].args[0]), ast.literal_eval(cases[0])
+    except ValueError:
+        raise BuildError(f"{where}: the question and `cases=[...]` of check_hidden must be plain literals "
+                         "(numbers, strings, lists, dicts), not expressions.") from None
+    if not (isinstance(question, str) and isinstance(settings, list)
+            and all(isinstance(case, dict) for case in settings)):
+        raise BuildError(f"{where}: check_hidden needs a question name and `cases=` a list of dicts.")
+    return question, settings
 
 
 def write_public_expected(course: Course) -> None:
@@ -186,6 +248,7 @@ def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int 
     """Regenerate release/ (and the Otter tests and archives) from source/; return what was checked (the
     notebooks run with `cell_timeout` seconds per cell)."""
     write_checks_codec(course)
+    write_hidden_cases(course)
     write_public_expected(course)
     generate_release(course)
     from .otter import init_cell_problems, write_otter_artifacts  # the Otter route is built from the same checks

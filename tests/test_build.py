@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 from conftest import REPO
-from hwkit.build import check_leaks, check_tests_decide
-from hwkit.course import Course
+from hwkit.build import HIDDEN_CASES_FILE, BuildError, check_leaks, check_tests_decide, write_hidden_cases
+from hwkit.course import Course, copy_course_files
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -25,11 +25,54 @@ def test_committed_release_is_exactly_the_build_output(built_course: Course, ass
 
 @pytest.mark.parametrize("assignment", ["hw1", "hw0"])
 def test_committed_generated_files_match_the_build(built_course: Course, assignment: str) -> None:
-    """The Otter tests (from hw1's checks, from hw0's test cells) and hw1's generated checks files."""
+    """The Otter tests (from hw1's checks, from hw0's test cells), hw1's generated checks files and hidden cases."""
     assert _files(REPO / "grader_tests" / assignment) == _files(built_course.grader_tests / assignment)
-    for generated in ("public_expected.json", "_wire.py"):
-        path = f"source/hw1/hw1_checks/{generated}"
+    for path in ("source/hw1/hw1_checks/public_expected.json", "source/hw1/hw1_checks/_wire.py",
+                 f"grader_tests/hw1_hidden/{HIDDEN_CASES_FILE}"):
         assert (REPO / path).read_text() == (built_course.root / path).read_text(), path
+
+
+def test_committed_hidden_cases_are_the_notebooks_hidden_blocks(tmp_path: Path) -> None:
+    """hw1_hidden's hidden cases are what the instructor notebooks' hidden blocks say (the build's first step)."""
+    copy_course_files(REPO, tmp_path, ("source", "grader_tests"))
+    course = Course(tmp_path, "hw1")
+    (course.grader_tests / "hw1_hidden" / HIDDEN_CASES_FILE).unlink()
+    write_hidden_cases(course)
+    committed = (REPO / "grader_tests" / "hw1_hidden" / HIDDEN_CASES_FILE).read_text()
+    assert (course.grader_tests / "hw1_hidden" / HIDDEN_CASES_FILE).read_text() == committed
+    assert '"q4_predict": [' in committed and '{"flower": true, "seed": 33, "n_h": 4}' in committed
+
+
+def _tiny_course(root: Path, test_cell: str) -> Course:
+    """An assignment `hwx` with one test cell and an (empty) hidden package."""
+    (root / "source" / "hwx").mkdir(parents=True)
+    (root / "grader_tests" / "hwx_hidden").mkdir(parents=True)
+    (root / "grader_tests" / "hwx_hidden" / "__init__.py").write_text("")
+    meta = {"nbgrader": {"grade": True, "grade_id": "q_x", "points": 1, "solution": False, "locked": True,
+                         "schema_version": 3}}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(test_cell, metadata=meta)])
+    nbformat.write(nb, root / "source" / "hwx" / "x.ipynb")
+    return Course(root, "hwx")
+
+
+@pytest.mark.parametrize(("block", "error"), [
+    ("check_hidden('q_x', globals(), cases=[{'n': 3}, {'n': 4, 'label': 'odd'}])", None),
+    ("check_hidden('q_x', globals())", "needs exactly one `check_hidden(question, globals(), cases=[...])` call"),
+    ("assert x == 1", "needs exactly one `check_hidden(question, globals(), cases=[...])` call"),
+    ("check_hidden('q_x', globals(), cases=[{'n': 2 ** 3}])", "must be plain literals"),
+    ("check_hidden('q_x', globals(), cases=[{'n': 3}]", "is not valid Python"),
+])
+def test_hidden_cases_are_read_from_the_hidden_block(tmp_path: Path, block: str, error: str | None) -> None:
+    course = _tiny_course(tmp_path, f"assert x == 1\n### BEGIN HIDDEN TESTS\n{block}\n### END HIDDEN TESTS")
+    target = course.grader_tests / "hwx_hidden" / HIDDEN_CASES_FILE
+    if error is None:
+        write_hidden_cases(course)
+        assert target.read_text() == '{\n "q_x": [\n  {"n": 3},\n  {"n": 4, "label": "odd"}\n ]\n}\n'
+        return
+    with pytest.raises(BuildError) as raised:
+        write_hidden_cases(course)
+    assert error in str(raised.value) and "x.ipynb, cell q_x" in str(raised.value)
+    assert str(raised.value).count(". ") == 0 and not target.exists()  # one sentence, nothing written
 
 
 def test_release_notebooks_are_clean_and_stubbed(built_course: Course) -> None:
@@ -83,7 +126,8 @@ def test_otter_archive_holds_everything_a_grading_container_needs(built_course: 
         requirements = archive.read("environment.yml").decode()  # Otter folds requirements.txt in here
     for required in ("run_autograder", "setup.sh", "otter_config.json", "tests/q4_backward_propagation.py",
                      "files/planar_utils.py", "files/hw1_checks/__init__.py", "files/hw1_checks/public_expected.json",
-                     "files/hw1_hidden/__init__.py", "files/hw1_hidden/planar_mlp.py"):
+                     "files/hw1_hidden/__init__.py", "files/hw1_hidden/planar_mlp.py",
+                     f"files/hw1_hidden/{HIDDEN_CASES_FILE}"):
         assert required in names, required
     assert "torch==2.13.0" in requirements and "otter-grader==7.0.0" in requirements
     assert not any(n.endswith(".ipynb") for n in names)

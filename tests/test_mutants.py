@@ -117,6 +117,10 @@ def test_hard_coded_visible_answers_pass_public_but_not_hidden() -> None:
         assert "passed" in hw1_checks.check(mutant.question, env), name  # the visible cases pass ...
         with pytest.raises(AssertionError):
             hw1_hidden.check_hidden(mutant.question, env)  # ... the hidden ones do not
+        with pytest.raises(AssertionError):  # nor those a hidden block passes (the plain-nbgrader kernel route)
+            hw1_hidden.check_hidden(mutant.question, env,
+                                    cases=hw1_hidden.REFERENCES["planar_mlp"].HIDDEN_CASES[mutant.question])
+        assert "passed" in hw1_hidden.check_hidden(mutant.question, env, cases=[])  # control: public cases only
 
 
 def test_no_hidden_surprise_for_what_the_text_asks() -> None:

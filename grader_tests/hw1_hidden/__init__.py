@@ -1,10 +1,16 @@
 """Instructor-only side of the Homework 1 checks: references and hidden cases.
 
+The hidden cases are written in the instructor notebooks, in each test cell's hidden block
+(`check_hidden(question, globals(), cases=[...])`); `hwkit build` collects them into
+hidden_cases.json, which the references read (cases.py).
+
 Never shipped to students and never inside a student's process under `hwkit grade`: there the
 judge (hwkit/judge.py) takes `judged_cases` and compares in its own process. The Otter route
 keeps Otter's model (tests and student code share one process): its test files call
 `check_hidden(question, env)`, which runs the same cases through a private copy of
-`hw1_checks`; that is not a defence against a hostile submission (see README).
+`hw1_checks`; so does plain `nbgrader autograde`, which runs the hidden blocks in the kernel
+(`check_hidden(question, globals(), cases=[...])`, the block's own cases). Neither is a defence
+against a hostile submission (see README).
 """
 from __future__ import annotations
 
@@ -76,27 +82,29 @@ class Case:
         return f"{self.kind} case {self.number} of {self.of}" + (f" ({shown})" if shown else "")
 
 
-def judged_cases(question: str, checks: ModuleType | None = None) -> list[Case]:
-    """Every case of `question`, the public ones first, with the reference's expected values."""
+def judged_cases(question: str, checks: ModuleType | None = None, hidden: list[dict] | None = None) -> list[Case]:
+    """Every case of `question`, the public ones first, with the reference's expected values; the hidden
+    ones are `hidden` when given, else those of hidden_cases.json."""
     checks = checks or fresh_checks()
     module = checks.checker_module(question)
     reference = REFERENCES[module.__name__.rsplit(".", 1)[-1]]
+    hidden = reference.HIDDEN_CASES[question] if hidden is None else hidden
     result = []
-    for kind, settings in (("public", module.PUBLIC_CASES[question]), ("hidden", reference.HIDDEN_CASES[question])):
+    for kind, settings in (("public", module.PUBLIC_CASES[question]), ("hidden", hidden)):
         for number, case in enumerate(settings, start=1):
             inputs = reference.special_inputs(case) or module.make_inputs(case)
             result.append(Case(kind, number, len(settings), dict(case), inputs, reference.expected(question, inputs)))
     return result
 
 
-def check_hidden(question: str, env: Mapping[str, Any]) -> str:
-    """Run every case (public and hidden) of `question` against `env` in this process (Otter's route);
-    raise on the first failure."""
+def check_hidden(question: str, env: Mapping[str, Any], cases: list[dict] | None = None) -> str:
+    """Run every case (public and hidden) of `question` against `env` in this process (Otter's route, and
+    plain nbgrader's, whose hidden block passes its own `cases`); raise on the first failure."""
     checks = fresh_checks()
     checks.assert_environment_untouched()
     _refuse_reference_reuse(env)
     module = checks.checker_module(question)
-    all_cases = judged_cases(question, checks)
+    all_cases = judged_cases(question, checks, cases)
     for case in all_cases:
         try:
             with checks.quiet():  # warnings raised while checking must not reach stderr

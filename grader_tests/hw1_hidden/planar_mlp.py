@@ -15,6 +15,8 @@ import copy
 import numpy as np
 import torch
 
+from .cases import hidden_cases
+
 PARAMS = ("W1", "b1", "W2", "b2")
 
 # Hidden cases vary only what a public case varies too (hw1_checks.planar_mlp.PUBLIC_CASES): other
@@ -23,30 +25,7 @@ PARAMS = ("W1", "b1", "W2", "b2")
 # network has one output unit, and the classic template's `assert(A2.shape == (1, X.shape[1]))`
 # must not cost points. Cases on the notebook's own flower data (`flower=True`, with the standard
 # starting weights, or random ones when a seed is given) catch answers that recognise that data.
-HIDDEN_CASES: dict[str, list[dict]] = {
-    "q4_layer_sizes": [dict(seed=11, n_x=3, n_h=4, n_y=1, m=7), dict(seed=12, n_x=7, n_h=4, n_y=3, m=2),
-                       dict(flower=True, n_h=4)],
-    "q4_initialize_parameters": [dict(seed=0, n_x=3, n_h=5, n_y=2, m=1), dict(seed=0, n_x=6, n_h=2, n_y=1, m=1)],
-    "q4_forward_propagation": [dict(seed=13, n_x=3, n_h=5, n_y=1, m=7), dict(seed=14, n_x=4, n_h=2, n_y=1, m=9),
-                               dict(flower=True, seed=30, n_h=4)],
-    "q4_compute_cost": [dict(seed=15, n_x=2, n_h=3, n_y=1, m=11), dict(seed=16, n_x=5, n_h=4, n_y=1, m=40),
-                        dict(flower=True, seed=31, n_h=4)],
-    "q4_backward_propagation": [dict(seed=17, n_x=3, n_h=5, n_y=1, m=7), dict(seed=18, n_x=6, n_h=4, n_y=1, m=13),
-                                dict(flower=True, seed=32, n_h=4)],
-    "q4_update_parameters": [dict(seed=19, n_x=3, n_h=5, n_y=1, m=7, learning_rate=0.37),
-                             dict(seed=20, n_x=4, n_h=6, n_y=1, m=3)],
-    "q4_nn_model": [dict(seed=21, n_x=3, n_h=5, n_y=1, m=30, num_iterations=25),
-                    dict(flower=True, n_h=4, num_iterations=20)],
-    "q4_predict": [dict(seed=22, n_x=3, n_h=5, n_y=1, m=50), dict(seed=23, n_x=5, n_h=3, n_y=1, m=31),
-                   dict(flower=True, seed=33, n_h=4)],
-    "q4_torch_mlp": [dict(seed=24, n_x=3, n_h=5, n_y=1, m=7), dict(seed=25, n_x=6, n_h=2, n_y=1, m=10),
-                     dict(flower=True, seed=34, n_h=4)],
-    "q4_train_torch": [dict(seed=26, n_x=3, n_h=5, n_y=1, m=20, num_iterations=6, learning_rate=0.8),
-                       dict(seed=29, n_x=2, n_h=4, n_y=1, m=9, num_iterations=4, learning_rate=1.2),
-                       dict(flower=True, n_h=4, num_iterations=60, learning_rate=1.2)],
-    "q4_torch_predict": [dict(seed=27, n_x=3, n_h=5, n_y=1, m=50), dict(seed=28, n_x=4, n_h=3, n_y=1, m=23),
-                         dict(flower=True, seed=35, n_h=4)],
-}
+HIDDEN_CASES: dict[str, list[dict]] = hidden_cases("q4_")  # edit them in the notebook's hidden blocks
 
 
 def special_inputs(case: dict) -> dict | None:

@@ -9,34 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .cases import hidden_cases
+
 # Non-square shapes (d != h != c != N) catch transposed products; N > 1 everywhere
 # catches a missing 1/N; several activations catch a hard-wired derivative.
-HIDDEN_CASES: dict[str, list[dict]] = {
-    "q1_softmax": [
-        dict(seed=11, c=5, N=7),
-        dict(seed=12, c=2, N=9, scale=5.0),
-        dict(seed=13, c=4, N=3, offset=1000.0),  # exp(1000) overflows unless the maximum is subtracted
-        dict(seed=14, c=6, N=2, offset=-800.0),  # exp(-800) underflows to 0 / 0 without the shift
-        # one maximum for the whole batch underflows the low columns: shift each column by its own max
-        dict(seed=18, c=4, N=4, column_offsets=[1000.0, -1000.0, 0.0, 900.0]),
-        dict(seed=19, c=6, N=5, scale=1000.0),  # a column spanning > 709 overflows if the minimum is subtracted
-    ],
-    "q1_cross_entropy": [dict(seed=15, c=5, N=7), dict(seed=16, c=2, N=11), dict(seed=17, c=4, N=1)],
-    "q1_grad_hidden_to_output": [
-        dict(seed=21, d=3, h=5, c=4, N=7, activation="sigmoid"),
-        dict(seed=22, d=4, h=6, c=3, N=9, activation="relu"),
-        dict(seed=23, d=2, h=3, c=5, N=4, activation="softplus"),
-        dict(seed=24, d=5, h=2, c=3, N=6, activation="tanh"),
-    ],
-    "q1_grad_input_to_hidden": [
-        dict(seed=31, d=3, h=5, c=4, N=7, activation="sigmoid"),
-        dict(seed=32, d=4, h=6, c=3, N=9, activation="relu"),
-        dict(seed=33, d=2, h=3, c=5, N=4, activation="softplus"),
-        dict(seed=34, d=5, h=2, c=3, N=6, activation="tanh"),
-        dict(seed=35, d=6, h=4, c=2, N=8, activation="relu"),
-    ],
-    "q1_nll_equivalence": [dict(seed=41, c=5, N=8), dict(seed=42, c=10, N=3000), dict(seed=43, c=2, N=1)],
-}
+HIDDEN_CASES: dict[str, list[dict]] = hidden_cases("q1_")  # edit them in the notebook's hidden blocks
 
 TORCH_ACTIVATIONS = {
     "tanh": torch.tanh,

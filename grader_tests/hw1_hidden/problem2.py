@@ -13,28 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cases import hidden_cases
+
 MARGIN = 0.02  # points closer than this to a boundary line are not judged
 
-HIDDEN_CASES: dict[str, list[dict]] = {
-    "q2_fig1b": [dict(seed=11, size=1, grid=60), dict(seed=12, size=1, grid=37)],
-    "q2_fig1c": [dict(seed=13, size=2, grid=80), dict(seed=14, size=2, grid=41)],
-    "q2_region_label": [dict(seed=15, size=1, grid=40), dict(seed=16, size=4, grid=48),
-                        dict(seed=17, size=8, grid=64), dict(seed=18, size=32, grid=128)],
-    "q2_deep_network": [
-        dict(seed=21, n=1, size=2, grid=60),
-        dict(seed=22, n=2, size=4, grid=48),
-        dict(seed=23, n=3, size=8, grid=64),
-        dict(seed=24, n=4, size=16, grid=80),
-        dict(seed=25, n=5, size=32, grid=112),
-        dict(seed=26, n=6, size=64, grid=160),
-        dict(kind="growth", ns=[1, 2, 3, 4, 5, 6, 7, 8]),
-    ],
-    "q2_shallow_network": [
-        dict(seed=31, n=1, size=2, grid=60),
-        dict(seed=32, n=2, size=4, grid=64),
-        dict(seed=33, n=3, size=8, grid=80),
-    ],
-}
+HIDDEN_CASES: dict[str, list[dict]] = hidden_cases("q2_")  # edit them in the notebook's hidden blocks
 
 
 def special_inputs(case: dict) -> dict | None:

@@ -8,26 +8,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .cases import hidden_cases
+
 # m != n everywhere (a transposed outer product fails on shape), k != m, N > 1 (a
 # missing 1/N), strong weights in one case (saturated sigmoids), lambda = 0 in one case.
-HIDDEN_CASES: dict[str, list[dict]] = {
-    "q3_siamese_gradients": [
-        dict(seed=11, m=5, n=3, lam=0.3),
-        dict(seed=12, m=2, n=6, lam=1.7),
-        dict(seed=13, m=4, n=7, lam=0.0),
-        dict(seed=14, m=6, n=4, lam=0.05, scale=2.5),
-    ],
-    "q3_siamese_update": [dict(seed=15, m=5, n=3, lam=0.3, alpha=0.07), dict(seed=16, m=2, n=6, lam=0.0, alpha=1.3)],
-    "q3_parameter_count": [dict(kind="value", m=10, n=5), dict(kind="value", m=7, n=3),
-                           dict(kind="value", m=1, n=12), dict(kind="value", m=64, n=300)],
-    "q3_pseudo_siamese_gradients": [
-        dict(seed=21, n=5, m=3, k=4, N=7),
-        dict(seed=22, n=2, m=6, k=3, N=9),
-        dict(seed=23, n=7, m=4, k=2, N=3, scale=2.5),
-        dict(seed=24, n=3, m=5, k=6, N=1),
-    ],
-    "q3_faster_weight": [dict(kind="value")],
-}
+HIDDEN_CASES: dict[str, list[dict]] = hidden_cases("q3_")  # edit them in the notebook's hidden blocks
 
 
 def special_inputs(case: dict) -> dict | None:
