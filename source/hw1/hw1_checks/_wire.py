@@ -47,7 +47,7 @@ class Opaque:
 
 def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None) -> Any:
     """`value` as JSON-able plain data (student side). With `refer`, an object that cannot cross becomes a
-    reference `{"ref": refer(value), "type": name}` to it, not an empty stand-in."""
+    reference `{"ref": refer(value), "type": name, "mro": lineage}` to it, not an empty stand-in."""
     if depth > MAX_DEPTH:
         return {"object": "deeply nested value"}
     if value is None or type(value) is bool:
@@ -74,8 +74,14 @@ def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None
     if base is not None:
         return encode(base, depth, refer)
     if refer is not None:
-        return {"ref": refer(value), "type": type(value).__name__[:MAX_TEXT]}
+        return reference(refer(value), value)
     return {"object": type(value).__name__}
+
+
+def reference(number: int, value: Any) -> dict:
+    """A reference to `value`: its number, its type's name and its classes ("module.Name", most derived first)."""
+    lineage = [f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', '')}"[:200] for c in type(value).__mro__]
+    return {"ref": number, "type": type(value).__name__[:MAX_TEXT], "mro": lineage[:16]}
 
 
 def _base_value(value: Any) -> Any:
@@ -124,9 +130,9 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None = None) -> Any:
+def decode(data: Any, depth: int = 0, resolve: Callable[[dict], Any] | None = None) -> Any:
     """The plain value `data` stands for (grader side); WireError if it is not of the agreed form or
-    would build more than MAX_DECODED bytes of arrays. A reference becomes `resolve(number, type name)`
+    would build more than MAX_DECODED bytes of arrays. A reference becomes `resolve(the reference's dict)`
     (without `resolve`, a reference is not of the agreed form)."""
     try:
         return _decode(data, depth, [MAX_DECODED], resolve)
@@ -136,7 +142,7 @@ def decode(data: Any, depth: int = 0, resolve: Callable[[int, str], Any] | None 
         raise WireError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 
 
-def _decode(data: Any, depth: int, budget: list[int], resolve: Callable[[int, str], Any] | None = None) -> Any:
+def _decode(data: Any, depth: int, budget: list[int], resolve: Callable[[dict], Any] | None = None) -> Any:
     """`budget`: a one-item list, the array bytes the message may still build."""
     if depth > MAX_DEPTH + 2:
         raise WireError("nested too deeply")
@@ -154,7 +160,7 @@ def _decode(data: Any, depth: int, budget: list[int], resolve: Callable[[int, st
         dtype = _dtype(data["scalar"])
         return dtype.type(_decode(data["value"], depth + 1, budget))
     if "ref" in data and resolve is not None and type(data["ref"]) is int:
-        return resolve(data["ref"], str(data.get("type", "object"))[:MAX_TEXT])
+        return resolve(data)
     if "array" in data:
         return _decode_array(data, budget)
     if "tuple" in data:
