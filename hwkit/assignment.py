@@ -4,9 +4,9 @@ Everything hwkit needs to know about an assignment comes from here, never from a
 hwkit: its notebooks (the instructor notebooks in source/<assignment>/, in a stable order), their
 questions with their points and who grades them (an autograded test cell, or a TA: a written answer
 or an nbgrader task), and the instructor's optional packages, found by convention:
-  source/<assignment>/<assignment>_checks/   the public checks students get (e.g. hw1_checks)
-  grader_tests/<assignment>_hidden/          the instructor-only references and hidden cases
-An ordinary nbgrader assignment has neither.
+  source/<assignment>/<name>_checks/   the public checks students get (one such package; e.g. hw1_checks)
+  grader_tests/<name>_hidden/          the instructor-only references and hidden cases of those checks
+An ordinary nbgrader assignment has neither (a copy of an assignment keeps its packages' names).
 
 `load(course)` parses each instructor notebook once per command (a notebook changed on disk is
 read again) and raises CourseError with one sentence when the assignment does not exist.
@@ -112,18 +112,25 @@ def load(course: Course) -> Assignment:
 @functools.lru_cache(maxsize=16)
 def _load(course: Course, stamps: tuple[tuple[str, int, int], ...]) -> Assignment:
     notebooks = tuple(AssignmentNotebook(name, _questions(course.source / name)) for name, _, _ in stamps)
-    hidden = f"{course.assignment}_hidden"
+    checks = checks_package(course.source)
+    hidden = hidden_package(checks) if checks else None
     return Assignment(
         name=course.assignment, source=course.source, release=course.release, notebooks=notebooks,
-        checks=checks_package(course.source),
-        hidden=hidden if (course.grader_tests / hidden / "__init__.py").is_file() else None,
+        checks=checks, hidden=hidden if hidden and (course.grader_tests / hidden / "__init__.py").is_file() else None,
         grader_tests=course.grader_tests)
 
 
 def checks_package(source: Path) -> str | None:
-    """The checks package of the assignment whose instructor folder is `source` (source/<name>/<name>_checks)."""
-    checks = f"{source.name}_checks"
-    return checks if (source / checks / "__init__.py").is_file() else None
+    """The checks package in the assignment's instructor folder `source` (a package named <name>_checks), if any."""
+    found = sorted(p.parent.name for p in source.glob("*_checks/__init__.py"))
+    if len(found) > 1:
+        raise CourseError(f"{source} holds {len(found)} checks packages ({', '.join(found)}): keep one.")
+    return found[0] if found else None
+
+
+def hidden_package(checks: str) -> str:
+    """The instructor-only package that goes with a checks package: <name>_hidden in grader_tests/."""
+    return checks.removesuffix("_checks") + "_hidden"
 
 
 def _questions(path: Path) -> tuple[Question, ...]:

@@ -126,11 +126,11 @@ def course_of(args: argparse.Namespace, assignment_needed: bool = True) -> Cours
 
 def cmd_build(args: argparse.Namespace, cell_timeout: int = CELL_TIMEOUT) -> int:
     course = course_of(args)
-    from .assignment import load
+    from .assignment import hidden_package, load
 
     model = load(course)
     if model.checks and not model.hidden:  # the build computes the checks' expected values from it
-        raise CourseError(f"{course.grader_tests / (course.assignment + '_hidden')} is missing (the instructor-only "
+        raise CourseError(f"{course.grader_tests / hidden_package(model.checks)} is missing (the instructor-only "
                           f"references the checks of {model.checks_folder} need): restore it, e.g. with "
                           "`git checkout -- grader_tests`, then run hwkit build again.")
     from .build import BuildError, build

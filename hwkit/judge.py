@@ -35,6 +35,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from .assignment import checks_package, hidden_package
 from .judge_socket import Connection, ObserverGone, ObserverNotStarted, SandboxedObserver, SubprocessObserver
 from .settings import cell_timeout_reason
 
@@ -63,7 +64,7 @@ class Reference:
         for path in (str(source), str(grader_tests)):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        self.hidden: ModuleType = importlib.import_module(f"{source.name}_hidden")  # assignment.py's convention
+        self.hidden: ModuleType = importlib.import_module(hidden_package(checks_package(source)))
         self.checks: ModuleType = self.hidden.fresh_checks()
         self._cases: dict[str, list] = {}
 

@@ -69,7 +69,7 @@ def term(tmp_path_factory) -> dict:
     hidden.write_text(hidden.read_text().replace(CORRECT_CHECK, BROKEN_CHECK))
     grade = ("grade", "--archive", str(archive), "--jobs", "2", "--timeout", "15")
     steps["first"] = hwkit(course, *grade)
-    steps["first_csv"] = rows(hw1.grades_csv)
+    steps["first_csv"] = rows(course.grades_csv)
     hidden.write_text(hidden.read_text().replace(BROKEN_CHECK, CORRECT_CHECK))
     steps["regrade"] = hwkit(course, *grade)
     steps["release"] = hwkit(course, "release-feedback")
