@@ -69,7 +69,7 @@ class Session:
 
     def decode(self, data: Any) -> Any:
         return wire.decode(data, resolve=lambda ref: StudentObject(self, ref["ref"], str(ref.get("type"))[:100],
-                                                                   ref.get("mro")))
+                                                                   ref.get("mro"), ref.get("class_mro")))
 
     def encode(self, value: Any) -> Any:
         return wire.encode(value, refer=_reference)
@@ -151,6 +151,10 @@ def _library_class(module: str, qualname: str) -> type | None:
     return None if issubclass(value, data) else value
 
 
+def _names(lineage: Any) -> tuple[str, ...]:
+    return tuple(str(name) for name in lineage[:16]) if type(lineage) is list else ()
+
+
 def _reference(value: Any) -> int:
     """What crosses for an object of the test's (wire.encode's `refer`): only the student's own handles."""
     if isinstance(value, StudentObject):
@@ -170,19 +174,28 @@ def _refuse(what: str):
 class StudentObject:
     """A handle on one of the student's objects in the sandbox (see the module's docstring)."""
 
-    __slots__ = ("_session", "_ref", "_type", "_lineage")
+    __slots__ = ("_session", "_ref", "_type", "_lineage", "_class_lineage")
 
-    def __init__(self, session: Session, ref: int, kind: str, lineage: Any = None):
+    def __init__(self, session: Session, ref: int, kind: str, lineage: Any = None, class_lineage: Any = None):
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_type", kind)
-        object.__setattr__(self, "_lineage", tuple(str(n) for n in lineage[:16]) if type(lineage) is list else ())
+        object.__setattr__(self, "_lineage", _names(lineage))
+        object.__setattr__(self, "_class_lineage", _names(class_lineage))  # the student's object is a class
 
     @property
     def __class__(self) -> type:
         """For isinstance: a class deriving from the library classes the student's class derives from
         (`isinstance(net, torch.nn.Module)` holds for a student's module); type() stays StudentObject."""
         return emulated_class(object.__getattribute__(self, "_type"), object.__getattribute__(self, "_lineage"))
+
+    @property
+    def __bases__(self) -> tuple[type, ...]:
+        """For issubclass, when the student's object is a class: `issubclass(Net, torch.nn.Module)` holds."""
+        lineage = object.__getattribute__(self, "_class_lineage")
+        if not lineage:
+            raise AttributeError("__bases__")
+        return (emulated_class(lineage[0].rpartition(".")[2], lineage),)
 
     def _ask(self, op: str, **fields: Any) -> Any:
         session: Session = object.__getattribute__(self, "_session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -208,3 +209,51 @@ def test_isinstance_of_a_library_class_holds_for_a_students_object() -> None:
     import numpy
 
     assert not isinstance(liar, numpy.ndarray) and not isinstance(plain, torch.nn.Module)
+    net_class = StudentObject(_Recorder(), 4, "type", ["builtins.type", "builtins.object"],
+                              ["__main__.Net", "torch.nn.modules.module.Module", "builtins.object"])
+    assert issubclass(net_class, torch.nn.Module) and not issubclass(net_class, numpy.ndarray)
+    with pytest.raises(TypeError):
+        issubclass(plain, torch.nn.Module)  # not a class
+
+
+TORCH_SOLUTION = '''
+import torch
+
+class Net(torch.nn.Module):
+    def __init__(self, n_in):
+        super().__init__()
+        self.fc = torch.nn.Linear(n_in, 1)  # SOLUTION
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x))  # SOLUTION
+'''
+TORCH_TEST = '''"""q_net: a PyTorch module: its class, parameters and forward"""
+net = Net(3)
+assert isinstance(net, torch.nn.Module) and issubclass(Net, torch.nn.Module)
+assert sum(p.numel() for p in net.parameters()) == 4
+x = torch.ones(2, 3)
+out = net(x)
+assert isinstance(out, torch.Tensor) and out.shape == (2, 1)
+assert torch.allclose(out, torch.sigmoid(x @ net.fc.weight.T + net.fc.bias))
+'''
+
+
+def test_a_pytorch_module_is_judged_through_its_handle(tmp_path: Path) -> None:
+    """isinstance/issubclass against torch.nn.Module, parameters, forward and the layer's weights, through the
+    real observer; a module that is not one (a plain class with the same methods) fails the class check."""
+    source = tmp_path / "source"
+    source.mkdir()
+    meta = {"grade": True, "solution": False, "locked": True, "points": 3, "grade_id": "q_net", "schema_version": 3}
+    test_cell = new_code_cell(TORCH_TEST, metadata={"nbgrader": meta})
+    instructor = new_notebook(cells=[new_code_cell(TORCH_SOLUTION), test_cell])
+    nbformat.write(instructor, source / "Torch.ipynb")
+    judge = CellJudge(source)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join(sys.path)}
+    impostor = TORCH_SOLUTION.replace("class Net(torch.nn.Module):", "class Net:").replace("super().__init__()", "pass")
+    for name, solution, points in (("honest", TORCH_SOLUTION, 3.0), ("impostor", impostor, 0.0)):
+        nb = new_notebook(cells=[new_code_cell(solution), new_code_cell(TORCH_TEST, metadata={"nbgrader": meta})])
+        folder = tmp_path / name
+        folder.mkdir()
+        [verdict], _ = judge_unsandboxed(judge, folder, judged_cells(nb, instructor), judge.questions(instructor), 30,
+                                         env)
+        assert verdict.points == points, (name, verdict.message)
