@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from .assignment import assignments_of, load
 from .course import Course
 from .notebooks import BadNotebook, grade_cells, read_notebook
 
@@ -48,8 +49,7 @@ class Submission:
 
 def expected_cells(course: Course) -> dict[str, set[str]]:
     """grade_ids of every source notebook, used to recognise a renamed notebook."""
-    return {name: {c.grade_id for c in grade_cells(read_notebook(course.source / name))}
-            for name in course.notebook_names()}
+    return {nb.name: {q.id for q in nb.questions} for nb in load(course).notebooks}
 
 
 def collect(course: Course) -> list[Submission]:
@@ -57,8 +57,6 @@ def collect(course: Course) -> list[Submission]:
     that holds only other assignments of the course is another assignment's student."""
     if not course.submitted.is_dir():
         return []
-    from .assignment import assignments_of
-
     cells = expected_cells(course)
     others = set(assignments_of(course)) - {course.assignment}
     return [inspect(folder, course, cells) for folder in sorted(course.submitted.iterdir())
