@@ -79,9 +79,16 @@ def encode(value: Any, depth: int = 0, refer: Callable[[Any], int] | None = None
 
 
 def reference(number: int, value: Any) -> dict:
-    """A reference to `value`: its number, its type's name and its classes ("module.Name", most derived first)."""
-    lineage = [f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', '')}"[:200] for c in type(value).__mro__]
-    return {"ref": number, "type": type(value).__name__[:MAX_TEXT], "mro": lineage[:16]}
+    """A reference to `value`: its number, its type's name and its classes ("module.Name", most derived first);
+    for a class, its own classes too ("class_mro")."""
+    found = {"ref": number, "type": type(value).__name__[:MAX_TEXT], "mro": _lineage(type(value))}
+    if isinstance(value, type):
+        found["class_mro"] = _lineage(value)
+    return found
+
+
+def _lineage(cls: type) -> list[str]:
+    return [f"{getattr(c, '__module__', '')}.{getattr(c, '__qualname__', '')}"[:200] for c in cls.__mro__[:16]]
 
 
 def _base_value(value: Any) -> Any:
