@@ -11,11 +11,11 @@
   cannot read source/, grader_tests/, other students' work, or write any grade file.
 * The parent merges every finished student into the course: autograded/<student>/,
   feedback/<student>/ and the course gradebook.db (through nbgrader's Gradebook API, which
-  keeps manual grades), then records the result in autograded/.hwkit-cache/<student>.json
+  keeps manual grades), then records the result in autograded/.hwkit-cache/<assignment>/<student>.json
   (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
   settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
   hands back a StudentResult (results.py); the progress bar is progress.py's.
-* Each worker process has WORKER_MEMORY_MB of address space (a soft limit, so the sandbox it
+* Each worker process has GradingSettings.worker_memory_mb of address space (a soft limit, so the sandbox it
   starts can still set its own): a message from a student's process that makes the judge
   allocate too much fails there (MemoryError: that question lost), not the worker.
 """
@@ -50,20 +50,17 @@ from .results import GradeRun, NotebookGrade, StudentResult
 from .settings import GradingSettings
 from .worker import WorkerSettings, grade_student, init_worker
 
-# Address space of a grading worker (nbgrader, the references, PyTorch: under 1 GB of it in use).
-WORKER_MEMORY_MB = 4096
 
-
-def limit_worker_memory() -> None:
-    """This process's address space down to WORKER_MEMORY_MB (the soft limit only)."""
+def limit_worker_memory(megabytes: int = GradingSettings.worker_memory_mb) -> None:
+    """This process's address space down to `megabytes` (the soft limit only)."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = WORKER_MEMORY_MB * 2**20
+    soft = megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
 def _init_walled_worker(settings: WorkerSettings) -> None:
     """The pool's initializer: the worker's memory limit, then its scratch course (worker.py)."""
-    limit_worker_memory()
+    limit_worker_memory(settings.grading.worker_memory_mb)
     init_worker(settings)
 
 

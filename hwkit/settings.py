@@ -31,6 +31,9 @@ class GradingSettings:
     jobs: int | None = None  # students graded at once; None: one per core
     sandbox: bool = True  # False: student code runs without bubblewrap (--unsandboxed)
     limits: Limits = field(default_factory=Limits)  # memory, output and file caps of a notebook
+    # Address space of a grading worker (nbgrader, the references, PyTorch: under 1 GB of it in use): a hostile
+    # message that makes the judge allocate more fails there (that question lost), not the worker.
+    worker_memory_mb: int = 4096
 
     def fingerprint(self) -> str:
         """The settings that decide a grade, as text for the cache key (all but `jobs`: how many
