@@ -44,8 +44,9 @@ def test_committed_hidden_cases_are_the_notebooks_hidden_blocks(tmp_path: Path) 
 
 
 def _tiny_course(root: Path, test_cell: str) -> Course:
-    """An assignment `hwx` with one test cell and an (empty) hidden package."""
-    (root / "source" / "hwx").mkdir(parents=True)
+    """An assignment `hwx` with one test cell, an (empty) checks package and its (empty) hidden package."""
+    (root / "source" / "hwx" / "hwx_checks").mkdir(parents=True)
+    (root / "source" / "hwx" / "hwx_checks" / "__init__.py").write_text("")
     (root / "grader_tests" / "hwx_hidden").mkdir(parents=True)
     (root / "grader_tests" / "hwx_hidden" / "__init__.py").write_text("")
     meta = {"nbgrader": {"grade": True, "grade_id": "q_x", "points": 1, "solution": False, "locked": True,
