@@ -4,7 +4,7 @@ Everything hwkit needs to know about an assignment comes from here, never from a
 hwkit: its notebooks (the instructor notebooks in source/<assignment>/, in a stable order), their
 questions with their points and who grades them (an autograded test cell, or a TA: a written answer
 or an nbgrader task), and the instructor's optional packages, found by convention:
-  source/<assignment>/<name>_checks/   the public checks students get (one such package; e.g. hw1_checks)
+  source/<assignment>/<name>_checks/   the public checks students get (one such package)
   grader_tests/<name>_hidden/          the instructor-only references and hidden cases of those checks
 An ordinary nbgrader assignment has neither (a copy of an assignment keeps its packages' names).
 
@@ -34,7 +34,7 @@ class Question:
 class AssignmentNotebook:
     """One instructor notebook and its questions, in notebook order."""
 
-    name: str  # file name, e.g. "Planar_MLP.ipynb"
+    name: str  # file name, e.g. "Lab.ipynb"
     questions: tuple[Question, ...]
 
     @property

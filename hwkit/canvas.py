@@ -1,8 +1,8 @@
 """grades-canvas-<assignment>.csv: the final grades in the CSV format Canvas's gradebook import reads.
 
 Columns Student ("Last, First"), ID (Canvas's user id: the roster's lms_user_id), SIS User ID (the student
-id), SIS Login ID, Section, then one column per assignment: "hw1" creates a new assignment on import,
-"hw1 (<Canvas assignment id>)" fills an existing one (the id from `c.CanvasExport.assignment_ids` in
+id), SIS Login ID, Section, then one column per assignment: "hw2" creates a new assignment on import,
+"hw2 (<Canvas assignment id>)" fills an existing one (the id from `c.CanvasExport.assignment_ids` in
 nbgrader_config.py). The second row, "Points Possible", is the assignment's maximum, as in Canvas's own
 export. Scores are totals after the late penalty; a student who was not graded has an empty cell (Canvas
 leaves that grade unchanged).
@@ -24,7 +24,7 @@ FIXED_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 class CanvasExport(Configurable):
     assignment_ids = Dict(value_trait=Unicode(), default_value={},
-                          help="assignment -> Canvas assignment id, e.g. {'hw1': '123456'}").tag(config=True)
+                          help="assignment -> Canvas assignment id, e.g. {'hw2': '123456'}").tag(config=True)
 
 
 def canvas_column(assignment: str, config: Config | None = None) -> str:

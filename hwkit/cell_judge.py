@@ -254,7 +254,7 @@ def _drain(connection: Connection, deadline: float) -> QuestionOver:
         except wire.WireError:
             continue
         if "question_done" in message:
-            return QuestionOver(bool(message.get("timed_out")), message.get("status"))
+            return QuestionOver.of(message)
 
 
 def _clip(text: str) -> str:

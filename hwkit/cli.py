@@ -273,7 +273,7 @@ def _add_otter_grade(sub) -> None:
     p = add_command(sub, "otter-grade", cmd_otter_grade, "grade a notebook, or a folder of notebooks (like otter "
                     "grade -p), through the Otter archives in dist/ with otter run (no container); prints the reasons")
     p.add_argument("path", help="a notebook, or a folder searched for notebooks (each graded by the archive of the "
-                   "notebook its name contains, e.g. alice_Planar_MLP.ipynb by hw1-autograder.zip)")
+                   "notebook its name contains, e.g. alice_Lab.ipynb by <assignment>-Lab-autograder.zip)")
     p.add_argument("--timeout", type=positive_int, default=CELL_TIMEOUT,
                    help="seconds a cell may run (default %(default)g), as in hwkit grade")
     p.add_argument("--notebook-timeout", type=positive_int, default=NOTEBOOK_TIMEOUT,

@@ -134,7 +134,7 @@ class Course:
         return self.root / f"grades-summary-{self.assignment}.png"
 
     def notebook_names(self) -> list[str]:
-        """The assignment's notebooks, e.g. ["Planar_MLP.ipynb", ...], in a stable order."""
+        """The assignment's notebooks, e.g. ["Lab.ipynb", ...], in a stable order."""
         return sorted(p.name for p in self.source.glob("*.ipynb"))
 
     def env(self) -> dict[str, str]:

@@ -8,7 +8,7 @@ Two sources, treated alike once read:
     matches ARCHIVE_FILENAME_REGEX (like FileNameCollectorPlugin.named_regexp, it must
     provide `student_id` and `file_id`, and may provide `timestamp`) belongs to that
     student; the default reads LMS names such as
-        hw1_alice_attempt_2024-03-01-14-05-00_Planar_MLP.ipynb
+        hw2_alice_attempt_2024-03-01-14-05-00_Lab.ipynb
     The archive's structure comes first: in an archive with a folder per student (a folder named
     like an LMS entry, or exactly a student id), a file belongs to the student of its folder, and
     a file in alice's folder named as bob's submission is refused with a note, never bob's; so is

@@ -25,7 +25,7 @@ class LatePolicy(LateSubmissionPlugin):
     """percent_per_day % of the points earned per started day late, at most max_percent %."""
 
     due_dates = Dict(value_trait=Unicode(), default_value={},
-                     help="assignment -> due date, e.g. {'hw1': '2024-03-02 23:59:59 +0800'} (no offset: UTC)"
+                     help="assignment -> due date, e.g. {'hw2': '2024-03-02 23:59:59 +0800'} (no offset: UTC)"
                      ).tag(config=True)
     percent_per_day = Float(0.0, help="percent of the points earned taken off per started day late").tag(config=True)
     max_percent = Float(100.0, help="the most a late submission loses, in percent of its points").tag(config=True)

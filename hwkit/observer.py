@@ -57,7 +57,7 @@ class Channel:
 
 
 def load_checks(folder: str) -> ModuleType:
-    """The trusted hw1_checks under a private name (the notebook imports its own copy as hw1_checks)."""
+    """The trusted checks package under a private name (the notebook imports its own copy under the real one)."""
     spec = importlib.util.spec_from_file_location(CHECKS_NAME, os.path.join(folder, "__init__.py"),
                                                   submodule_search_locations=[folder])
     module = importlib.util.module_from_spec(spec)

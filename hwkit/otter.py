@@ -277,8 +277,8 @@ def otter_grade(archive: Path, notebook: Path, env: dict[str, str], timeout: flo
 
 
 def course_notebook(course: Course, path: Path) -> str | None:
-    """Which notebook of the assignment a file is, by name: `Planar_MLP.ipynb`, or an LMS name that
-    contains it (`hw1_alice_attempt_..._Planar_MLP.ipynb`); the longest name wins."""
+    """Which notebook of the assignment a file is, by name: `Lab.ipynb`, or an LMS name that contains it
+    (`hw2_alice_attempt_..._Lab.ipynb`); the longest name wins."""
     names = [name for name in course.notebook_names() if Path(name).stem in path.stem]
     return max(names, key=len, default=None)
 

@@ -46,20 +46,28 @@ class QuestionOver(Exception):
         super().__init__("stopped at the time limit" if timed_out else f"exit status {status}")
         self.timed_out, self.status = timed_out, status
 
+    @classmethod
+    def of(cls, message: dict) -> QuestionOver:
+        """From the observer's {"question_done", "timed_out", "status"} message."""
+        return cls(bool(message.get("timed_out")), message.get("status"))
+
 
 class Session:
     """One question's conversation with the stand-in server, every request within the question's limit."""
 
     def __init__(self, connection: Connection, deadline: float):
         self.connection, self.deadline = connection, deadline  # the last moment a reply may come
-        self.requests = 0
 
-    def request(self, message: dict) -> Any:
+    def _ask(self, message: dict) -> dict:
+        """The sandbox's reply to `message` (QuestionOver when the question's child ended instead)."""
         self.connection.send(message)
         reply = self.connection.receive(self.deadline)
-        self.requests += 1
         if "question_done" in reply:
-            raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
+            raise QuestionOver.of(reply)
+        return reply
+
+    def request(self, message: dict) -> Any:
+        reply = self._ask(message)
         if "raised" in reply:
             raise StudentCodeError(str(reply["raised"])[:100], str(reply.get("message", ""))[:300],
                                    str(reply.get("where", ""))[:200])
@@ -76,11 +84,7 @@ class Session:
 
     def names(self, names: list[str]) -> dict[str, Any]:
         """The notebook's values of `names` (those it defines), as the test's namespace holds them."""
-        self.connection.send({"op": "describe", "names": names})
-        reply = self.connection.receive(self.deadline)
-        if "question_done" in reply:
-            raise QuestionOver(bool(reply.get("timed_out")), reply.get("status"))
-        entries = reply.get("names")
+        entries = self._ask({"op": "describe", "names": names}).get("names")
         if not isinstance(entries, dict):
             raise wire.WireError("no names in the reply")
         found = {}
