@@ -29,6 +29,7 @@ CONTROLLERS = ("memory", "pids", "cpu")
 V1_CONTROLLERS = (*CONTROLLERS, "cpuacct")  # v1 counts CPU time in a hierarchy of its own
 CFS_PERIOD = 100_000  # microseconds
 PREFIX = "hwkit-"
+PAGE_SLACK = 2**20  # bytes: usage stops short of the limit by less than this when it is reached
 _serial = itertools.count(1)
 
 
@@ -38,6 +39,7 @@ class Hits:
 
     oom_kills: int = 0       # processes the kernel killed because the tree's memory passed its limit
     pids_refused: int = 0    # forks (new processes or threads) refused because the tree had too many
+    memory_full: int = 0     # 1 once the tree's memory reached its limit (the kernel reclaimed, or stalled)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,18 @@ class Cgroup:
     def hits(self) -> Hits:
         memory = "memory.events" if self.version == 2 else "memory.oom_control"
         return Hits(oom_kills=_counter(self.folders["memory"] / memory, "oom_kill"),
-                    pids_refused=_counter(self.folders["pids"] / "pids.events", "max"))
+                    pids_refused=_counter(self.folders["pids"] / "pids.events", "max"),
+                    memory_full=int(self._memory_peak() >= self._memory_limit() - PAGE_SLACK))
+
+    def _memory_peak(self) -> int:
+        # a high-water mark, not a counter: some kernels never count `failcnt` / events "max"
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        return int(_read(self.folders["memory"] / name).strip() or 0)
+
+    def _memory_limit(self) -> int:
+        name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+        value = _read(self.folders["memory"] / name).strip()
+        return int(value) if value.isdigit() else 2**63
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the cgroup's processes used, exited ones included."""

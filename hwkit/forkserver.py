@@ -254,14 +254,19 @@ class KernelForkServer:
                 last.remove()
         return int(answer["pid"])
 
-    def walls_hit(self) -> list[WallHit]:
-        """The limits the current notebook's processes ran into since the last call."""
+    def walls_hit(self, stalled: bool = False) -> list[WallHit]:
+        """The limits the current notebook's processes ran into since the last call. `stalled`: the cell
+        ran out of time, which a tree held at its memory limit (the kernel reclaiming instead of killing,
+        slow on a busy machine) explains better than slowness."""
         hits: list[WallHit] = []
         if self.cgroup is not None:
             now = self.cgroup.hits()
             if now.oom_kills > self.seen.oom_kills:
                 hits.append(WallHit("MemoryLimitExceeded", "the notebook's processes together used more than "
                                     f"{self.limits.memory_mb} MB of memory; the largest was killed"))
+            elif stalled and now.memory_full > self.seen.memory_full:
+                hits.append(WallHit("MemoryLimitExceeded", "the notebook's processes together asked for more "
+                                    f"than {self.limits.memory_mb} MB of memory; the cell stalled at that limit"))
             if now.pids_refused > self.seen.pids_refused:
                 hits.append(WallHit("ProcessLimitExceeded", "the notebook's processes together were more than "
                                     f"{self.limits.pids} (threads count); starting more failed"))

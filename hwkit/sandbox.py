@@ -231,7 +231,7 @@ class SandboxedExecute(Execute):
                         why = f"{cell_timeout_reason(self.timeout)}; it did not stop when interrupted"
                         report.note(index, cell, f"CellTimeoutError: {why}; the cells after it did not run")
                         _fail(cell, "CellTimeoutError", why + "; the kernel was stopped")
-                    for wall in self._server.walls_hit():  # the notebook's processes together hit a limit
+                    for wall in self._server.walls_hit(stalled=index in self._timed_out):  # the processes hit a limit
                         report.interrupted.add(index)
                         report.note(index, cell, f"{wall.name}: {wall.reason}")
                         _fail(cell, wall.name, wall.reason)
