@@ -43,7 +43,8 @@ from .assignment import load as load_assignment
 from .cache import course_fingerprint, load_cached, store_cached, submission_key
 from .course import Course
 from .course_config import course_settings
-from .intake import ARCHIVE_FILENAME_REGEX, Submission, collect, collect_archive
+from .intake import Submission, collect
+from .lms_archive import collect_archive
 from .progress import Progress, announcer
 from .record import merge_into_gradebook
 from .results import GradeRun, NotebookGrade, StudentResult
@@ -163,7 +164,7 @@ def _submissions(course: Course, archive: Path | None, archive_regex: str | None
     problems go into notes["(archive)"])."""
     submissions = {s.student: s for s in collect(course)}
     if archive is not None:
-        intake = collect_archive(course, Path(archive), scratch, archive_regex or ARCHIVE_FILENAME_REGEX)
+        intake = collect_archive(course, Path(archive), scratch, archive_regex)
         for s in intake.submissions:
             if s.student in submissions:
                 s.note("*", f"graded from {Path(archive).name}, not from submitted/{s.student}/")

@@ -2,21 +2,10 @@
 
 Two sources, treated alike once read:
   * submitted/<student_id>/<assignment>/ folders (nbgrader's layout), optionally with
-    nbgrader's timestamp.txt;
-  * an LMS download archive (`hwkit grade --archive downloads.zip`), following nbgrader's
-    `zip_collect` conventions: every file in the zip (nested folders allowed) whose name
-    matches ARCHIVE_FILENAME_REGEX (like FileNameCollectorPlugin.named_regexp, it must
-    provide `student_id` and `file_id`, and may provide `timestamp`) belongs to that
-    student; the default reads LMS names such as
-        hw2_alice_attempt_2024-03-01-14-05-00_Lab.ipynb
-    The archive's structure comes first: in an archive with a folder per student (a folder named
-    like an LMS entry, or exactly a student id), a file belongs to the student of its folder, and
-    a file in alice's folder named as bob's submission is refused with a note, never bob's; so is
-    one slipped among other students' files or into a deeper folder while bob's own folder holds
-    his (`_owned`, `_one_place`).
-    Student ids are letters, digits, `_ . @ -` (they become folder names and console columns).
-    The archive is extracted into a scratch folder, never into submitted/. When a file was
-    handed in several times the latest attempt counts.
+    nbgrader's timestamp.txt (read here);
+  * an LMS download archive (`hwkit grade --archive downloads.zip`: lms_archive.py), extracted into a
+    scratch folder of the same layout and read here too.
+Student ids are letters, digits, `_ . @ -` (they become folder names and console columns).
 
 Nothing here writes under submitted/; a malformed file is reported (by student and file,
 with a reason), never fatal to the run.
@@ -24,10 +13,8 @@ with a reason), never fatal to the run.
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .assignment import assignments_of, load
 from .course import Course
@@ -116,181 +103,13 @@ def _place_renamed(path: Path, submission: Submission, cells: dict[str, set[str]
         submission.note("*", f"ignored {path.name}: not one of the assignment's notebooks")
 
 
-# ---- LMS archives (nbgrader zip_collect conventions) -------------------------------------------
-# `{assignment}` is replaced by the assignment's name; the prefix is optional.
-ARCHIVE_FILENAME_REGEX = (r"^(?:(?P<assignment>{assignment})_)?(?P<student_id>\w+?)_attempt_"
-                          r"(?P<timestamp>[0-9]{4}(?:-[0-9]{2}){5})_(?P<file_id>.+)$")
-MAX_MEMBER_BYTES = 50 * 2**20
-MAX_ARCHIVE_BYTES = 2 * 2**30
-
-
-@dataclass
-class ArchiveIntake:
-    submissions: list[Submission]
-    notes: list[str]  # about archive members that belong to no student
-
-
 STUDENT_ID = re.compile(r"\w[\w.@-]{0,99}")  # becomes a folder name, a gradebook id, a console column
 
 
-@dataclass(frozen=True)
-class _Claim:
-    """An archive member whose name the LMS pattern reads, and what its name says."""
-
-    info: zipfile.ZipInfo
-    student: str
-    file_id: str
-    stamp: str
-
-
-def collect_archive(course: Course, archive: Path, scratch: Path,
-                    pattern: str = ARCHIVE_FILENAME_REGEX) -> ArchiveIntake:
-    """Extract the members of an LMS download into scratch/<student>/<assignment>/ and inspect them."""
-    notes: list[str] = []
-    regex = re.compile(pattern.replace("{assignment}", re.escape(course.assignment)))
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (OSError, zipfile.BadZipFile) as exc:
-        return ArchiveIntake([], [f"{archive.name}: not a readable zip archive ({exc})"])
-    with zf:
-        claims = _owned(_claims(zf, regex, course.assignment, notes), regex, notes)
-        chosen = _latest(claims, notes)
-        return ArchiveIntake(_extract(zf, chosen, course, scratch, notes), notes)
-
-
-def _claims(zf: zipfile.ZipFile, regex: re.Pattern, assignment: str, notes: list[str]) -> list[_Claim]:
-    """Every member the pattern reads, with the student its own name gives."""
-    claims = []
-    for info in zf.infolist():
-        path = PurePosixPath(info.filename)
-        if info.is_dir() or not path.name or path.name.startswith(".") or "__MACOSX" in info.filename:
-            continue
-        fields = _fields(regex, path.name)
-        if fields is None:
-            notes.append(f"{info.filename}: name does not match the archive filename pattern; ignored")
-        elif fields.get("assignment") and fields["assignment"] != assignment:
-            notes.append(f"{info.filename}: for assignment {fields['assignment']}, not {assignment}; ignored")
-        elif not STUDENT_ID.fullmatch(fields["student_id"]):
-            notes.append(f"{info.filename}: {fields['student_id']!r} is not a student id (letters, digits, _ . @ -); "
-                         "ignored")
-        elif info.file_size > MAX_MEMBER_BYTES:
-            notes.append(f"{info.filename}: larger than {MAX_MEMBER_BYTES // 2**20} MB; ignored")
-        else:
-            claims.append(_Claim(info, fields["student_id"], fields["file_id"], fields.get("timestamp") or ""))
-    return claims
-
-
-def _fields(regex: re.Pattern, name: str) -> dict[str, str] | None:
-    match = regex.match(name)
-    fields = match.groupdict() if match else {}
-    return fields if fields.get("student_id") and fields.get("file_id") else None
-
-
-def _owned(claims: list[_Claim], regex: re.Pattern, notes: list[str]) -> list[_Claim]:
-    """The claims the archive's structure allows. A folder named for a student (named like an LMS entry,
-    or exactly a student id the archive's file names give) holds that student's files only: a file in
-    it named as another student's is refused. Then `_one_place`."""
-    named = {claim.student for claim in claims}
-    kept = []
-    for claim in claims:
-        owner = _folder_owner(claim.info.filename, regex, named)
-        if owner is None or owner[0] == claim.student:
-            kept.append(claim)
-        else:
-            notes.append(f"{claim.info.filename}: named as {claim.student}'s submission but inside {owner[1]}/, "
-                         f"{owner[0]}'s folder; ignored (a file in one student's folder never counts for another)")
-    return _one_place(kept, notes)
-
-
-def _one_place(claims: list[_Claim], notes: list[str]) -> list[_Claim]:
-    """A student's files come from one folder. A student's folder is the outermost folder holding
-    nobody else's files; when a student has one, the student's files elsewhere (among other students'
-    files, or in a deeper folder of their own, as inside another student's folder) are refused, and
-    two such folders at the same depth are a conflict nobody wins. Without one (every file in a
-    shared listing, as a flat LMS download is) each file's name decides, as it does for the files at
-    the archive's top level (no student puts a file there)."""
-    def folders(claim: _Claim) -> tuple[str, ...]:
-        return PurePosixPath(claim.info.filename).parts[:-1]
-
-    students_under: dict[tuple[str, ...], set[str]] = {}
-    for claim in claims:
-        for depth in range(1, len(folders(claim)) + 1):
-            students_under.setdefault(folders(claim)[:depth], set()).add(claim.student)
-    slots = [next((folders(c)[:d] for d in range(1, len(folders(c)) + 1)
-                   if students_under[folders(c)[:d]] == {c.student}), None) for c in claims]
-    homes: dict[str, set[tuple[str, ...]]] = {}
-    for claim, slot in zip(claims, slots):
-        if slot is not None:
-            homes.setdefault(claim.student, set()).add(slot)
-    kept = []
-    for claim, slot in zip(claims, slots):
-        home = homes.get(claim.student, set())
-        best = [h for h in home if len(h) == min(map(len, home))]
-        if not home or best == [slot] or not folders(claim):  # the archive's top level: the LMS named it
-            kept.append(claim)
-            continue
-        where = ", ".join(sorted("/".join(h) + "/" for h in best))
-        why = ("it is among other students' files" if slot is None else "it is deeper than that" if len(best) == 1
-               else "two folders claim the student: resolve it by hand")
-        notes.append(f"{claim.info.filename}: named as {claim.student}'s submission, but {claim.student}'s own "
-                     f"folder is {where}; {why}; ignored")
-    return kept
-
-
-def _folder_owner(filename: str, regex: re.Pattern, named: set[str]) -> tuple[str, str] | None:
-    """(student, folder) of the outermost folder of `filename` that names a student, if any."""
-    folders = PurePosixPath(filename).parts[:-1]
-    for depth, folder in enumerate(folders, 1):
-        fields = _fields(regex, folder)
-        student = fields["student_id"] if fields else folder if folder in named else None
-        if student:
-            return student, "/".join(folders[:depth])
-    return None
-
-
-def _latest(claims: list[_Claim], notes: list[str]) -> dict[tuple[str, str], _Claim]:
-    """Per student and file, the latest attempt."""
-    chosen: dict[tuple[str, str], _Claim] = {}
-    for claim in claims:
-        key = (claim.student, claim.file_id)
-        if key in chosen and chosen[key].stamp >= claim.stamp:
-            notes.append(f"{claim.info.filename}: a later attempt of {claim.file_id} by {claim.student} "
-                         "is in the archive; this one is ignored")
-            continue
-        if key in chosen:
-            notes.append(f"{chosen[key].info.filename}: a later attempt by {claim.student} "
-                         "is in the archive; this one is ignored")
-        chosen[key] = claim
-    return chosen
-
-
-def _extract(zf: zipfile.ZipFile, chosen: dict[tuple[str, str], _Claim], course: Course, scratch: Path,
-             notes: list[str]) -> list[Submission]:
-    submissions, total = [], 0
-    cells = expected_cells(course)
-    for student in sorted({student for student, _ in chosen}):
-        folder = scratch / student / course.assignment
-        folder.mkdir(parents=True, exist_ok=True)
-        stamps = []
-        for (owner, file_id), claim in sorted(chosen.items()):
-            if owner != student:
-                continue
-            total += claim.info.file_size
-            if total > MAX_ARCHIVE_BYTES:
-                notes.append(f"{claim.info.filename}: the archive holds more than "
-                             f"{MAX_ARCHIVE_BYTES // 2**30} GB; ignored")
-                continue
-            safe = PurePosixPath(file_id).name  # no folders, no ../ escapes
-            if safe in ("", ".", ".."):
-                notes.append(f"{claim.info.filename}: no file name after the pattern's parts; ignored")
-                continue
-            with zf.open(claim.info) as src:
-                data = src.read(MAX_MEMBER_BYTES + 1)
-            (folder / safe).write_bytes(data[:MAX_MEMBER_BYTES])
-            stamps.append(claim.stamp)
-        submission = inspect(scratch / student, course, cells)
-        stamp = max(stamps, default="")
-        if re.fullmatch(r"[0-9]{4}(-[0-9]{2}){5}", stamp or ""):
-            submission.timestamp = str(datetime.strptime(stamp, "%Y-%m-%d-%H-%M-%S"))
-        submissions.append(submission)
-    return submissions
+def not_on_roster(students: list[str], roster: set[str]) -> list[str]:
+    """The warning naming the students graded who are not on the roster (none when there is no roster yet)."""
+    strangers = sorted(set(students) - roster) if roster else []
+    if not strangers:
+        return []
+    return [f"not on the roster, graded anyway: {', '.join(strangers)} (add them with hwkit roster, or check "
+            "the ids: a student id must be the roster's `id`)"]

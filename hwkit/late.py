@@ -1,15 +1,19 @@
 """Due dates and late penalties: the course's policy, as an nbgrader LateSubmissionPlugin.
 
 The policy lives in nbgrader_config.py (`c.LatePolicy.due_dates`, `percent_per_day`, `max_percent`) and is
-nbgrader's own plugin, so nbgrader's AssignLatePenalties uses the same rule. The due date is written to the
-gradebook's assignment (as `nbgrader db assignment add --duedate` does; one set there is used when the config
-names none); the submission's timestamp (timestamp.txt or the LMS file name) is in the gradebook too. hwkit
+nbgrader's own plugin, so nbgrader's AssignLatePenalties uses the same rule. A due date is an ISO 8601 date and
+time, with a UTC offset or without one (then UTC), read by `parse_due` (policy.py rejects anything else before
+grading). The config is the only source of due dates: each run writes the config's due date to the gradebook's
+assignment, or removes the gradebook's when the config names none (so removing one from the config removes
+it everywhere); the submission's timestamp (timestamp.txt or the LMS file name) is in the gradebook too. hwkit
 applies the rule whenever it writes grades-<assignment>.csv, to the points earned so far (a TA's points included), and
 records each notebook's penalty in the gradebook, where formgrader and `nbgrader export` read it.
 """
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
@@ -19,6 +23,21 @@ from .course import Course
 from .results import GradeRun, Lateness
 
 DAY = 86400.0
+# ISO 8601 date and time, seconds optional, an optional UTC offset (a space before it is allowed, as nbgrader writes)
+DUE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})? ?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+
+
+def parse_due(text: str) -> datetime:
+    """A due date as a naive UTC datetime (as the gradebook stores it); ValueError saying why not."""
+    text = text.strip()
+    if not DUE_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not an ISO date and time such as '2025-03-08 23:59:59' or "
+                         "'2025-03-08 23:59:59+08:00'")
+    try:
+        moment = datetime.fromisoformat(re.sub(r" (?=[-+Z])", "", text).replace("Z", "+00:00"))
+    except ValueError as error:  # e.g. 2025-02-30
+        raise ValueError(f"{text!r} is no date: {error}") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 class LatePolicy(LateSubmissionPlugin):
@@ -29,6 +48,11 @@ class LatePolicy(LateSubmissionPlugin):
                      ).tag(config=True)
     percent_per_day = Float(0.0, help="percent of the points earned taken off per started day late").tag(config=True)
     max_percent = Float(100.0, help="the most a late submission loses, in percent of its points").tag(config=True)
+
+    def due(self, assignment: str) -> datetime | None:
+        """The assignment's due date in UTC, None when the config names none."""
+        text = self.due_dates.get(assignment)
+        return parse_due(text) if text else None
 
     def percent(self, seconds_late: float) -> float:
         if seconds_late <= 0:
@@ -52,15 +76,14 @@ def apply_late_policy(course: Course, run: GradeRun, db_url: str) -> dict[str, L
     """Each submitting student's lateness and penalty (points earned so far x the policy's percent), also
     recorded per notebook in the gradebook. Students without a timestamp are not late."""
     policy = load_policy(course)
-    due = policy.due_dates.get(course.assignment)
+    due = policy.due(course.assignment)
     found: dict[str, Lateness] = {}
     with Gradebook(db_url) as gradebook:
         try:
             assignment = gradebook.find_assignment(course.assignment)
         except MissingEntry:
             return found
-        if due:
-            gradebook.update_or_create_assignment(course.assignment, duedate=due)
+        assignment.duedate = due  # the config's, or none: never an earlier run's
         for submission in assignment.submissions:
             student = submission.student.id
             grades = {g.notebook: g for g in run.grades if g.student == student}
