@@ -93,6 +93,10 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {inert(line)}")
+    for line in run.notes.get("(roster)", []):
+        print(f"warning: {inert(line)}")
+    late = sum(1 for lateness in run.late.values() if lateness.late)
+    print(f"{late} student(s) late" + (" (the late penalty is in the table above)" if late else ""))
     for line in report_regrade(course, previous or {}, run):
         print(inert(line))
     missing = run.not_graded()
@@ -146,7 +150,15 @@ def cmd_build(args: argparse.Namespace, cell_timeout: int = CELL_TIMEOUT) -> int
 
 def cmd_grade(args: argparse.Namespace) -> int:
     course = course_of(args)
+    from .policy import check_policy, due_date_line
+
+    problems = check_policy(course)  # first: a slip in the policy or the roster costs no grading run
+    for problem in problems:
+        print(f"hwkit grade: {inert(str(problem))}", file=sys.stderr)
+    if problems:
+        return USER_ERROR
     _require_submissions(course, args.archive)  # before the imports: they take seconds
+    print(due_date_line(course))
     print(STARTING, flush=True)
     return _grade_and_report(course, grading_settings(args), args.archive, args.archive_regex)
 
@@ -216,8 +228,9 @@ def cmd_roster(args: argparse.Namespace) -> int:
     try:
         ids = import_roster(course, Path(args.csv))
     except RosterError as error:
-        print(f"hwkit roster: {error}", file=sys.stderr)
-        return 1
+        for problem in error.problems:
+            print(f"hwkit roster: {problem}", file=sys.stderr)
+        return USER_ERROR
     print(f"{len(ids)} student(s) on the roster of {course.gradebook} (nbgrader db student import); "
           "`hwkit grade` lists who handed in nothing with 0 points")
     return 0

@@ -43,11 +43,12 @@ from .assignment import load as load_assignment
 from .cache import course_fingerprint, load_cached, store_cached, submission_key
 from .course import Course
 from .course_config import course_settings
-from .intake import Submission, collect
+from .intake import Submission, collect, not_on_roster
 from .lms_archive import collect_archive
 from .progress import Progress, announcer
 from .record import merge_into_gradebook
 from .results import GradeRun, NotebookGrade, StudentResult
+from .roster import roster_ids
 from .settings import GradingSettings
 from .worker import WorkerSettings, grade_student, init_worker
 
@@ -161,7 +162,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
 def _submissions(course: Course, archive: Path | None, archive_regex: str | None, scratch: Path,
                  notes: dict[str, list[str]]) -> list[Submission]:
     """Every student's submission, by student id: submitted/, and the archive's in their place (its
-    problems go into notes["(archive)"])."""
+    problems go into notes["(archive)"], the students not on the roster into notes["(roster)"])."""
     submissions = {s.student: s for s in collect(course)}
     if archive is not None:
         intake = collect_archive(course, Path(archive), scratch, archive_regex)
@@ -171,6 +172,9 @@ def _submissions(course: Course, archive: Path | None, archive_regex: str | None
             submissions[s.student] = s
         if intake.notes:
             notes["(archive)"] = intake.notes
+    warning = not_on_roster(list(submissions), roster_ids(course))
+    if warning:
+        notes["(roster)"] = warning
     return [submissions[k] for k in sorted(submissions)]
 
 

@@ -5,14 +5,12 @@ Two sources, treated alike once read:
     nbgrader's timestamp.txt (read here);
   * an LMS download archive (`hwkit grade --archive downloads.zip`: lms_archive.py), extracted into a
     scratch folder of the same layout and read here too.
-Student ids are letters, digits, `_ . @ -` (they become folder names and console columns).
 
 Nothing here writes under submitted/; a malformed file is reported (by student and file,
 with a reason), never fatal to the run.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,9 +99,6 @@ def _place_renamed(path: Path, submission: Submission, cells: dict[str, set[str]
         submission.note(matches[0], f"{path.name} was renamed; graded as {matches[0]}")
     else:
         submission.note("*", f"ignored {path.name}: not one of the assignment's notebooks")
-
-
-STUDENT_ID = re.compile(r"\w[\w.@-]{0,99}")  # becomes a folder name, a gradebook id, a console column
 
 
 def not_on_roster(students: list[str], roster: set[str]) -> list[str]:

@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from .canvas_download import CanvasFile, handed_in, read_canvas_name
 from .course import Course
 from .course_config import course_settings
-from .intake import STUDENT_ID, Submission, expected_cells, inspect
+from .intake import Submission, expected_cells, inspect
 from .late import load_policy
-from .roster import read_roster
+from .roster import STUDENT_ID, read_roster
 
 # `{assignment}` is replaced by the assignment's name; the prefix is optional.
 ARCHIVE_FILENAME_REGEX = (r"^(?:(?P<assignment>{assignment})_)?(?P<student_id>\w+?)_attempt_"

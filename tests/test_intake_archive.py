@@ -1,4 +1,4 @@
-"""An LMS archive's structure decides whose a file is (hwkit/intake.py): a file in alice's folder
+"""An LMS archive's structure decides whose a file is (hwkit/lms_archive.py): a file in alice's folder
 named like bob's submission never replaces bob's (nor sets his time to 2099); the conflict is
 reported. Real zips, read by the same `collect_archive` that `hwkit grade --archive` uses (no kernel).
 
@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from hwkit.course import Course
-from hwkit.intake import ARCHIVE_FILENAME_REGEX, collect_archive
+from hwkit.lms_archive import ARCHIVE_FILENAME_REGEX, collect_archive
 
 REPO = Path(__file__).resolve().parents[1]
 PLANAR = "Planar_MLP.ipynb"

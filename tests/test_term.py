@@ -67,12 +67,13 @@ def test_roster_import_through_nbgrader_and_its_errors(course: Course, tmp_path:
     with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
         assert {(s.id, s.last_name, s.email) for s in gradebook.students} == {
             ("alice", "Liddell", "alice@uni.edu"), ("bob", "Dylan", None), ("carol", "King", None)}
-    for text, words in (("student,name\nalice,Alice\n", "has no `id` column"), ("id,first_name\n,Ann\n", "line(s) 2")):
+    for text, words in (("student,name\nalice,Alice\n", "has no `id` column"),
+                        ("id,first_name\n,Ann\n", "line 2 has no student id")):
         roster.write_text(text)
         code, out, err = run_cli("--course", str(course.root), "roster", str(roster))
-        assert code == 1 and words in err and len(err.strip().splitlines()) == 1, err
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
     code, _, err = run_cli("--course", str(course.root), "roster", str(tmp_path / "missing.csv"))
-    assert code == 1 and "cannot read" in err
+    assert code == 2 and "cannot read" in err
 
 
 def _gradebook_with(course: Course, submissions: dict[str, tuple[str, float | None]]) -> None:
