@@ -45,14 +45,15 @@ STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
 
 
 def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
-                      archive_regex: str | None = None) -> int:
+                      archive_regex: str | None = None, times: dict | None = None) -> int:
     from .grade import SandboxUnavailable, grade
     from .regrade import previous_scores
 
     started = time.time()
     previous = previous_scores(course)  # before grading overwrites them: the regrade report compares
     try:
-        run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex)
+        run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex,
+                    times=times)
     except SandboxUnavailable as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
@@ -158,9 +159,24 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if problems:
         return USER_ERROR
     _require_submissions(course, args.archive)  # before the imports: they take seconds
+    times = _submission_times(args.submission_times, args.archive)
     print(due_date_line(course))
     print(STARTING, flush=True)
-    return _grade_and_report(course, grading_settings(args), args.archive, args.archive_regex)
+    return _grade_and_report(course, grading_settings(args), args.archive, args.archive_regex, times)
+
+
+def _submission_times(path: str | None, archive: str | None) -> dict | None:
+    """Canvas user id -> when handed in, from --submission-times (canvas_download.py); CourseError when unreadable."""
+    if path is None:
+        return None
+    if archive is None:
+        raise CourseError("--submission-times gives the times of a Canvas download: pass it with --archive.")
+    from .canvas_download import TimesError, read_submission_times
+
+    try:
+        return read_submission_times(Path(path))
+    except TimesError as error:
+        raise CourseError(f"--submission-times {error}.") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -270,10 +286,15 @@ def _add_grade(sub) -> None:
     p = add_command(sub, "grade", cmd_grade, "autograde submitted/*/<assignment> (or an LMS archive) into autograded/, "
                     "feedback/, gradebook.db, grades-<assignment>.csv, in parallel, student code sandboxed")
     add_grading_options(p)
-    p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming), graded beside submitted/")
+    p.add_argument("--archive", help="an LMS download zip (nbgrader zip_collect naming, or Canvas's Download "
+                   "Submissions zip as it is), graded beside submitted/")
     p.add_argument("--archive-regex", default=None,
                    help="regex for archive file names with (?P<student_id>...) and (?P<file_id>...) groups "
-                        "(default: <assignment_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>)")
+                        "(default: <assignment_>student_attempt_YYYY-MM-DD-HH-MM-SS_<file>, and Canvas's "
+                        "<name>[_LATE]_<user id>_<attachment id>_<file>, matched to the roster's lms_user_id)")
+    p.add_argument("--submission-times", help="with a Canvas --archive: the exact submission times, the JSON of "
+                   "Canvas's Submissions API (or a CSV with user_id, submitted_at); without it a file marked LATE "
+                   "counts as one started day late (docs/lms.md)")
 
 
 def _add_demo(sub) -> None:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TextIO
@@ -110,14 +111,16 @@ def require_sandbox() -> None:
 
 
 def grade(course: Course, settings: GradingSettings, archive: Path | None = None, archive_regex: str | None = None,
-          progress: TextIO | None | bool = None, on_result: Callable[[str], None] | None = None) -> GradeRun:
+          progress: TextIO | None | bool = None, on_result: Callable[[str], None] | None = None,
+          times: dict[str, datetime] | None = None) -> GradeRun:
     """Autograde every submission; write autograded/, feedback/ and the gradebook of `course`.
 
     settings: the time and resource limits, the number of workers, sandbox on/off (settings.py); with
     the sandbox on, SandboxUnavailable when it cannot run here; off, student code runs unsandboxed
     (recorded in the GradeRun, so the reports say so). archive: an LMS download zip, graded instead
-    of submitted/ for the students it holds. progress: a stream for the progress bar (default
-    stderr), False for none. on_result(student): called as each student is recorded.
+    of submitted/ for the students it holds (times: a Canvas download's exact submission times, lms_archive.py).
+    progress: a stream for the progress bar (default stderr), False for none. on_result(student): called as
+    each student is recorded.
     """
     if settings.sandbox:
         require_sandbox()  # before anything is written
@@ -130,7 +133,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
     notes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="hwkit-grade-") as tmp:
         run_dir = Path(tmp)
-        ordered = _submissions(course, archive, archive_regex, run_dir / "archive", notes)
+        ordered = _submissions(course, archive, archive_regex, run_dir / "archive", notes, times)
         if not ordered:  # nothing to grade: nothing written, not even an empty gradebook (the CLI says why)
             return GradeRun([], notes, sandboxed=settings.sandbox)
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
@@ -160,20 +163,19 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
 
 
 def _submissions(course: Course, archive: Path | None, archive_regex: str | None, scratch: Path,
-                 notes: dict[str, list[str]]) -> list[Submission]:
+                 notes: dict[str, list[str]], times: dict[str, datetime] | None = None) -> list[Submission]:
     """Every student's submission, by student id: submitted/, and the archive's in their place (its
     problems go into notes["(archive)"], the students not on the roster into notes["(roster)"])."""
     submissions = {s.student: s for s in collect(course)}
     if archive is not None:
-        intake = collect_archive(course, Path(archive), scratch, archive_regex)
+        intake = collect_archive(course, Path(archive), scratch, archive_regex, times)
         for s in intake.submissions:
             if s.student in submissions:
                 s.note("*", f"graded from {Path(archive).name}, not from submitted/{s.student}/")
             submissions[s.student] = s
         if intake.notes:
             notes["(archive)"] = intake.notes
-    warning = not_on_roster(list(submissions), roster_ids(course))
-    if warning:
+    if warning := not_on_roster(list(submissions), roster_ids(course)):
         notes["(roster)"] = warning
     return [submissions[k] for k in sorted(submissions)]
 

@@ -173,6 +173,20 @@ def test_a_canvas_download_graded_end_to_end(course: Course, tmp_path: Path) -> 
     full = float(sum(POINTS.values()))
     for student in rows:
         assert float(rows[student]["automatic"]) == full, rows[student]  # bob's later upload, not the stub
-    assert float(rows["bob"]["late_penalty"]) == pytest.approx(full * 0.10) and not rows["alice"]["late_penalty"]
+    assert float(rows["bob"]["late_penalty"]) == pytest.approx(full * 0.10)
+    assert float(rows["alice"]["late_penalty"]) == 0 == float(rows["carol"]["late_penalty"])
     canvas = list(csv.reader(course.canvas_csv.open()))
     assert {row[1] for row in canvas[2:]} == {"12001", "12002", "12003"}  # Canvas's ids back for the import
+
+
+def test_a_bad_submission_times_file_is_one_sentence_before_any_work(course: Course, tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "submissions.zip", {name: _notebook(m) for name, m in CANVAS_ZIP.items()})
+    times = tmp_path / "times.csv"
+    times.write_text("user_id,submitted_at\n12001,yesterday\n")
+    for extra, words in ((["--archive", str(archive)], "entries 1 need a numeric user_id"),
+                         ([], "pass it with --archive")):
+        (course.root / "submitted" / "alice" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+        code, out, err = run_cli("--course", str(course.root), "grade", "--assignment", ASSIGNMENT,
+                                 "--submission-times", str(times), *extra)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and not (course.root / "autograded").exists() and not course.grades_csv.exists()
