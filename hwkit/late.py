@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Dict, Float, Unicode
 
-from .course import Course
+from .course import Course, CourseError
 from .results import GradeRun, Lateness
 
 DAY = 86400.0
@@ -50,9 +50,14 @@ class LatePolicy(LateSubmissionPlugin):
     max_percent = Float(100.0, help="the most a late submission loses, in percent of its points").tag(config=True)
 
     def due(self, assignment: str) -> datetime | None:
-        """The assignment's due date in UTC, None when the config names none."""
+        """The assignment's due date in UTC, None when the config names none (CourseError when it is no date:
+        every command stops in one sentence, not only `hwkit grade`, which checks it first)."""
         text = self.due_dates.get(assignment)
-        return parse_due(text) if text else None
+        try:
+            return parse_due(text) if text else None
+        except ValueError as error:
+            raise CourseError(f"c.LatePolicy.due_dates[{assignment!r}] in nbgrader_config.py: {error}; fix it.") \
+                from None
 
     def percent(self, seconds_late: float) -> float:
         if seconds_late <= 0:

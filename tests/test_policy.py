@@ -135,3 +135,13 @@ def test_the_config_is_the_only_source_of_the_due_date(course: Course) -> None:
     apply_late_policy(course, GradeRun([], {}), db_url)
     with Gradebook(db_url) as gradebook:
         assert gradebook.find_assignment("hw1").duedate is None
+
+
+def test_other_commands_stop_in_one_sentence_on_a_bad_due_date(course: Course) -> None:
+    """hwkit export reads the due date too (the late penalty): a slip there is one sentence, exit 2."""
+    from hwkit.course import CourseError
+    from hwkit.late import load_policy
+
+    configure(course, 'c.LatePolicy.due_dates = {"hw1": "2025-0308 23:59:59"}')
+    with pytest.raises(CourseError, match=r"due_dates\['hw1'\] in nbgrader_config.py: '2025-0308 23:59:59' is not"):
+        load_policy(course).due("hw1")
