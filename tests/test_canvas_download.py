@@ -190,3 +190,19 @@ def test_a_bad_submission_times_file_is_one_sentence_before_any_work(course: Cou
                                  "--submission-times", str(times), *extra)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in err and not (course.root / "autograded").exists() and not course.grades_csv.exists()
+
+
+def test_a_student_not_on_the_roster_is_named_in_a_warning(course: Course, tmp_path: Path) -> None:
+    """Folders and nbgrader-named files of students the roster does not know are graded and named (roster
+    students are not: the positive control)."""
+    from hwkit.grade import _submissions
+
+    for student in ("alice", "dave"):
+        (course.submitted / student / ASSIGNMENT).mkdir(parents=True)
+        (course.submitted / student / ASSIGNMENT / NOTEBOOK).write_text(_notebook(student))
+    archive = _zip(tmp_path / "blackboard.zip", {f"hw0_erin_attempt_2025-03-01-10-00-00_{NOTEBOOK}": _notebook("e")})
+    notes: dict[str, list[str]] = {}
+    found = _submissions(course, archive, None, tmp_path / "scratch", notes)
+    assert [s.student for s in found] == ["alice", "dave", "erin"]
+    assert notes["(roster)"] == ["not on the roster, graded anyway: dave, erin (add them with hwkit roster, or check "
+                                 "the ids: a student id must be the roster's `id`)"]
