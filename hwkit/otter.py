@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -26,7 +25,7 @@ from .cell_judge import AutogradedCell, read_test_cells
 from .course import Course
 from .course_config import course_config
 from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT  # the limits of one `otter run`, as `hwkit grade`'s
-from .student_env import grading_requirements, python_version
+from .student_env import grading_requirements, python_version, runtime_requirements
 
 HEADER = '''"""Otter test for {name} ({points:g} point(s)), written by `hwkit build` from {notebook}.
 
@@ -111,7 +110,7 @@ def archive_name(course: Course, notebook: str) -> str:
 def requirements() -> list[str]:
     """What a grading container installs: this package's own runtime dependencies (same pins), PyTorch's
     CPU build from its CPU index."""
-    return grading_requirements([r for r in metadata.requires("hwkit") or [] if "extra ==" not in r])
+    return grading_requirements(runtime_requirements())
 
 
 def public_tests_dir(notebook: str) -> str:

@@ -105,14 +105,10 @@ class StudentSetup(NbGraderPreprocessor):  # enabled by default, unlike nbconver
     Otter's cells guarded (see the module docstring)."""
 
     def preprocess(self, nb: nbformat.NotebookNode, resources: dict) -> tuple[nbformat.NotebookNode, dict]:
-        guarded = False
         for cell in nb.cells:
             if cell.cell_type == "code":
-                new = guard_optional_import(cell.source)
-                guarded |= new != cell.source
-                cell.source = new
-        imports_otter = any(cell.cell_type == "code" and GUARD_END in cell.source for cell in nb.cells)
-        sentence = setup_sentence(imports_otter or guarded)
+                cell.source = guard_optional_import(cell.source)
+        sentence = setup_sentence(any(cell.cell_type == "code" and GUARD_END in cell.source for cell in nb.cells))
         if nb.cells and nb.cells[0].cell_type == "markdown":
             first = nb.cells[0]
             if SETUP_MARK not in first.source:
@@ -153,10 +149,14 @@ def release_imports(release: Path, skip: tuple[str, ...] = ("tests",)) -> tuple[
     return needed & third_party, third_party - needed
 
 
+def runtime_requirements() -> list[str]:
+    """This package's own runtime dependencies, as pinned in pyproject.toml (its test extras left out)."""
+    return [r for r in metadata.requires("hwkit") or [] if "extra ==" not in r]
+
+
 def pins() -> dict[str, Requirement]:
-    """This package's runtime dependencies, by canonical distribution name."""
-    requirements = [Requirement(r) for r in metadata.requires("hwkit") or [] if "extra ==" not in r]
-    return {canonicalize_name(r.name): r for r in requirements}
+    """runtime_requirements by canonical distribution name."""
+    return {canonicalize_name(r.name): r for r in map(Requirement, runtime_requirements())}
 
 
 def distribution(module: str) -> str:
