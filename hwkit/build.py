@@ -252,7 +252,10 @@ def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int 
     write_hidden_cases(course)
     write_public_expected(course)
     generate_release(course)
-    requirements = write_requirements(course.release, course.assignment)
+    try:
+        requirements = write_requirements(course.release, course.assignment)
+    except LookupError as error:  # an import no installed distribution provides
+        raise BuildError(f"{error}.") from None
     from .otter import init_cell_problems, write_otter_artifacts  # the Otter route is built from the same checks
 
     written = write_otter_artifacts(course)

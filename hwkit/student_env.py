@@ -12,7 +12,8 @@ cell is tagged `otter_ignore` for Otter's grading, and otter is importable in hw
 release imports: every third-party module of its notebooks and helper modules, mapped to its distribution
 with the pin of this package's own dependencies (else the installed version); an import that only a guard
 reaches (otter) is listed as optional, commented out. PyTorch comes from its CPU index: the plain index
-gives Linux a multi-GB CUDA build. The Gradescope archive (otter.py) installs the same CPU build.
+gives Linux a multi-GB CUDA build. The Gradescope archive (otter.py) installs the same CPU build, on the same
+Python (`python_version`).
 """
 from __future__ import annotations
 
