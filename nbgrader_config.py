@@ -3,9 +3,12 @@ import os
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import LockCells
 
 from hwkit.feedback import NBGRADER_TEMPLATES, TEMPLATES, GetGradesAndStatus, SanitizeFeedback
 from hwkit.late import LatePolicy
+from hwkit.student_env import StudentSetup
 
 COURSE_ROOT = Path(__file__).resolve().parent
 GRADER_TESTS = COURSE_ROOT / "grader_tests"
@@ -17,6 +20,11 @@ c.CourseDirectory.course_id = "cie6032"
 c.Hwkit.default_assignment = "hw1"
 # Generated or scratch files never go to students or into grading folders.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".OTTER_LOG"]
+# The release says what to install (first cell) and runs without otter-grader (its Otter cell guarded): before
+# the cells are locked and their checksums saved, so the gradebook and the release agree (hwkit/student_env.py).
+_generate = GenerateAssignment.class_traits()["preprocessors"].default()
+c.GenerateAssignment.preprocessors = [*_generate[:_generate.index(LockCells)], StudentSetup,
+                                      *_generate[_generate.index(LockCells):]]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Test cells are restored from the gradebook even when a student deleted them.

@@ -27,6 +27,7 @@ from .course import Course, nbgrader
 from .execute import execute_many
 from .notebooks import BadNotebook, autograde_scores, error_messages, grade_cells, has_outputs, read_notebook
 from .settings import CELL_TIMEOUT
+from .student_env import write_requirements
 
 FORBIDDEN_IN_RELEASE = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                         "MARK SCHEME", "check_hidden")  # and the name of the assignment's hidden package
@@ -251,10 +252,15 @@ def build(course: Course, verify: bool = True, jobs: int = 2, cell_timeout: int 
     write_hidden_cases(course)
     write_public_expected(course)
     generate_release(course)
+    try:
+        requirements = write_requirements(course.release, course.assignment)
+    except LookupError as error:  # an import no installed distribution provides
+        raise BuildError(f"{error}.") from None
     from .otter import init_cell_problems, write_otter_artifacts  # the Otter route is built from the same checks
 
     written = write_otter_artifacts(course)
-    report = [f"release written to {course.release.relative_to(course.root)}"] + written
+    report = [f"release written to {course.release.relative_to(course.root)} (what students install: "
+              f"{requirements.relative_to(course.root)})"] + written
     if verify:
         problems = (check_leaks(course) + init_cell_problems(course)
                     + check_tests_decide(course, jobs=jobs, cell_timeout=cell_timeout))

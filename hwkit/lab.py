@@ -4,10 +4,12 @@ by hand (`hwkit export`, in export.py, then writes grades-<assignment>.csv with 
 The server listens on 127.0.0.1 only and needs a token. It runs in the course root (nbgrader
 reads nbgrader_config.py from there) with the environment `Course.env()` gives nbgrader, and
 enables the formgrader server extension on its command line, so nothing has to be switched on
-in ~/.jupyter on a fresh machine, and hwkit.safe_html, which puts a Content-Security-Policy on
-formgrader's submission pages (students' answers cannot run script in the TA's browser).
+in ~/.jupyter on a fresh machine, hwkit.safe_html, which puts a Content-Security-Policy on
+formgrader's submission pages (students' answers cannot run script in the TA's browser), and
+hwkit.formgrader_guard, which refuses formgrader's generate/release/collect/autograde/feedback
+actions with a note naming the hwkit command (they would undo hwkit's build, walls and judge).
 
-Formgrader opens nbgrader's exchange (the folder its release/collect buttons use) on every page;
+Formgrader opens nbgrader's exchange (the folder its refused release/collect buttons would use) on every page;
 nbgrader's default, /usr/local/share/nbgrader/exchange, does not exist on most machines, and
 formgrader then logs a critical "Unwritable directory" on each page. hwkit collects submissions
 from submitted/ or an LMS archive, so the server gets a course-local exchange, `.exchange/`.
@@ -32,7 +34,8 @@ from .course import Course, CourseError
 
 HOST = "127.0.0.1"
 # Added to whatever the Jupyter config paths enable (jupyter_server merges the two).
-SERVER_EXTENSIONS = ("jupyterlab", "nbgrader.server_extensions.formgrader", "hwkit.safe_html")
+SERVER_EXTENSIONS = ("jupyterlab", "nbgrader.server_extensions.formgrader", "hwkit.safe_html",
+                     "hwkit.formgrader_guard")
 LAB_EXTENSION = "@jupyter/nbgrader"
 EXCHANGE = ".exchange"  # in the course folder: see the module docstring
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -26,6 +25,7 @@ from .cell_judge import AutogradedCell, read_test_cells
 from .course import Course
 from .course_config import course_config
 from .settings import CELL_TIMEOUT, NOTEBOOK_TIMEOUT  # the limits of one `otter run`, as `hwkit grade`'s
+from .student_env import grading_requirements, python_version, runtime_requirements
 
 HEADER = '''"""Otter test for {name} ({points:g} point(s)), written by `hwkit build` from {notebook}.
 
@@ -108,8 +108,9 @@ def archive_name(course: Course, notebook: str) -> str:
 
 
 def requirements() -> list[str]:
-    """What a grading container installs: this package's own runtime dependencies (same pins)."""
-    return [r for r in metadata.requires("hwkit") or [] if "extra ==" not in r]
+    """What a grading container installs: this package's own runtime dependencies (same pins), PyTorch's
+    CPU build from its CPU index."""
+    return grading_requirements(runtime_requirements())
 
 
 def public_tests_dir(notebook: str) -> str:
@@ -162,7 +163,8 @@ def _write_archive(course: Course, questions: list[str], archive: Path, hidden: 
         files = sorted(p.name for p in work.iterdir() if p.name not in ("tests", "requirements.txt"))
         (work / "otter_config.json").write_text(json.dumps({"lang": "python"}))
         done = subprocess.run([str(Path(sys.executable).parent / "otter"), "generate", "-t", "tests",
-                               "-r", "requirements.txt", "--no-environment", "-o", str(archive), *files],
+                               "-r", "requirements.txt", "--no-environment",
+                               "--python-version", python_version(), "-o", str(archive), *files],
                               cwd=work, env=course.env(), capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"otter generate failed:\n{done.stdout}\n{done.stderr}")

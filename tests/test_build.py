@@ -130,8 +130,41 @@ def test_otter_archive_holds_everything_a_grading_container_needs(built_course: 
                      "files/hw1_hidden/__init__.py", "files/hw1_hidden/planar_mlp.py",
                      f"files/hw1_hidden/{HIDDEN_CASES_FILE}"):
         assert required in names, required
-    assert "torch==2.13.0" in requirements and "otter-grader==7.0.0" in requirements
+    assert "otter-grader==7.0.0" in requirements
     assert not any(n.endswith(".ipynb") for n in names)
+
+
+@pytest.mark.parametrize("archive", ["hw1-autograder.zip", "hw0-Warmup-autograder.zip"])
+def test_gradescope_environment_is_the_tested_one(built_course: Course, archive: str) -> None:
+    """Python 3.11 (pyproject's requires-python, what CI runs) and PyTorch's CPU build from its CPU index: on
+    the plain index `torch==2.13.0` is a multi-GB CUDA build, and `+cpu` exists on the CPU index only."""
+    import yaml
+
+    with zipfile.ZipFile(built_course.dist / archive) as zf:
+        environment = yaml.safe_load(zf.read("environment.yml"))
+    dependencies = environment["dependencies"]
+    assert "python=3.11" in dependencies
+    pip = next(d["pip"] for d in dependencies if isinstance(d, dict))
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
+    assert [r for r in pip if r.startswith("torch")] == ["torch==2.13.0+cpu"]
+
+
+@pytest.mark.parametrize("assignment", ["hw1", "hw0"])
+def test_release_says_what_to_install(built_course: Course, assignment: str) -> None:
+    """release/<assignment>/requirements.txt, from what the notebooks import, and a sentence pointing to it in
+    each notebook's first cell; otter-grader optional (commented out) where an Otter cell is guarded."""
+    release = built_course.root / "release" / assignment
+    lines = (release / "requirements.txt").read_text().splitlines()
+    required = [line for line in lines if line and not line.startswith("#")]
+    assert required[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert {"torch==2.13.0", "numpy<3,>=1.26", "jupyter>=1.0"} <= set(required)
+    assert ("matplotlib>=3.8" in required) == (assignment == "hw1")  # hw0 does not plot
+    assert not [line for line in required if line.startswith("otter")]
+    assert ("# otter-grader==7.0.0" in lines) == (assignment == "hw1")
+    for path in sorted(release.glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source
+        assert "Python 3.11" in first and "`pip install -r requirements.txt`" in first, path.name
+        assert ("otter-grader" in first) == (assignment == "hw1"), path.name
 
 
 def test_only_public_cases_reach_students(built_course: Course) -> None:

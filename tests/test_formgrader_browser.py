@@ -31,6 +31,7 @@ while the page is still parsing, before `load`): typing earlier sent no PUT at a
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import socket
@@ -444,3 +445,84 @@ def test_hostile_answer_runs_nothing_in_formgrader(graded_course: Course, tmp_pa
     assert not [r for r in requests if "pwned" in r], requests
     assert not [r for r in requests if not r.startswith("GET ")], "nothing was saved"
     assert _gradebook(course) == before, "no grade or comment changed"
+
+
+# --- formgrader cannot undo hwkit (hwkit/formgrader_guard.py) -------------------------------------------------
+
+def _action_paths(course: Course) -> list[str]:
+    """Every refused action's API path, for hw1 and (where it takes one) bob."""
+    from hwkit.formgrader_guard import REFUSED
+
+    paths = []
+    for refused in REFUSED:
+        path = refused.route.replace("([^/]+)", course.assignment, 1).replace("([^/]+)", OTHER, 1)
+        paths.append(f"formgrader/api/{path}")
+    return paths
+
+
+def _files_of(course: Course) -> dict[str, bytes]:
+    """What hwkit wrote and a formgrader action could change: the release, graded notebooks, feedback."""
+    return {str(p.relative_to(course.root)): p.read_bytes() for folder in (course.release, course.autograded,
+                                                                           course.feedback, course.root / "dist")
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_formgrader_actions_are_refused(graded_course: Course, tmp_path: Path) -> None:
+    """Each of formgrader's generate/release/collect/autograde/feedback actions, called by its API and
+    clicked in the browser, answers with the note naming the hwkit command; no grade and no file changes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = _chromium()
+    expect.set_options(timeout=30_000)
+    course = graded_course
+    before, files = _gradebook(course), _files_of(course)
+    assert (course.release / "tests").is_dir() and (course.release / "requirements.txt").is_file()
+    server = start_lab(course, log=tmp_path / "lab.log", env=_jupyter_dirs(tmp_path))
+    try:
+        for path in _action_paths(course):
+            status, body = server.get(path, method="POST", timeout=60)
+            answer = json.loads(body)
+            assert status == 200 and answer["success"] is False and answer["refused_by"] == "hwkit", (path, body)
+            assert "hwkit refuses formgrader's" in answer["log"] and "`hwkit " in answer["log"], answer
+        with sync_playwright() as playwright:
+            context = _browser(playwright, chromium, tmp_path)
+            try:
+                page = context.new_page()
+                page.goto(server.formgrader_url)  # Manage Assignments
+                expect(page.locator("#hwkit-note")).to_contain_text("hwkit build")
+                row = page.locator("tr", has_text=course.assignment)
+                row.locator("td.assign a").click()  # "Generate"
+                expect(page.locator("#error-modal")).to_contain_text(f"hwkit build --assignment {course.assignment}")
+                page.goto(f"{server.base_url}/formgrader/manage_submissions/{course.assignment}")
+                expect(page.locator("#hwkit-note")).to_be_visible()
+                page.locator("tr", has_text=OTHER).locator("td.autograde a").click()  # "Autograde" bob
+                expect(page.locator("#error-modal")).to_contain_text(f"hwkit grade --assignment {course.assignment}")
+                expect(page.locator("#error-modal")).to_contain_text("unsandboxed")
+            finally:
+                context.close()
+    finally:
+        server.stop()
+    assert _gradebook(course) == before, "no grade or comment changed"
+    assert _files_of(course) == files, "release/, autograded/, feedback/ and dist/ are as hwkit wrote them"
+
+
+def test_plain_formgrader_undoes_hwkit(graded_course: Course, tmp_path: Path, monkeypatch) -> None:
+    """Positive control, on a copy of the graded course without hwkit's guard: formgrader's Generate
+    rebuilds the release without its Otter tests and requirements, and every other action reaches
+    nbgrader's own handler (its answer, not hwkit's note)."""
+    root = tmp_path / "course"
+    shutil.copytree(graded_course.root, root)
+    course = Course.at(root)
+    monkeypatch.setattr("hwkit.lab.SERVER_EXTENSIONS",
+                        tuple(e for e in SERVER_EXTENSIONS if e != "hwkit.formgrader_guard"))
+    server = start_lab(course, log=tmp_path / "lab.log", env=_jupyter_dirs(tmp_path))
+    try:
+        for path in _action_paths(course):
+            status, body = server.get(path, method="POST", timeout=300)
+            assert status == 200 and "refused_by" not in json.loads(body), (path, body[:500])
+            if path.endswith("/assign"):
+                assert json.loads(body)["success"] is True, body[:2000]
+                assert not (course.release / "tests").exists(), "nbgrader's Generate deleted the Otter tests"
+                assert not (course.release / "requirements.txt").exists()
+    finally:
+        server.stop()
