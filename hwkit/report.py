@@ -203,7 +203,7 @@ def _notebook_cell(grade: NotebookGrade, absent: bool) -> str:
 
 
 def _total_text(total: StudentTotal, absent: bool) -> str:
-    """e.g. "66/66 automatic; 34 points await a TA", "88/100 (late -6.6)", "0/100 no submission"."""
+    """e.g. "66/100 so far: 66/66 automatic; 34 points await a TA", "88/100 (late -6.6)", "0/100 no submission"."""
     if absent:
         return f"0/{total.max_total:g} {NO_SUBMISSION}"
     if total.automatic is None:
@@ -211,7 +211,7 @@ def _total_text(total: StudentTotal, absent: bool) -> str:
     late = f"late -{total.penalty:g}" if total.penalty else ""
     if not total.awaiting:
         return f"{total.total:g}/{total.max_total:g}" + (f" ({late})" if late else "")
-    parts = [f"{total.automatic:g}/{total.automatic_max:g} automatic"]
+    parts = [f"{total.total:g}/{total.max_total:g} so far: {total.automatic:g}/{total.automatic_max:g} automatic"]
     if total.given:
         parts[0] += f" + {total.given:g} by a TA"
     parts.append(f"{total.awaiting:g} points await a TA")

@@ -210,3 +210,28 @@ def test_regrade_compares_with_the_last_complete_run(course: Course) -> None:
     assert not any(c.question in P1_MANUAL for c in found)  # a TA's points are not the checks'
     finish_baseline(course)
     assert start_baseline(course)["alice"][0] == "new"  # after a complete run: a new baseline
+
+
+def test_a_long_reason_wraps_in_the_browser(tmp_path: Path) -> None:
+    """A reason quoting a long unbroken value (an array, a path) wraps: the page never scrolls sideways."""
+    from test_one_gradebook import chromium_or_skip
+
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from hwkit.report import write_summaries
+
+    course = Course(tmp_path.resolve(), "hw1")
+    grade = p1_grade("ann", auto=0.0, written=2.0)
+    grade.problems.append("q1_softmax: expected " + "0.12345678," * 80)
+    grade.comments["q1_1_written"] = "see " + "x" * 300
+    write_summaries(GradeRun([grade], {}), course)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 600})
+            page.goto((course.feedback / "ann" / "hw1" / "index.html").as_uri())
+            assert "0.12345678" in page.inner_text("body") and "TA: see xxx" in page.inner_text("body")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        finally:
+            browser.close()
