@@ -15,8 +15,9 @@
   (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
   settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
   hands back a StudentResult (results.py); the progress bar is progress.py's.
-* Submissions accumulate: a student graded before and absent from this intake keeps their grade, and a copy
-  older than the graded one (by its timestamp) is not graded; the run says who is new, replaced, kept.
+* Submissions accumulate: a student graded before and absent from this intake keeps their grade (graded again
+  from the copy record.py kept when a grading input changed), and a copy older than the graded one (by its
+  timestamp) is not graded; the run says who is new, replaced, unchanged, kept.
 * Ctrl-C stops the run within seconds (Interrupted, with how many were graded): the workers ignore it
   (the parent stops them: SIGTERM, which closes their sandboxes, then SIGKILL), a student is recorded whole
   or not at all, and the scratch folder is removed.
@@ -49,7 +50,7 @@ from .course_config import course_settings
 from .intake import ARCHIVE_FILENAME_REGEX, Submission, collect, collect_archive
 from .interrupts import Interrupted, interrupts_ignored, remove_folder, stop_worker, stop_workers
 from .progress import Progress, announcer
-from .record import Recorder, gradebook_students, latest_attempts
+from .record import NOT_IN_INTAKE, Recorder, gradebook_students, kept_copies, latest_attempts
 from .results import GradeRun, NotebookGrade, StudentResult
 from .settings import GradingSettings
 from .worker import WorkerSettings, grade_student, init_worker
@@ -138,6 +139,8 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
             return GradeRun([], notes, sandboxed=settings.sandbox)
         known = gradebook_students(db_url, course.assignment)
         ordered, kept = latest_attempts(ordered, known)
+        absent = [student for student, why in kept.items() if why == NOT_IN_INTAKE]
+        ordered = sorted(ordered + kept_copies(course, absent), key=lambda s: s.student)  # graded again if need be
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
         for s in ordered:
             grades = load_cached(course, s, keys[s.student], set(known))

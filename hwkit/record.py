@@ -1,9 +1,13 @@
 """Recording grades: reading one student's results out of a worker's scratch gradebook, and writing
 them into the course gradebook with nbgrader's own API (a TA's grades are kept); the parent's side of every
 graded student (`Recorder`: its folders, the gradebook, the judge's record in the cache, whole or not at all);
-and which attempt of each student is graded (the latest across every intake so far)."""
+and which attempt of each student is graded (the latest across every intake so far: a copy of each graded
+submission is kept in autograded/.hwkit-intake/<assignment>/<student>/, so a student absent from a later
+intake is graded again from it when a check changed)."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import warnings
 from collections.abc import Callable
@@ -123,11 +127,45 @@ def gradebook_students(db_url: str, assignment: str) -> dict[str, object]:
         return {}
 
 
+NOT_IN_INTAKE = "not in this intake"
+
+
+def _copies(course: Course) -> Path:
+    return course.autograded / ".hwkit-intake" / course.assignment
+
+
+def keep_copy(course: Course, submission: Submission) -> None:
+    """The graded submission as it came in (notebooks under their expected names, timestamp, intake notes)."""
+    target = _copies(course) / submission.student
+    partial = target.with_name(f".{submission.student}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name, path in submission.notebooks.items():
+        shutil.copyfile(path, partial / name)
+    (partial / "intake.json").write_text(json.dumps({"timestamp": submission.timestamp, "notes": submission.notes}))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
+
+
+def kept_copies(course: Course, students: list[str]) -> list[Submission]:
+    """The kept copies of `students`' last graded submissions (those that have one)."""
+    found = []
+    for student in students:
+        folder = _copies(course) / student
+        try:
+            intake = json.loads((folder / "intake.json").read_text())
+        except (OSError, ValueError):
+            continue
+        notebooks = {p.name: p for p in sorted(folder.glob("*.ipynb"))}
+        found.append(Submission(student, notebooks, intake["notes"], intake["timestamp"]))
+    return found
+
+
 def latest_attempts(ordered: list[Submission], known: dict[str, object]) -> tuple[list[Submission], dict[str, str]]:
     """The submissions to grade (each student's latest attempt across every intake so far), and student -> why
     their graded submission is kept: absent from this intake, or this copy is older than the graded one."""
     here = {s.student for s in ordered}
-    kept = {student: "not in this intake" for student in known if student not in here}
+    kept = {student: NOT_IN_INTAKE for student in known if student not in here}
     latest = []
     for s in ordered:
         graded_at = known.get(s.student)
@@ -161,6 +199,7 @@ class Recorder:
         with deferred_interrupt():  # whole or not at all
             self._publish(result)
             merge_into_gradebook(self.db_url, self.course_id, self.course.assignment, result)
+            keep_copy(self.course, submission)
             # a notebook not graded is tried again next run (no key)
             store_cached(self.course, submission.student, self.keys[submission.student] if graded else None, grades,
                          result.timings, submission.notes.get("*"), self.sandboxed)

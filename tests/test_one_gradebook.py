@@ -145,7 +145,7 @@ def test_a_regrade_leaves_hand_grades_unflagged_and_export_explains_from_the_ver
 
 def test_a_second_download_adds_and_keeps(term) -> None:
     out, seen = term["second"], term["second_seen"]
-    assert "submissions: 1 new, 0 replaced, 1 unchanged; 1 graded before and kept (bob: not in this intake)" in out
+    assert "submissions: 1 new, 0 replaced, 2 unchanged; 1 graded before and kept (bob: not in this intake)" in out
     assert seen["bob"]["total"] == "16" and seen["bob"]["status"] == "graded"
     assert seen["carol"]["total"] == "17" and seen["carol"]["status"] == "graded"
     assert "17/17 automatic; 3 points await a TA" in out
@@ -180,8 +180,9 @@ def test_ctrl_c_stops_cleanly_and_the_resumed_regrade_covers_everyone(term) -> N
     assert not list(tmp.iterdir()), "the scratch folder is removed"
     left = [p for p in set(Path("/tmp").glob("hwk-*")) - sandboxes if not _alive(p)]
     assert not left, f"sandbox folders of stopped workers: {left}"
-    resumed = hwkit(course, "grade", "--jobs", "2", "--timeout", "15")
+    resumed = hwkit(course, "grade", "--jobs", "2", "--timeout", "15")  # bob and carol: from the kept copies
     assert "regrade: 3 student(s) graded again, no score changed" in resumed, resumed
+    assert re.search(r"submissions: 0 new, [12] replaced, [12] unchanged; 2 graded before and kept", resumed), resumed
     seen = everything(course, resumed)
     assert {s: seen[s]["total"] for s in TA} == TOTALS
 
