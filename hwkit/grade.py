@@ -152,7 +152,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
         if bar:
             bar.done = len(cached)
         say(f"{len(ordered)} student(s) found, {len(cached)} unchanged since the last run, {len(todo)} to grade"
-            + (f", {len(kept)} graded before kept as they are" if kept else ""))
+            + (f" ({len(kept)} graded before and not in this intake or older here)" if kept else ""))
         retried: list[str] = []
         if todo:
             recorder = Recorder(course, course_id, db_url, keys, results, bar, on_result, settings.sandbox)
