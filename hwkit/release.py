@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from .course import Course
+from .feedback import MATHJAX
 
 RELEASE_FOLDER = "feedback-release"
 
@@ -38,8 +39,10 @@ def release_feedback(course: Course) -> list[Path]:
         if not _zip_comment(archive) == digest:
             partial = archive.with_suffix(".zip.tmp")
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-                for path in files:
-                    zf.write(path, Path(course.assignment) / path.relative_to(folder))
+                for path in files:  # MathJax's files stored as they are: the same in every zip, mostly fonts
+                    stored = path.relative_to(folder).parts[0] == MATHJAX
+                    zf.write(path, Path(course.assignment) / path.relative_to(folder),
+                             compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
                 zf.comment = digest
             partial.replace(archive)  # a zip is whole or absent
         written.append(archive)
@@ -54,7 +57,7 @@ def _digest(folder: Path, files: list[Path]) -> bytes:
     for path in files:
         name = path.relative_to(folder)
         digest.update(str(name).encode() + b"\0")
-        digest.update(str(path.stat().st_size).encode() if name.parts[0] == "mathjax" else path.read_bytes())
+        digest.update(str(path.stat().st_size).encode() if name.parts[0] == MATHJAX else path.read_bytes())
     return digest.hexdigest().encode()
 
 
