@@ -130,7 +130,7 @@ def test_the_zip_carries_the_tas_points_and_comment_and_the_late_headline(term) 
     assert re.search(r"q6_written.*?2 / 3", alice["page"], re.S) and "not graded yet" not in alice["page"]
     assert "Complete." in bob["index"] and "after the late penalty" in bob["index"]
     assert "-20% (-4 points)" in bob["index"]
-    assert "after the late penalty of -4" in bob["page"]
+    assert re.search(r"Warmup: 16\s*/ 20 points <span class=\"lost\">\(after the late penalty of -4\)", bob["page"])
     assert alice["email"] == "alice@uni.edu"
 
 
@@ -224,6 +224,7 @@ def test_feedback_pages_in_a_browser_wrap_pad_and_show_the_late_total(term, tmp_
             if os.environ.get("HWKIT_UPDATE_FEEDBACK_SCREENSHOT"):
                 page.screenshot(path=str(tmp_path / "index.png"))
             page.goto((folder / "Warmup.html").as_uri())
+            assert "Warmup: 16 / 20 points (after the late penalty of -4)" in page.inner_text("h4")
             padding = page.evaluate("""() => { const cell = document.querySelector('.rendered_html td');
                 return cell ? parseFloat(getComputedStyle(cell).paddingLeft) : -1; }""")
             assert padding >= 8, padding
