@@ -128,7 +128,9 @@ def write_summaries(run: GradeRun, course: Course) -> None:
         lateness = run.late.get(student)
         total = student_total(grades, lateness)
         (folder / "index.html").write_text(template.render(
-            assignment=course.assignment, student=student, notebooks=[_notebook_summary(g, folder) for g in grades],
+            assignment=course.assignment, student=student,
+            notebooks=[_notebook_summary(g, folder, lateness.notebooks.get(g.notebook, 0.0) if lateness else 0.0)
+                       for g in grades],
             total=total.total, maximum=total.max_total, penalty=total.penalty,
             late=describe(lateness) if lateness else "", pending=sum(_pending(g) for g in grades if g.graded),
             notes=run.notes.get(student, [])))
@@ -143,9 +145,10 @@ def _templates() -> jinja2.Environment:
     return environment
 
 
-def _notebook_summary(grade: NotebookGrade, folder: Path) -> dict:
+def _notebook_summary(grade: NotebookGrade, folder: Path, penalty: float = 0.0) -> dict:
     page = f"{Path(grade.notebook).stem}.html"
     return {"name": grade.notebook, "page": page if (folder / page).exists() else None, "graded": grade.graded,
+            "penalty": penalty,
             "status": grade.status, "total": grade.total, "maximum": grade.max_total, "problems": grade.problems,
             "questions": [{"name": q, "score": grade.scores.get(q), "maximum": m, "comment": grade.comments.get(q)}
                           for q, m in grade.max_scores.items()]}

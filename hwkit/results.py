@@ -98,6 +98,7 @@ class Lateness:
     seconds_late: float = 0.0
     percent: float = 0.0  # of the points earned
     points: float = 0.0
+    notebooks: dict[str, float] = field(default_factory=dict)  # notebook -> its share of `points`
 
     @property
     def late(self) -> bool:

@@ -129,6 +129,7 @@ def test_the_zip_carries_the_tas_points_and_comment_and_the_late_headline(term) 
     assert "State the formula &amp; its &amp; units." in alice["page"]  # the notebook's page too
     assert re.search(r"q6_written.*?2 / 3", alice["page"], re.S) and "not graded yet" not in alice["page"]
     assert "Complete." in bob["index"] and "after the late penalty" in bob["index"]
+    assert re.search(r"20 / 20</span> <span class=\"lost\">\(late -4\)", bob["index"]), "the notebook's share"
     assert "-20% (-4 points)" in bob["index"]
     assert re.search(r"Warmup: 16\s*/ 20 points <span class=\"lost\">\(after the late penalty of -4\)", bob["page"])
     assert alice["email"] == "alice@uni.edu"

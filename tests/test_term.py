@@ -116,7 +116,7 @@ def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(p1_course
     _gradebook_with(course, {"alice": ("2024-03-02 10:00:00", None), "bob": ("2024-03-04 00:59:59", 3.0)})
     run = read_view(course)
     assert run.absent == ["carol"] and run.students() == ["alice", "bob", "carol"]
-    assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8)
+    assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8, {P1: 2.8})
     assert not run.late["alice"].late and run.late["alice"].points == 0
     assert any("late by 1 day 1 h" in note for note in run.notes["bob"]) and "alice" not in run.notes
     grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
