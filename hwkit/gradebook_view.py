@@ -58,9 +58,11 @@ def read_view(course: Course) -> GradeRun:
                 if verdict is not None:
                     grade.problems, grade.status = list(verdict.problems), verdict.status
                 stored = notebooks.get(Path(notebook.name).stem)
-                if not grade.graded or stored is None:
-                    grade.scores = dict.fromkeys(grade.scores) if not grade.graded else grade.scores
-                else:
+                if record and student not in submissions:  # recorded, but the gradebook lost it: no grade, not 0
+                    grade.mark_not_graded("not in the gradebook: run `hwkit grade`")
+                if not grade.graded:
+                    grade.scores = dict.fromkeys(grade.scores)
+                elif stored is not None:
                     _points(stored, grade)
                 run.grades.append(grade)
     sandboxed = {r.get("sandboxed") for r in recorded.values()}
