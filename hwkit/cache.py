@@ -1,8 +1,10 @@
-"""The grading cache: autograded/.hwkit-cache/<assignment>/<student>.json records a student's grades of
-one assignment, keyed by a
-hash of the submission and of everything else that decides a grade (source/, grader_tests/,
-nbgrader_config.py, the grading code and templates, the grading settings). A killed run resumes
-where it stopped; grading twice regrades nothing; a change to a check regrades everyone.
+"""The grading cache: autograded/.hwkit-cache/<assignment>/<student>.json records the judge's verdicts
+on a student's last graded submission of one assignment (the reasons points were lost, each notebook's
+status, the run's notes, whether it ran sandboxed), keyed by a hash of the submission and of everything
+else that decides a grade (source/, grader_tests/, nbgrader_config.py, the grading code and templates, the
+grading settings). A killed run resumes where it stopped; grading twice regrades nothing; a change to a
+check regrades everyone. A student whose grading did not finish is recorded apart, with no key: shown NOT
+GRADED, never reused. The points themselves are read from the gradebook (gradebook_view.py).
 """
 from __future__ import annotations
 
@@ -69,16 +71,39 @@ def load_cached(course: Course, submission: Submission, key: str, in_gradebook: 
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if record.get("key") != key or submission.student not in in_gradebook:
+    if not key or record.get("key") != key or submission.student not in in_gradebook:
         return None
     if submission.notebooks and not (course.autograded / submission.student / course.assignment).is_dir():
         return None
     return [NotebookGrade(**g) for g in record["grades"]]
 
 
-def store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade], timings: dict) -> None:
-    path = _cache_path(course, student)
+def store_cached(course: Course, student: str, key: str | None, grades: list[NotebookGrade], timings: dict,
+                 notes: list[str] | None = None, sandboxed: bool | None = None) -> None:
+    """Record `grades`; key None: grading did not finish, recorded apart (<assignment>/not-graded/<student>.json:
+    shown NOT GRADED until a run grades the student, never reused)."""
+    path = _cache_path(course, student) if key else _not_graded_path(course, student)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings}, indent=1))
+    tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings,
+                               "notes": notes or [], "sandboxed": sandboxed}, indent=1))
     os.replace(tmp, path)  # atomic: a killed run leaves either the old record or the new one
+    if key:
+        _not_graded_path(course, student).unlink(missing_ok=True)
+
+
+def _not_graded_path(course: Course, student: str) -> Path:
+    return cache_folder(course) / "not-graded" / f"{student}.json"
+
+
+def records(course: Course) -> dict[str, dict]:
+    """student -> their record (key, grades as NotebookGrade, notes, sandboxed) for every student recorded."""
+    found = {}  # a record of grading that did not finish is newer than the student's last complete one
+    for path in [*sorted(cache_folder(course).glob("*.json")), *sorted(cache_folder(course).glob("not-graded/*.json"))]:
+        try:
+            record = json.loads(path.read_text())
+            record["grades"] = [NotebookGrade(**g) for g in record["grades"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found[path.stem] = record
+    return found

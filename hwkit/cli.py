@@ -47,22 +47,22 @@ STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
 def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
                       archive_regex: str | None = None, times: dict | None = None) -> int:
     from .grade import SandboxUnavailable, grade
-    from .regrade import previous_scores
+    from .regrade import start_baseline
 
     started = time.time()
-    previous = previous_scores(course)  # before grading overwrites them: the regrade report compares
+    baseline = start_baseline(course)  # before grading overwrites the records: the regrade report compares
     try:
         run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex,
                     times=times)
     except SandboxUnavailable as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
-    if not run.students():  # nothing graded: no report files, not even empty ones
+    if not run.students() and not run.kept:  # nothing graded: no report files, not even empty ones
         for line in run.notes.get("(archive)", []):
             print(f"archive: {inert(line)}", file=sys.stderr)
         raise CourseError(f"--archive {archive} holds no notebook of a student (see the lines above): pass the zip "
                           "downloaded from the LMS, and --archive-regex if its files are named another way.")
-    return report_run(course, run, time.time() - started, previous)
+    return report_run(course, run, time.time() - started, baseline)
 
 
 def _require_submissions(course: Course, archive: str | None) -> None:
@@ -79,41 +79,53 @@ def _require_submissions(course: Course, archive: str | None) -> None:
                           f"submitted/<student_id>/{course.assignment}/, or pass --archive with an LMS download.")
 
 
-def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | None = None) -> int:
-    """grades-<assignment>.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
-    summaries, the figure, the console table and the regrade report of a finished run; the exit code:
-    0, or 1 when a student could not be graded."""
-    from .regrade import report_regrade
-    from .report import console_table, write_summaries, write_summary_figure
-    from .term import complete_run, write_grade_files
+def report_run(course: Course, run: GradeRun, seconds: float, baseline: dict | None = None) -> int:
+    """Every report written from the gradebook (publish.py: grades-<assignment>.csv with the roster's
+    non-submitters and the late penalties, the Canvas import file, the feedback pages and zips, the figure),
+    the console table, what this run changed and the regrade report; the exit code: 0, or 1 when a student
+    could not be graded."""
+    from .gradebook_view import read_view
+    from .publish import publish
+    from .regrade import finish_baseline, report_regrade
+    from .report import console_table
 
-    run = complete_run(course, run)
-    grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
-    write_summaries(run, course)
-    figure = write_summary_figure(run, course.summary_figure)
-    print(console_table(run, course.assignment))
+    view = read_view(course)
+    view.cached, view.retried = run.cached, run.retried
+    published = publish(course, view)
+    print(console_table(view, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {inert(line)}")
     for line in run.notes.get("(roster)", []):
         print(f"warning: {inert(line)}")
-    late = sum(1 for lateness in run.late.values() if lateness.late)
+    late = sum(1 for lateness in view.late.values() if lateness.late)
     print(f"{late} student(s) late" + (" (the late penalty is in the table above)" if late else ""))
-    for line in report_regrade(course, previous or {}, run):
+    print(inert(_changes(run)))
+    for line in report_regrade(course, baseline or {}, view):
         print(inert(line))
-    missing = run.not_graded()
-    graded = len(run.students()) - len(missing) - len(run.absent)
-    print(f"\n{graded} student(s) graded in {seconds:.0f} s "
-          f"({len(run.cached)} unchanged since the last run, not regraded)"
-          + (f"; {len(run.absent)} on the roster handed in nothing (0 points)" if run.absent else "")
-          + f"; scores in {grades_csv}, for Canvas's gradebook import {canvas_csv.name}, "
-          f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
-    if run.sandboxed is False:
+    finish_baseline(course)  # a complete run: the next regrade report compares with this one
+    missing = view.not_graded()
+    graded = len(view.students()) - len(missing) - len(view.absent)
+    print(f"\n{graded} student(s) graded ({len(run.students()) - len(run.cached)} in {seconds:.0f} s this run, "
+          f"{len(run.cached)} unchanged since the last run, not regraded)"
+          + (f"; {len(view.absent)} on the roster handed in nothing (0 points)" if view.absent else "")
+          + f"; scores in {published.grades_csv}, for Canvas's gradebook import {published.canvas_csv.name}, "
+          f"summary figure {published.figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/"
+          f"index.html, zipped in {course.root / 'feedback-release' / course.assignment}")
+    if view.sandboxed is False:
         print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); the grades file records it")
     if missing:
         print(f"{len(missing)} student(s) NOT GRADED (no grade recorded; run hwkit grade again): "
               + "; ".join(inert(f"{student} ({why})") for student, why in missing.items()))
         return 1
     return 0
+
+
+def _changes(run: GradeRun) -> str:
+    """What this run changed: e.g. "submissions: 2 new, 1 replaced, 3 unchanged; 4 kept from earlier runs"."""
+    parts = [f"{len(run.new)} new", f"{len(run.replaced)} replaced", f"{len(run.cached)} unchanged"]
+    shown = [f"{student}: {why}" for student, why in list(run.kept.items())[:10]] + ["..."] * (len(run.kept) > 10)
+    kept = f"; {len(run.kept)} graded before and kept (" + ", ".join(shown) + ")" if run.kept else ""
+    return "submissions: " + ", ".join(parts) + kept
 
 
 def course_of(args: argparse.Namespace, assignment_needed: bool = True) -> Course:
@@ -253,17 +265,9 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 def cmd_release_feedback(args: argparse.Namespace) -> int:
-    from .release import release_feedback, release_folder
+    from .export import release_grades_feedback
 
-    course = course_of(args)
-    zips = release_feedback(course)
-    if not zips:
-        print(f"hwkit release-feedback: no feedback in {course.feedback}/<student>/{course.assignment}/: "
-              "run `hwkit grade` first", file=sys.stderr)
-        return 1
-    print(f"{len(zips)} feedback zip(s), one per student (<student>.zip), in {release_folder(course)}: "
-          "upload each to its student in the LMS")
-    return 0
+    return release_grades_feedback(course_of(args))
 
 
 def _add_roster(sub) -> None:
@@ -354,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as error:
         print(f"hwkit {args.command}: {error}", file=sys.stderr)
         return USER_ERROR
-    except KeyboardInterrupt:
-        print(f"\nhwkit {args.command}: interrupted; run it again to go on.", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # Ctrl-C: one line, no traceback
+        graded = f"{stop.graded} graded, " if hasattr(stop, "graded") else ""
+        print(f"\nhwkit {args.command}: interrupted: {graded}run again to go on", file=sys.stderr)
         return 130
 
 

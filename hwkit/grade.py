@@ -15,6 +15,12 @@
   (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
   settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
   hands back a StudentResult (results.py); the progress bar is progress.py's.
+* Submissions accumulate: a student graded before and absent from this intake keeps their grade (graded again
+  from the copy record.py kept when a grading input changed), and a copy older than the graded one (by its
+  timestamp) is not graded; the run says who is new, replaced, unchanged, kept.
+* Ctrl-C stops the run within seconds (Interrupted, with how many were graded): the workers ignore it
+  (the parent stops them: SIGTERM, which closes their sandboxes, then SIGKILL), a student is recorded whole
+  or not at all, and the scratch folder is removed.
 * Each worker process has GradingSettings.worker_memory_mb of address space (a soft limit, so the sandbox it
   starts can still set its own): a message from a student's process that makes the judge
   allocate too much fails there (MemoryError: that question lost), not the worker.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,23 +38,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import unquote
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from .assignment import load as load_assignment
-from .cache import course_fingerprint, load_cached, store_cached, submission_key
+from .cache import course_fingerprint, load_cached, submission_key
 from .course import Course
 from .course_config import course_settings
 from .intake import Submission, collect, not_on_roster
+from .interrupts import Interrupted, interrupts_ignored, remove_folder, stop_worker, stop_workers
 from .lms_archive import collect_archive
 from .progress import Progress, announcer
-from .record import merge_into_gradebook
+from .record import NOT_IN_INTAKE, Recorder, gradebook_students, kept_copies, latest_attempts
 from .results import GradeRun, NotebookGrade, StudentResult
 from .roster import roster_ids
 from .settings import GradingSettings
@@ -62,17 +67,10 @@ def limit_worker_memory(megabytes: int = GradingSettings.worker_memory_mb) -> No
 
 
 def _init_walled_worker(settings: WorkerSettings) -> None:
-    """The pool's initializer: the worker's memory limit, then its scratch course (worker.py)."""
+    """The pool's initializer: the worker's memory limit, how it stops, then its scratch course (worker.py)."""
     limit_worker_memory(settings.grading.worker_memory_mb)
+    signal.signal(signal.SIGTERM, stop_worker)
     init_worker(settings)
-
-
-def _gradebook_students(db_url: str, assignment: str) -> set[str]:
-    try:
-        with Gradebook(db_url) as gradebook:
-            return {s.student.id for s in gradebook.find_assignment(assignment).submissions}
-    except MissingEntry:
-        return set()
 
 
 def _template(course: Course, target: Path, course_db_url: str, env: dict[str, str]) -> None:
@@ -86,12 +84,18 @@ def _template(course: Course, target: Path, course_db_url: str, env: dict[str, s
     shutil.copytree(target, other)
     exe = shutil.which("nbgrader", path=env["PATH"]) or "nbgrader"
     procs = [subprocess.Popen([exe, "generate_assignment", course.assignment, "--force", *extra], cwd=cwd, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
              for cwd, extra in ((target, []), (other, [f"--CourseDirectory.db_url={course_db_url}"]))]
-    for proc, where in zip(procs, ("the scratch course", "the course gradebook")):
-        out, _ = proc.communicate()
-        if proc.returncode:
-            raise RuntimeError(f"nbgrader generate_assignment failed for {where}:\n{out[-3000:]}")
+    try:
+        for proc, where in zip(procs, ("the scratch course", "the course gradebook")):
+            out, _ = proc.communicate()
+            if proc.returncode:
+                raise RuntimeError(f"nbgrader generate_assignment failed for {where}:\n{out[-3000:]}")
+    finally:  # interrupted: they are in sessions of their own (Ctrl-C is ours to handle), stop them
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     shutil.rmtree(other, ignore_errors=True)
 
 
@@ -131,16 +135,20 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
     fingerprint = course_fingerprint(course, settings)
     course_id, db_url = course_settings(course)
     notes: dict[str, list[str]] = {}
-    with tempfile.TemporaryDirectory(prefix="hwkit-grade-") as tmp:
-        run_dir = Path(tmp)
+    run_dir = Path(tempfile.mkdtemp(prefix="hwkit-grade-"))
+    results: dict[str, list[NotebookGrade]] = {}
+    cached: list[str] = []
+    try:
         ordered = _submissions(course, archive, archive_regex, run_dir / "archive", notes, times)
         if not ordered:  # nothing to grade: nothing written, not even an empty gradebook (the CLI says why)
             return GradeRun([], notes, sandboxed=settings.sandbox)
+        known = gradebook_students(db_url, course.assignment)
+        ordered, kept = latest_attempts(ordered, known)
+        absent = [student for student, why in kept.items() if why == NOT_IN_INTAKE]
+        ordered = sorted(ordered + kept_copies(course, absent), key=lambda s: s.student)  # graded again if need be
         keys = {s.student: submission_key(s, fingerprint) for s in ordered}
-        known = _gradebook_students(db_url, course.assignment)
-        results: dict[str, list[NotebookGrade]] = {}
         for s in ordered:
-            grades = load_cached(course, s, keys[s.student], known)
+            grades = load_cached(course, s, keys[s.student], set(known))
             if grades is not None:
                 results[s.student] = grades
         cached = list(results)
@@ -148,18 +156,26 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
         bar = None if progress is False else Progress(len(ordered), progress or None, cached=len(cached))
         if bar:
             bar.done = len(cached)
-        say(f"{len(ordered)} student(s) found, {len(cached)} unchanged since the last run, {len(todo)} to grade")
+        say(f"{len(ordered)} student(s) found, {len(cached)} unchanged since the last run, {len(todo)} to grade"
+            + (f" ({len(kept)} graded before and not in this intake or older here)" if kept else ""))
         retried: list[str] = []
         if todo:
-            recorder = _Recorder(course, course_id, db_url, keys, results, bar, on_result)
+            recorder = Recorder(course, course_id, db_url, keys, results, bar, on_result, settings.sandbox)
             workers = _start(course, settings, run_dir, db_url, len(todo), say)
             retried = _grade_all(todo, maxima, workers, recorder)
+    except KeyboardInterrupt:
+        raise Interrupted(len(results) - len(cached)) from None
+    finally:
+        with interrupts_ignored():
+            remove_folder(run_dir)
     all_grades = [g for student in sorted(results) for g in results[student]]
     for s in ordered:
         if s.notes.get("*"):
             notes[s.student] = s.notes["*"]
+    graded = [s.student for s in todo if s.student in results]
     return GradeRun(all_grades, notes, cached=cached, seconds=time.monotonic() - started, sandboxed=settings.sandbox,
-                    retried=retried)
+                    retried=retried, new=[s for s in graded if s not in known],
+                    replaced=[s for s in graded if s in known], kept=kept)
 
 
 def _submissions(course: Course, archive: Path | None, archive_regex: str | None, scratch: Path,
@@ -200,51 +216,7 @@ def _start(course: Course, settings: GradingSettings, run_dir: Path, db_url: str
                           str(course.source), str(course.grader_tests), settings)
 
 
-@dataclass
-class _Recorder:
-    """The parent's side of every graded student: publish its folders, merge it into the course
-    gradebook, cache it, count it."""
-
-    course: Course
-    course_id: str
-    db_url: str
-    keys: dict[str, str]
-    results: dict[str, list[NotebookGrade]]
-    bar: Progress | None
-    on_result: Callable[[str], None] | None
-
-    def finished(self, submission: Submission, result: StudentResult) -> None:
-        grades = result.grades
-        if result.log and grades:
-            grades[0].problems.append("nbgrader could not grade the submission: " +
-                                      result.log.strip().splitlines()[-1][:300])
-        self._publish(result)
-        merge_into_gradebook(self.db_url, self.course_id, self.course.assignment, result)
-        graded = all(g.graded for g in grades)
-        if graded:  # a notebook not graded is tried again next run
-            store_cached(self.course, submission.student, self.keys[submission.student], grades, result.timings)
-        self.results[submission.student] = grades
-        if self.on_result:
-            self.on_result(submission.student)
-        if self.bar:
-            self.bar.update(submission.student, "" if graded else " (NOT GRADED)")
-
-    def not_graded(self, student: str, grades: list[NotebookGrade]) -> None:
-        self.results[student] = grades  # nothing published, merged or cached
-        if self.bar:
-            self.bar.update(student, " (NOT GRADED)")
-
-    def _publish(self, result: StudentResult) -> None:
-        """The student's autograded notebooks and feedback of this assignment replace the previous ones (the
-        student's folders of other assignments stay as they are)."""
-        for kind, source in (("autograded", result.autograded), ("feedback", result.feedback)):
-            target = getattr(self.course, kind) / result.student / self.course.assignment
-            shutil.rmtree(target, ignore_errors=True)
-            if (Path(source) / self.course.assignment).is_dir():
-                shutil.copytree(Path(source) / self.course.assignment, target)
-
-
-def _grade_all(todo: list[Submission], maxima: dict, settings: WorkerSettings, recorder: _Recorder) -> list[str]:
+def _grade_all(todo: list[Submission], maxima: dict, settings: WorkerSettings, recorder: Recorder) -> list[str]:
     """Grade `todo`; returns who was retried alone after a worker died.
 
     First every student in shared pools. A worker that dies (OOM-killed, crashed) breaks its pool:
@@ -274,7 +246,7 @@ def _grade_all(todo: list[Submission], maxima: dict, settings: WorkerSettings, r
                       f"memory: {_describe(first)}; retried on a fresh worker: {_describe(again)}); "
                       "run hwkit grade again")
             grades = [NotebookGrade.not_graded(submission.student, name, m, reason) for name, m in maxima.items()]
-            recorder.not_graded(submission.student, grades)
+            recorder.not_graded(submission, grades)
     return [submission.student for submission in retry]
 
 
@@ -285,14 +257,20 @@ def _grade_in_pool(submissions: list[Submission], maxima: dict, settings: Worker
     failed = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_walled_worker,
                              initargs=(settings,)) as pool:
-        futures = {pool.submit(grade_student, s, maxima): s for s in submissions}
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as exc:
-                failed.append((futures[future], exc))
-                continue
-            finished(futures[future], result)
+        try:
+            with interrupts_ignored():  # the workers start (on submit) ignoring Ctrl-C: stopping them is ours
+                futures = {pool.submit(grade_student, s, maxima): s for s in submissions}
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    failed.append((futures[future], exc))
+                    continue
+                finished(futures[future], result)
+        except KeyboardInterrupt:
+            with interrupts_ignored():
+                stop_workers(pool)
+            raise
     return failed
 
 

@@ -103,6 +103,7 @@ def apply_late_policy(course: Course, run: GradeRun, db_url: str) -> dict[str, L
                     earned = grade.total
                     penalty = min(earned, max(0.0, policy.late_submission_penalty(student, earned, seconds)))
                     lateness.points += penalty
+                    lateness.notebooks[grade.notebook] = penalty
                 notebook.late_submission_penalty = penalty
             lateness.points = round(lateness.points, 2)
             found[student] = lateness

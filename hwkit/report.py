@@ -72,34 +72,37 @@ def student_total(grades: list[NotebookGrade], lateness: Lateness | None = None)
 
 
 MANUAL_COLUMN = "manual (blank = not graded yet)"
+PERSON_COLUMNS = ["first_name", "last_name", "email"]  # from the roster
 SUMMARY_COLUMNS = ["automatic", "automatic_max", MANUAL_COLUMN, "manual_max", "awaiting_ta", "submitted_at",
                        "days_late", "late_penalty", "total", "max_total", "status", "sandbox"]
 
 
 def write_grades_csv(run: GradeRun, path: Path) -> None:
-    """One row per student (everyone on the roster): points per question and per notebook; automatic points
-    and their maximum; the written answers' points (blank while any awaits a TA; so is each such question's
-    cell), their maximum and the points still awaiting a TA; when the submission came in, days late and the
-    late penalty; total = automatic + written points so far - penalty. A notebook whose grading did not
-    finish has empty cells, never 0, and the row's status says "not graded: <reason>"; who handed in nothing
-    has 0 and "no submission" (a reason is shown `inert`: a spreadsheet or `cat` acts on no control character).
-    The last column is the sandbox student code ran in."""
+    """One row per student (everyone on the roster), with the roster's names and email: points per question
+    and per notebook; automatic points and their maximum; the written answers' points (blank while any awaits
+    a TA; so is each such question's cell), their maximum and the points still awaiting a TA; when the
+    submission came in, days late and the late penalty; total = automatic + written points so far - penalty.
+    A notebook whose grading did not finish has empty cells, never 0, and the row's status says "not graded:
+    <reason>"; who handed in nothing has 0 and "no submission" (a reason is shown `inert`: a spreadsheet or
+    `cat` acts on no control character). The last column is the sandbox student code ran in."""
     students = _by_student(run)
     if not students:
-        path.write_text(",".join(["student_id", *SUMMARY_COLUMNS]) + "\n")
+        path.write_text(",".join(["student_id", *PERSON_COLUMNS, *SUMMARY_COLUMNS]) + "\n")
         return
     first = next(iter(students.values()))
     questions = [q for g in first for q in g.max_scores]
     notebooks = [Path(g.notebook).stem for g in first]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", *questions, *notebooks, *SUMMARY_COLUMNS])
+        writer.writerow(["student_id", *PERSON_COLUMNS, *questions, *notebooks, *SUMMARY_COLUMNS])
         for student, grades in students.items():
+            person = run.roster.get(student)
+            names = [inert(getattr(person, c) or "") if person else "" for c in PERSON_COLUMNS]
             scores = {q: s for g in grades if g.graded for q, s in g.scores.items()}
             lateness = run.late.get(student)
             total = student_total(grades, lateness)
             late = [lateness.submitted_at or "", math.ceil(lateness.seconds_late / DAY)] if lateness else ["", 0]
-            writer.writerow([student, *(_fmt(scores.get(q)) for q in questions),
+            writer.writerow([student, *names, *(_fmt(scores.get(q)) for q in questions),
                              *(_fmt(g.total if g.graded else None) for g in grades),
                              _fmt(total.automatic), _fmt(total.automatic_max),
                              _fmt(total.manual), _fmt(total.manual_max),
@@ -114,19 +117,23 @@ def _fmt(value: float | None) -> str:
 
 
 def write_summaries(run: GradeRun, course: Course) -> None:
-    """feedback/<student>/<assignment>/index.html: points per notebook and question, and every reason
-    points were lost; and the copy of MathJax the folder's notebook pages load (the folder is
-    complete: it can be handed to the student as it is)."""
+    """feedback/<student>/<assignment>/index.html: the total after the late penalty, points per notebook and
+    question with a TA's comments, and every reason points were lost; and the copy of MathJax the folder's
+    notebook pages load (the folder is complete: it can be handed to the student as it is)."""
     template = _templates().get_template("summary.html.j2")
     for student, grades in _by_student(run).items():
         folder = course.feedback / student / course.assignment
         folder.mkdir(parents=True, exist_ok=True)
         install_mathjax(folder)
-        complete = all(g.graded for g in grades)
+        lateness = run.late.get(student)
+        total = student_total(grades, lateness)
         (folder / "index.html").write_text(template.render(
-            assignment=course.assignment, student=student, notebooks=[_notebook_summary(g, folder) for g in grades],
-            total=sum(g.total for g in grades) if complete else None, maximum=sum(g.max_total for g in grades),
-            pending=sum(_pending(g) for g in grades if g.graded), notes=run.notes.get(student, [])))
+            assignment=course.assignment, student=student,
+            notebooks=[_notebook_summary(g, folder, lateness.notebooks.get(g.notebook, 0.0) if lateness else 0.0)
+                       for g in grades],
+            total=total.total, maximum=total.max_total, penalty=total.penalty,
+            late=describe(lateness) if lateness else "", pending=sum(_pending(g) for g in grades if g.graded),
+            notes=run.notes.get(student, [])))
 
 
 def _templates() -> jinja2.Environment:
@@ -138,11 +145,13 @@ def _templates() -> jinja2.Environment:
     return environment
 
 
-def _notebook_summary(grade: NotebookGrade, folder: Path) -> dict:
+def _notebook_summary(grade: NotebookGrade, folder: Path, penalty: float = 0.0) -> dict:
     page = f"{Path(grade.notebook).stem}.html"
     return {"name": grade.notebook, "page": page if (folder / page).exists() else None, "graded": grade.graded,
+            "penalty": penalty,
             "status": grade.status, "total": grade.total, "maximum": grade.max_total, "problems": grade.problems,
-            "questions": [{"name": q, "score": grade.scores.get(q), "maximum": m} for q, m in grade.max_scores.items()]}
+            "questions": [{"name": q, "score": grade.scores.get(q), "maximum": m, "comment": grade.comments.get(q)}
+                          for q, m in grade.max_scores.items()]}
 
 
 def _pending(grade: NotebookGrade) -> float:
@@ -197,7 +206,7 @@ def _notebook_cell(grade: NotebookGrade, absent: bool) -> str:
 
 
 def _total_text(total: StudentTotal, absent: bool) -> str:
-    """e.g. "66/66 automatic; 34 points await a TA", "88/100 (late -6.6)", "0/100 no submission"."""
+    """e.g. "66/100 so far: 66/66 automatic; 34 points await a TA", "88/100 (late -6.6)", "0/100 no submission"."""
     if absent:
         return f"0/{total.max_total:g} {NO_SUBMISSION}"
     if total.automatic is None:
@@ -205,7 +214,7 @@ def _total_text(total: StudentTotal, absent: bool) -> str:
     late = f"late -{total.penalty:g}" if total.penalty else ""
     if not total.awaiting:
         return f"{total.total:g}/{total.max_total:g}" + (f" ({late})" if late else "")
-    parts = [f"{total.automatic:g}/{total.automatic_max:g} automatic"]
+    parts = [f"{total.total:g}/{total.max_total:g} so far: {total.automatic:g}/{total.automatic_max:g} automatic"]
     if total.given:
         parts[0] += f" + {total.given:g} by a TA"
     parts.append(f"{total.awaiting:g} points await a TA")

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .roster import Student
 
 GRADED = "graded"
 NOT_GRADED = "not graded"  # prefix of the status of a notebook whose grading did not finish
@@ -23,6 +27,7 @@ class NotebookGrade:
     problems: list[str] = field(default_factory=list)
     status: str = GRADED
     manual: list[str] = field(default_factory=list)  # questions graded by hand (written answers)
+    comments: dict[str, str] = field(default_factory=dict)  # question -> a TA's comment (formgrader)
 
     @property
     def graded(self) -> bool:
@@ -93,6 +98,7 @@ class Lateness:
     seconds_late: float = 0.0
     percent: float = 0.0  # of the points earned
     points: float = 0.0
+    notebooks: dict[str, float] = field(default_factory=dict)  # notebook -> its share of `points`
 
     @property
     def late(self) -> bool:
@@ -111,6 +117,10 @@ class GradeRun:
     retried: list[str] = field(default_factory=list)  # students whose grading was retried on a fresh worker
     absent: list[str] = field(default_factory=list)  # on the roster, nothing submitted: 0 points
     late: dict[str, Lateness] = field(default_factory=dict)  # student -> lateness (students with a timestamp)
+    roster: dict[str, Student] = field(default_factory=dict)  # student -> names, email, LMS id
+    new: list[str] = field(default_factory=list)  # graded in this run, not in the gradebook before
+    replaced: list[str] = field(default_factory=list)  # graded in this run, in the gradebook before
+    kept: dict[str, str] = field(default_factory=dict)  # student -> why this run's copy was not graded
 
     def by_student(self) -> dict[str, list[NotebookGrade]]:
         """student -> their notebooks' grades, in the run's order."""

@@ -1,13 +1,12 @@
 """The term workflow without grading (fast): roster import through nbgrader, the late policy on a real
-nbgrader gradebook (cross-checked with `nbgrader export`), grades.csv's columns, the console's words, the
-Canvas import file, the feedback release and the regrade comparison. tests/test_term_class.py runs the
-same steps on a class graded for real."""
+nbgrader gradebook (cross-checked with `nbgrader export`), the gradebook view and grades.csv's columns, the
+console's words, the Canvas import file, the feedback release's refusals and the regrade comparison.
+tests/test_term_class.py and tests/test_one_gradebook.py run the same steps on classes graded for real."""
 from __future__ import annotations
 
 import csv
 import io
 import json
-import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -18,11 +17,12 @@ from conftest import copy_course
 from hwkit.canvas import FIXED_COLUMNS
 from hwkit.cli import main
 from hwkit.course import Course, nbgrader
+from hwkit.gradebook_view import read_view
 from hwkit.late import LatePolicy, describe
-from hwkit.regrade import changes, previous_scores
+from hwkit.publish import write_grade_files
+from hwkit.regrade import changes, finish_baseline, previous_scores, start_baseline
 from hwkit.report import MANUAL_COLUMN, console_table, write_grades_csv
 from hwkit.results import GradeRun, Lateness, NotebookGrade
-from hwkit.term import complete_run, write_grade_files
 
 P1 = "Problem1_Softmax_CrossEntropy.ipynb"
 P1_AUTO = {"q1_softmax": 1.0, "q1_cross_entropy": 1.0, "q1_grad_hidden_to_output": 2.0,
@@ -40,6 +40,15 @@ def p1_grade(student: str, auto: float | None = None, written: float | None = No
 @pytest.fixture
 def course(tmp_path: Path) -> Course:
     return copy_course(tmp_path / "course")
+
+
+@pytest.fixture
+def p1_course(course: Course) -> Course:
+    """The course with Problem 1 as hw1's only notebook (the gradebook below holds only it)."""
+    for notebook in course.source.glob("*.ipynb"):
+        if notebook.name != P1:
+            notebook.unlink()
+    return course
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -86,27 +95,29 @@ def _gradebook_with(course: Course, submissions: dict[str, tuple[str, float | No
             gradebook.add_grade_cell(question, Path(P1).stem, course.assignment, max_score=points,
                                      cell_type="code" if question in P1_AUTO else "markdown")
         for line in ROSTER.splitlines()[1:]:
-            student, first, last, _ = line.split(",")
-            gradebook.update_or_create_student(student, first_name=first, last_name=last)
+            student, first, last, email = line.split(",")
+            gradebook.update_or_create_student(student, first_name=first, last_name=last, email=email or None)
         for student, (stamp, written) in submissions.items():
             gradebook.add_submission(course.assignment, student, timestamp=stamp)
             for question, points in P1_AUTO.items():
                 gradebook.find_grade(question, Path(P1).stem, course.assignment, student).auto_score = points
-            for question in P1_MANUAL:
-                gradebook.find_grade(question, Path(P1).stem, course.assignment, student).manual_score = written
+            for question in P1_MANUAL:  # as autograde leaves a written answer: waiting for a TA
+                grade = gradebook.find_grade(question, Path(P1).stem, course.assignment, student)
+                grade.manual_score, grade.needs_manual_grade = written, written is None
         gradebook.db.commit()
 
 
-def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(course: Course) -> None:
+def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(p1_course: Course) -> None:
     """carol is on the roster and handed in nothing; bob handed in 1 day 1 hour late (2 started days: 20% of his
     14 points, a TA's included). nbgrader's own `nbgrader export` reads the same penalty from the gradebook."""
+    course = p1_course
     config = course.root / "nbgrader_config.py"
     config.write_text(config.read_text().replace('c.LatePolicy.due_dates = {}', 'c.LatePolicy.due_dates = '
                                                   '{"hw1": "2024-03-02 23:59:59"}'))
     _gradebook_with(course, {"alice": ("2024-03-02 10:00:00", None), "bob": ("2024-03-04 00:59:59", 3.0)})
-    run = complete_run(course, GradeRun([p1_grade("alice"), p1_grade("bob", written=3)], {}, sandboxed=True))
+    run = read_view(course)
     assert run.absent == ["carol"] and run.students() == ["alice", "bob", "carol"]
-    assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8)
+    assert run.late["bob"] == Lateness("2024-03-04 00:59:59", "2024-03-02 23:59:59", 90000.0, 20.0, 2.8, {P1: 2.8})
     assert not run.late["alice"].late and run.late["alice"].points == 0
     assert any("late by 1 day 1 h" in note for note in run.notes["bob"]) and "alice" not in run.notes
     grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
@@ -117,6 +128,8 @@ def test_roster_late_penalty_grades_csv_and_canvas_on_a_real_gradebook(course: C
     assert alice["q1_1_written"] == "" and alice["awaiting_ta"] == "7" and alice["total"] == "8"
     assert (bob[MANUAL_COLUMN], bob["awaiting_ta"], bob["days_late"], bob["late_penalty"]) == ("6", "0", "2", "2.8")
     assert bob["total"] == "11.2" and bob["submitted_at"] == "2024-03-04 00:59:59"
+    assert (alice["first_name"], alice["last_name"], alice["email"]) == ("Alice", "Liddell", "alice@uni.edu")
+    assert list(rows["bob"])[:4] == ["student_id", "first_name", "last_name", "email"] and bob["email"] == ""
     assert (carol["total"], carol["automatic"], carol["status"]) == ("0", "0", "no submission")
 
     exported = course.root / "nbgrader-export.csv"
@@ -160,33 +173,66 @@ def test_grades_csv_keeps_written_answers_blank_until_graded(tmp_path: Path) -> 
     assert "8/8 automatic + 4 by a TA; 3 points await a TA" in table and "12/12 (+3 TA)" in table
 
 
-def test_release_feedback_zips_each_students_feedback(course: Course) -> None:
-    for student in ("alice", "bob"):
-        folder = course.feedback / student / course.assignment
-        folder.mkdir(parents=True)
-        (folder / "index.html").write_text(f"<h1>{student}</h1>")
-        (folder / f"{Path(P1).stem}.html").write_text("<p>feedback</p>")
-    code, out, _ = run_cli("--course", str(course.root), "release-feedback")
-    release = course.root / "feedback-release" / "hw1"
-    assert code == 0 and str(release) in out and sorted(p.name for p in release.iterdir()) == ["alice.zip", "bob.zip"]
-    with zipfile.ZipFile(release / "bob.zip") as zf:
-        assert sorted(zf.namelist()) == [f"hw1/{Path(P1).stem}.html", "hw1/index.html"]
-        assert zf.read("hw1/index.html") == b"<h1>bob</h1>"
-    code, _, err = run_cli("--course", str(course.root), "release-feedback", "--assignment", "hw2")
-    assert code == 2 and "--assignment hw2" in err and "the course's assignments: hw0, hw1" in err, err
+def test_release_feedback_and_export_refuse_in_one_sentence(course: Course) -> None:
+    """Before anything was graded, and with a misspelled --assignment: one sentence, exit 2, nothing written."""
+    for command in ("release-feedback", "export"):
+        code, out, err = run_cli("--course", str(course.root), command)
+        assert code == 2 and "nothing graded yet" in err and len(err.strip().splitlines()) == 1, err
+        code, _, err = run_cli("--course", str(course.root), command, "--assignment", "hw2")
+        assert code == 2 and "--assignment hw2" in err and "the course's assignments: hw0, hw1" in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (course.root / "feedback-release").exists() and not course.grades_csv.exists()
 
 
-def test_regrade_compares_with_the_previous_runs_cache(course: Course) -> None:
+def test_regrade_compares_with_the_last_complete_run(course: Course) -> None:
+    """The baseline is the records as the first run after a complete one found them; a run that was interrupted
+    leaves it, so the next run still compares everyone graded since (alice, graded before the interrupt)."""
     cache = course.autograded / ".hwkit-cache" / course.assignment
     cache.mkdir(parents=True)
+
+    def record(student: str, key: str, softmax: float) -> None:
+        grade = p1_grade(student, written=None)
+        grade.scores["q1_softmax"] = softmax
+        (cache / f"{student}.json").write_text(json.dumps({"key": key, "grades": [grade.__dict__]}))
+
     for student, softmax in (("alice", 0.0), ("bob", 1.0), ("cid", 0.0)):
-        before = p1_grade(student, written=None)
-        before.scores["q1_softmax"] = softmax
-        (cache / f"{student}.json").write_text(json.dumps({"key": "old", "grades": [before.__dict__]}))
-    previous = previous_scores(course)
-    now = GradeRun([p1_grade("alice"), p1_grade("bob", auto=0.0), p1_grade("cid", auto=0.0)], {}, cached=["cid"])
-    found, compared = changes(previous, now)
-    assert compared == ["alice", "bob"]  # cid's result was reused: not graded again
+        record(student, "old", softmax)
+    assert previous_scores(course)["bob"][(P1, "q1_softmax")] == 1.0
+    baseline = start_baseline(course)
+    record("alice", "new", 1.0)  # graded, then the run was interrupted
+    assert start_baseline(course) == baseline  # the resumed run compares with the same baseline
+    record("bob", "new", 0.0)
+    now = GradeRun([p1_grade("alice"), p1_grade("bob", auto=0.0), p1_grade("cid", auto=0.0)], {})
+    found, compared = changes(baseline, now, {"alice": "new", "bob": "new", "cid": "old"})
+    assert compared == ["alice", "bob"]  # cid's record did not change: not graded again
     assert [(c.student, c.question, c.before, c.after, c.delta) for c in found if c.student == "alice"] == [
         ("alice", "q1_softmax", 0.0, 1.0, 1.0)]
     assert sum(c.delta for c in found if c.student == "bob") == -8
+    assert not any(c.question in P1_MANUAL for c in found)  # a TA's points are not the checks'
+    finish_baseline(course)
+    assert start_baseline(course)["alice"][0] == "new"  # after a complete run: a new baseline
+
+
+def test_a_long_reason_wraps_in_the_browser(tmp_path: Path) -> None:
+    """A reason quoting a long unbroken value (an array, a path) wraps: the page never scrolls sideways."""
+    from test_one_gradebook import chromium_or_skip
+
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from hwkit.report import write_summaries
+
+    course = Course(tmp_path.resolve(), "hw1")
+    grade = p1_grade("ann", auto=0.0, written=2.0)
+    grade.problems.append("q1_softmax: expected " + "0.12345678," * 80)
+    grade.comments["q1_1_written"] = "see " + "x" * 300
+    write_summaries(GradeRun([grade], {}), course)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 600})
+            page.goto((course.feedback / "ann" / "hw1" / "index.html").as_uri())
+            assert "0.12345678" in page.inner_text("body") and "TA: see xxx" in page.inner_text("body")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        finally:
+            browser.close()
