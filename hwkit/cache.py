@@ -73,7 +73,7 @@ def load_cached(course: Course, submission: Submission, key: str, in_gradebook: 
         return None
     if submission.notebooks and not (course.autograded / submission.student / course.assignment).is_dir():
         return None
-    return [NotebookGrade(**g) for g in record["grades"]]
+    return [NotebookGrade.from_dict(g) for g in record["grades"]]
 
 
 def store_cached(course: Course, student: str, key: str, grades: list[NotebookGrade], timings: dict) -> None:
