@@ -2,7 +2,8 @@
 one assignment, keyed by a
 hash of the submission and of everything else that decides a grade (source/, grader_tests/,
 nbgrader_config.py, the grading code and templates, the grading settings). A killed run resumes
-where it stopped; grading twice regrades nothing; a change to a check regrades everyone.
+where it stopped; grading twice regrades nothing; a change to a check regrades everyone. The class report
+reads the judge's diagnoses and times of the last grading from it (`cached_records`).
 """
 from __future__ import annotations
 
@@ -82,3 +83,16 @@ def store_cached(course: Course, student: str, key: str, grades: list[NotebookGr
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"key": key, "grades": [asdict(g) for g in grades], "timings": timings}, indent=1))
     os.replace(tmp, path)  # atomic: a killed run leaves either the old record or the new one
+
+
+def cached_records(course: Course) -> dict[str, tuple[list[NotebookGrade], dict[str, float]]]:
+    """student -> (grades, timings) of every record in the assignment's cache, whatever its key (the class report
+    reads the judge's diagnoses and times of the last grading here; unreadable records are left out)."""
+    records = {}
+    for path in sorted(cache_folder(course).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            records[path.stem] = ([NotebookGrade.from_dict(g) for g in record["grades"]], record.get("timings", {}))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return records

@@ -1,4 +1,5 @@
-"""Command line: `hwkit build`, `roster`, `grade`, `demo`, `otter-grade`, `lab`, `export`, `release-feedback`.
+"""Command line: `hwkit build`, `roster`, `grade`, `demo`, `otter-grade`, `lab`, `export`, `release-feedback`,
+`report`.
 
 Every command works on a course folder: the one `--course PATH` names (before or after the command),
 else the folder hwkit runs in or the nearest one above it (see course.py for what marks one), and on
@@ -28,6 +29,7 @@ from .progress import inert
 from .settings import (
     CELL_TIMEOUT,
     NOTEBOOK_TIMEOUT,
+    SIMILARITY_THRESHOLD,
     GradingSettings,
     add_grading_options,
     grading_settings,
@@ -90,6 +92,9 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
     write_summaries(run, course)
     figure = write_summary_figure(run, course.summary_figure)
+    from .class_report import write_report
+
+    class_page = write_report(course)
     print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {inert(line)}")
@@ -101,7 +106,8 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
           f"({len(run.cached)} unchanged since the last run, not regraded)"
           + (f"; {len(run.absent)} on the roster handed in nothing (0 points)" if run.absent else "")
           + f"; scores in {grades_csv}, for Canvas's gradebook import {canvas_csv.name}, "
-          f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html")
+          f"summary figure {figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/index.html, "
+          f"class report {class_page}")
     if run.sandboxed is False:
         print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); the grades file records it")
     if missing:
@@ -194,6 +200,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_grades
 
     return export_grades(course_of(args), Path(args.out) if args.out else None)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    course = course_of(args)
+    if not course.gradebook.is_file():
+        raise CourseError(f"nothing graded yet: {course.gradebook} does not exist; run hwkit grade first.")
+    from dataclasses import replace
+
+    from .class_report import report_folder, write_report
+    from .class_stats import gradebook_scores
+    from .similarity import SimilaritySettings
+
+    if not gradebook_scores(course).scores:
+        raise CourseError(f"nothing graded yet for {course.assignment}: run hwkit grade --assignment "
+                          f"{course.assignment} first.")
+    page = write_report(course, replace(SimilaritySettings(), threshold=args.similarity_threshold))
+    print(f"class report {page} (open it in a browser); questions.csv, mistakes.csv, exceptions.csv, pairs.csv in "
+          f"{report_folder(course)}")
+    return 0
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 (excluded) and 1, e.g. 0.5")
+    return value
 
 
 # ---- registering them ------------------------------------------------------------------------
@@ -298,8 +330,16 @@ def _add_export(sub) -> None:
     p.add_argument("--out", help="CSV file (default: grades-<assignment>.csv in the course)")
 
 
+def _add_report(sub) -> None:
+    p = add_command(sub, "report", cmd_report, "write the class report reports/<assignment>/index.html (per-question "
+                    "statistics, common mistakes, exceptions, written answers, similar code) and its CSVs")
+    p.add_argument("--similarity-threshold", type=share, default=SIMILARITY_THRESHOLD,
+                   help="share of a student's own code matching another's from which the pair is listed "
+                        "(default %(default)g)")
+
+
 COMMANDS = (_add_roster, _add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export,
-            _add_release_feedback)
+            _add_release_feedback, _add_report)
 
 
 def parser() -> argparse.ArgumentParser:
