@@ -49,8 +49,9 @@ def gradebook_scores(course: Course) -> ClassScores:
             row = scores.setdefault(submission.student.id, {})
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    if grade.name in points:
-                        row[grade.name] = None if grade.needs_manual_grade else float(grade.score or 0.0)
+                    if grade.name in points:  # export.py's rule: a TA's score replaces the autograder's
+                        waiting = grade.needs_manual_grade and grade.manual_score is None
+                        row[grade.name] = None if waiting else float(grade.score or 0) + float(grade.extra_credit or 0)
     return ClassScores(points, auto, scores)
 
 
