@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .class_stats import ClassStats, class_stats
 from .course import Course
-from .similarity import Similarity, SimilaritySettings, compare, notebooks_code, solution_code
+from .similarity import Similarity, SimilaritySettings, compare, notebooks_code
 
 TEMPLATES = Path(__file__).parent / "templates" / "class_report"
 PAIRS_SHOWN = 30  # side-by-side views on the page (pairs.csv lists every pair)
@@ -57,10 +57,7 @@ def student_code(course: Course, students: list[str]) -> dict[str, str]:
 
 def template_code(course: Course) -> str:
     """What the release gives in the solution cells (stubs, signatures, docstrings): subtracted from every student's."""
-    import nbformat
-
-    return "\n\n".join(solution_code(nbformat.read(path, as_version=4))
-                       for path in sorted(course.release.glob("*.ipynb")))
+    return notebooks_code(list(course.release.glob("*.ipynb")))
 
 
 def write_report(course: Course, settings: SimilaritySettings | None = None) -> Path:

@@ -11,17 +11,31 @@ also gives the matching spans for the side-by-side view).
 """
 from __future__ import annotations
 
+import builtins
 import io
+import json
+import keyword
+import os
+import re
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
-import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import get_token_coverage, highlight_overlap
+from copydetect.utils import filter_code, get_token_coverage, highlight_overlap
 
 from .settings import SIMILARITY_THRESHOLD
 
+# A pair is compared exactly when its shared fingerprints are at least this share of the threshold (of the smaller
+# fingerprint set): fingerprints sample the code evenly (winnowing), so the shares of code and of fingerprints differ
+# little; 0.7 leaves a wide margin.
+PREFILTER = 0.7
+PARALLEL_FROM = 200  # students per extra process fingerprinting (a process takes a second to start)
+DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+BUILTINS = frozenset(dir(builtins))
 MARK = ('<mark class="match">', "</mark>")
 
 
@@ -38,7 +52,8 @@ class SimilaritySettings:
     guarantee: int = 30  # copydetect's guarantee threshold: matches this long are always found
     common_share: float = 0.1  # a fingerprint in more than this share of the class is common code ...
     common_min: int = 5  # ... and in more than this many students (a small class has no common code)
-    candidate_max: int = 20  # fingerprints in at most this many students make two students candidates
+    candidate_max: int = 20  # fingerprints in at most this many students make two students candidates ...
+    candidate_shared: int = 2  # ... when they share at least this many of them (one can be a coincidence)
 
     @property
     def window(self) -> int:
@@ -66,45 +81,131 @@ class Pair:
 class Similarity:
     pairs: list[Pair]  # share >= threshold, most similar first
     students: int  # students with code of their own to compare
-    compared: int  # candidate pairs compared exactly
+    candidates: int  # pairs sharing uncommon code
+    compared: int  # candidate pairs whose shared fingerprints could reach the threshold, compared exactly
     settings: SimilaritySettings
 
 
-def solution_code(notebook: nbformat.NotebookNode) -> str:
-    """The code solution cells of a notebook, in order (what a student writes; markdown answers left out)."""
-    return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code"
-                       and cell.metadata.get("nbgrader", {}).get("solution"))
+def solution_code(notebook: dict) -> str:
+    """The code solution cells of a notebook (nbformat 4 JSON), in order: what a student writes (markdown answers
+    left out)."""
+    cells = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
+    return "\n\n".join(_text(cell.get("source", "")) for cell in cells
+                       if cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
 def notebooks_code(paths: list[Path]) -> str:
-    return "\n\n".join(solution_code(nbformat.read(path, as_version=4)) for path in sorted(paths))
+    """The solution code of notebooks nbgrader wrote (read as JSON: nbformat's validation would cost seconds per
+    hundred notebooks); an unreadable one counts as no code."""
+    texts = []
+    for path in sorted(paths):
+        try:
+            texts.append(solution_code(json.loads(path.read_text())))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return "\n\n".join(texts)
+
+
+def _text(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
 
 
 def _fingerprint(name: str, code: str, settings: SimilaritySettings, boilerplate: np.ndarray | None = None,
                  window: int | None = None) -> CodeFingerprint:
-    return CodeFingerprint(name, settings.noise, window or settings.window, boilerplate, language="python",
-                           fp=io.StringIO(code))
+    """copydetect's fingerprint of `code`, tokenized by `filter_python` (copydetect's own tokenizer, pygments, takes
+    ten times as long: two minutes for a class of 2,000)."""
+    try:
+        filtered, offsets = filter_python(code)
+    except (tokenize.TokenError, SyntaxError):  # not Python (an unfinished string, bad indentation): pygments copes
+        filtered, offsets = filter_code(code, name, "python")
+    fingerprint = CodeFingerprint(name, settings.noise, window or settings.window, boilerplate, filter=False,
+                                  fp=io.StringIO(filtered))
+    fingerprint.raw_code, fingerprint.offsets = code, offsets
+    return fingerprint
 
 
-def compare(codes: dict[str, str], template: str, settings: SimilaritySettings = SimilaritySettings()) -> Similarity:
+def _fingerprints(codes: dict[str, str], settings: SimilaritySettings,
+                  boilerplate: np.ndarray) -> dict[str, CodeFingerprint]:
+    """Every student's fingerprint, on every core for a large class (tokenizing is most of the report's time)."""
+    students = sorted(codes)
+    workers = min(os.cpu_count() or 1, len(students) // PARALLEL_FROM)
+    if workers < 2:
+        return {s: _fingerprint(f"{s}.py", codes[s], settings, boilerplate) for s in students}
+    chunks = [students[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        done = pool.map(_fingerprint_all, [{s: codes[s] for s in chunk} for chunk in chunks],
+                        [settings] * workers, [boilerplate] * workers)
+        return {s: fingerprint for found in done for s, fingerprint in found.items()}
+
+
+def _fingerprint_all(codes: dict[str, str], settings: SimilaritySettings,
+                     boilerplate: np.ndarray) -> dict[str, CodeFingerprint]:
+    return {s: _fingerprint(f"{s}.py", code, settings, boilerplate) for s, code in codes.items()}
+
+
+def filter_python(code: str) -> tuple[str, np.ndarray]:
+    """copydetect's `filter_code` for Python with the standard library's tokenizer: the same filtered text (names
+    become V, function names F, class names O, strings S; whitespace and comments dropped; keywords, builtins,
+    numbers and operators kept; an attribute is a name) and the same offsets (copydetect maps matches back to the
+    code with them)."""
+    starts = [0] + [m.end() for m in re.finditer("\n", code)]
+    out: list[str] = []
+    length, offset, offsets = 0, 0, [[0, 0]]
+    previous_end, previous = 0, ""  # where the last token ended, its text
+    for kind, text, (row, column), (end_row, end_column), _ in tokenize.generate_tokens(io.StringIO(code).readline):
+        start, end = _position(starts, row, column, len(code)), _position(starts, end_row, end_column, len(code))
+        if start > previous_end:  # the whitespace between tokens
+            offsets.append([length - 1, offset])
+            offset += start - previous_end
+        previous_end = max(previous_end, end)
+        if kind in DROPPED or not text.strip():
+            if text:
+                offsets.append([length - 1, offset])
+                offset += len(text)
+            continue
+        placeholder = None
+        if kind == tokenize.STRING:
+            placeholder = "S"
+        elif kind == tokenize.NAME and not keyword.iskeyword(text) and (text not in BUILTINS or previous == "."):
+            placeholder = {"def": "F", "class": "O"}.get(previous, "V")
+        previous = text
+        if placeholder is None:
+            out.append(text)
+            length += len(text)
+            continue
+        out.append(placeholder)
+        length += 1
+        offsets.append([length - 1, offset])
+        offset += len(text) - 1
+    return "".join(out), np.array(offsets)
+
+
+def compare(codes: dict[str, str], template: str, settings: SimilaritySettings | None = None) -> Similarity:
     """The pairs of `codes` (student -> their code) whose match reaches the threshold, most similar first."""
+    settings = settings or SimilaritySettings()
     boilerplate = np.array(sorted(_fingerprint("template.py", template, settings, window=1).hashes), dtype=np.int64)
-    prints = {student: _fingerprint(f"{student}.py", code, settings, boilerplate) for student, code in codes.items()}
+    prints = _fingerprints(codes, settings, boilerplate)
     students = [s for s in sorted(prints) if prints[s].hashes]
     owners, hashes = _postings([prints[s] for s in students])
     kept = _drop_common(prints, students, hashes, settings)
     candidates = _candidates(owners[kept], hashes[kept], len(students), settings)
-    pairs = []
+    pairs, compared = [], 0
     for i, j in candidates:
         first, second = prints[students[i]], prints[students[j]]
         if not first.hashes or not second.hashes:
             continue
+        # The shared fingerprints bound the shared code: copydetect's exact (and slower) comparison only where
+        # they could reach the threshold.
+        if len(first.hashes & second.hashes) < PREFILTER * settings.threshold * min(len(first.hashes),
+                                                                                      len(second.hashes)):
+            continue
+        compared += 1
         _, (share_first, share_second), _ = compare_files(first, second)
         if max(share_first, share_second) >= settings.threshold:
             pairs.append((float(share_first), float(share_second), students[i], students[j]))
     pairs.sort(key=lambda p: (-max(p[0], p[1]), p[2], p[3]))
     return Similarity([_pair(prints[a], prints[b], a, b, x, y) for x, y, a, b in pairs],
-                      sum(1 for s in students if prints[s].hashes), len(candidates), settings)
+                      sum(1 for s in students if prints[s].hashes), len(candidates), compared, settings)
 
 
 def _postings(prints: list[CodeFingerprint]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +238,8 @@ def _drop_common(prints: dict[str, CodeFingerprint], students: list[str], hashes
 
 def _candidates(owners: np.ndarray, hashes: np.ndarray, students: int,
                 settings: SimilaritySettings) -> list[tuple[int, int]]:
-    """Pairs of students sharing a fingerprint that at most `candidate_max` students have (the inverted index)."""
+    """Pairs of students sharing `candidate_shared` fingerprints that at most `candidate_max` students have (an
+    inverted index: the cost grows with the pairs that share rare code, not with all pairs)."""
     if not len(hashes):
         return []
     starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
@@ -150,8 +252,13 @@ def _candidates(owners: np.ndarray, hashes: np.ndarray, students: int,
         codes.append(np.minimum(group[i], group[j]) * students + np.maximum(group[i], group[j]))
     if not codes:
         return []
-    found = np.unique(np.concatenate(codes))
-    return [(int(c // students), int(c % students)) for c in found]
+    found, shared = np.unique(np.concatenate(codes), return_counts=True)
+    return [(int(c // students), int(c % students)) for c in found[shared >= settings.candidate_shared]]
+
+
+def _position(starts: list[int], row: int, column: int, size: int) -> int:
+    """A tokenizer's (row, column) as an index of the code (the end marker's row is past the last line)."""
+    return min(starts[row - 1] + column, size) if row <= len(starts) else size
 
 
 def _pair(first: CodeFingerprint, second: CodeFingerprint, a: str, b: str, share_a: float, share_b: float) -> Pair:
