@@ -304,3 +304,18 @@ def test_old_cache_records_load_and_new_ones_round_trip() -> None:
     new = NotebookGrade("s", "n.ipynb", {"q": 0.0}, {"q": 1.0}, diagnoses=[Diagnosis("q", "case 1", "wrong")],
                         errors=[CodeError("cell", "KeyError", 3, "KeyError: 'x'")])
     assert NotebookGrade.from_dict(asdict(new)) == new
+
+
+@pytest.mark.parametrize("args, says", [
+    ((), "nothing graded yet"),
+    (("--assignment", "hw9"), "hw0, hw1"),
+    (("--similarity-threshold", "2"), "between 0 (excluded) and 1"),
+])
+def test_report_mistakes_are_one_sentence(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    """Before any grading, a misspelled assignment, a threshold out of range: one sentence, exit 2, nothing written."""
+    root = tmp_path / "course"
+    copy_course_files(REPO, root)
+    done = _hwkit(root, "report", *args)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr  # argparse adds its usage line
+    assert not (root / "reports").exists()
