@@ -3,11 +3,14 @@ code solution cells of their notebooks, with the release's template subtracted) 
 implements MOSS's winnowing: names become placeholders and whitespace and comments drop out before fingerprinting,
 so renamed variables, reformatting and reordered functions do not hide a copy.
 
-Scale: each student's code is fingerprinted once. Fingerprints found in many students' code (more than
-`SimilaritySettings.common_share` of the class: the fixed template's idioms, the one obvious way to write a line)
-are common code, dropped as MOSS drops them; pairs that share rarer fingerprints are the candidates (an inverted
-index: never all pairs of notebooks), and only those are compared exactly (copydetect's `compare_files`, which
-also gives the matching spans for the side-by-side view).
+Scale: each student's code is fingerprinted once, tokenized by the standard library (`filter_python`: copydetect's
+pygments lexer is ten times slower) into copydetect's filtered form, on every core for a large class (forked
+processes: copydetect hashes with Python's `hash`, whose seed differs between interpreters). Fingerprints found in
+many students' code (more than `SimilaritySettings.common_share` of the class: the fixed template's idioms, the one
+obvious way to write a line) are common code, dropped as MOSS drops them; pairs that share rarer fingerprints are
+the candidates (an inverted index: never all pairs of notebooks), and only those whose shared fingerprints could
+reach the threshold are compared exactly (copydetect's `compare_files`, which also gives the matching spans for the
+side-by-side view).
 """
 from __future__ import annotations
 
