@@ -57,6 +57,9 @@ class SimilaritySettings:
     common_min: int = 5  # ... and in more than this many students (a small class has no common code)
     candidate_max: int = 20  # fingerprints in at most this many students make two students candidates ...
     candidate_shared: int = 2  # ... when they share at least this many of them (one can be a coincidence)
+    # Code of one's own (filtered characters, the template removed) below which a student is not compared: a
+    # one-line answer in a stub matches every other student's same line, and says nothing.
+    min_code: int = 100
 
     @property
     def window(self) -> int:
@@ -188,7 +191,7 @@ def compare(codes: dict[str, str], template: str, settings: SimilaritySettings |
     settings = settings or SimilaritySettings()
     boilerplate = np.array(sorted(_fingerprint("template.py", template, settings, window=1).hashes), dtype=np.int64)
     prints = _fingerprints(codes, settings, boilerplate)
-    students = [s for s in sorted(prints) if prints[s].hashes]
+    students = [s for s in sorted(prints) if prints[s].token_coverage >= settings.min_code]
     owners, hashes = _postings([prints[s] for s in students])
     kept = _drop_common(prints, students, hashes, settings)
     candidates = _candidates(owners[kept], hashes[kept], len(students), settings)
