@@ -119,9 +119,9 @@ def _text(source: str | list[str]) -> str:
 def _fingerprint(name: str, code: str, settings: SimilaritySettings, boilerplate: np.ndarray | None = None,
                  window: int | None = None) -> CodeFingerprint:
     """copydetect's fingerprint of `code`, tokenized by `filter_python` (copydetect's own tokenizer, pygments, takes
-    ten times as long: two minutes for a class of 2,000)."""
+    ten times as long: two minutes for a class of 2,000), without offsets (`_pair` adds them where needed)."""
     try:
-        filtered, offsets = filter_python(code)
+        filtered, offsets = filter_python(code, with_offsets=False)
     except (tokenize.TokenError, SyntaxError):  # not Python (an unfinished string, bad indentation): pygments copes
         filtered, offsets = filter_code(code, name, "python")
     fingerprint = CodeFingerprint(name, settings.noise, window or settings.window, boilerplate, filter=False,
@@ -149,23 +149,24 @@ def _fingerprint_all(codes: dict[str, str], settings: SimilaritySettings,
     return {s: _fingerprint(f"{s}.py", code, settings, boilerplate) for s, code in codes.items()}
 
 
-def filter_python(code: str) -> tuple[str, np.ndarray]:
+def filter_python(code: str, with_offsets: bool = True) -> tuple[str, np.ndarray]:
     """copydetect's `filter_code` for Python with the standard library's tokenizer: the same filtered text (names
     become V, function names F, class names O, strings S; whitespace and comments dropped; keywords, builtins,
-    numbers and operators kept; an attribute is a name) and the same offsets (copydetect maps matches back to the
-    code with them)."""
-    starts = [0] + [m.end() for m in re.finditer("\n", code)]
+    numbers and operators kept; an attribute is a name) and, `with_offsets`, the same offsets (copydetect maps
+    matches back to the code with them: needed for the side-by-side view only)."""
+    starts = [0] + [m.end() for m in re.finditer("\n", code)] + [len(code)] * 2  # the end marker is past the end
     out: list[str] = []
     length, offset, offsets = 0, 0, [[0, 0]]
     previous_end, previous = 0, ""  # where the last token ended, its text
     for kind, text, (row, column), (end_row, end_column), _ in tokenize.generate_tokens(io.StringIO(code).readline):
-        start, end = _position(starts, row, column, len(code)), _position(starts, end_row, end_column, len(code))
-        if start > previous_end:  # the whitespace between tokens
-            offsets.append([length - 1, offset])
-            offset += start - previous_end
-        previous_end = max(previous_end, end)
+        if with_offsets:
+            start = starts[row - 1] + column
+            if start > previous_end:  # the whitespace between tokens
+                offsets.append([length - 1, offset])
+                offset += start - previous_end
+            previous_end = max(previous_end, starts[end_row - 1] + end_column)
         if kind in DROPPED or not text.strip():
-            if text:
+            if with_offsets and text:
                 offsets.append([length - 1, offset])
                 offset += len(text)
             continue
@@ -181,9 +182,10 @@ def filter_python(code: str) -> tuple[str, np.ndarray]:
             continue
         out.append(placeholder)
         length += 1
-        offsets.append([length - 1, offset])
-        offset += len(text) - 1
-    return "".join(out), np.array(offsets)
+        if with_offsets:
+            offsets.append([length - 1, offset])
+            offset += len(text) - 1
+    return "".join(out), np.array(offsets if with_offsets else [])
 
 
 def compare(codes: dict[str, str], template: str, settings: SimilaritySettings | None = None) -> Similarity:
@@ -262,14 +264,19 @@ def _candidates(owners: np.ndarray, hashes: np.ndarray, students: int,
     return [(int(c // students), int(c % students)) for c in found[shared >= settings.candidate_shared]]
 
 
-def _position(starts: list[int], row: int, column: int, size: int) -> int:
-    """A tokenizer's (row, column) as an index of the code (the end marker's row is past the last line)."""
-    return min(starts[row - 1] + column, size) if row <= len(starts) else size
-
-
 def _pair(first: CodeFingerprint, second: CodeFingerprint, a: str, b: str, share_a: float, share_b: float) -> Pair:
+    for fingerprint in (first, second):  # the offsets that map matches back to the code, for these two only
+        if not len(fingerprint.offsets):
+            fingerprint.offsets = _offsets(fingerprint.raw_code)
     _, _, (slices_a, slices_b) = compare_files(first, second)
     return Pair(a, b, share_a, share_b, _highlight(first.raw_code, slices_a), _highlight(second.raw_code, slices_b))
+
+
+def _offsets(code: str) -> np.ndarray:
+    try:
+        return filter_python(code)[1]
+    except (tokenize.TokenError, SyntaxError):
+        return filter_code(code, "code.py", "python")[1]
 
 
 def _highlight(code: str, slices: np.ndarray) -> str:

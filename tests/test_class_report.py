@@ -274,7 +274,7 @@ def test_page_renders_offline_in_chromium_without_errors(graded_hw0: Course, tmp
         assert page.locator("img[src^='data:image/png']").count() == 2
         assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         assert page.locator("#pair-1 ~ .pair mark.match").count() > 0, "the side-by-side view marks the matches"
-        assert "5" in page.locator("#mistakes-table tr", has_text="biases").inner_text()
+        assert "5" in page.locator("#mistakes-table tr", has_text="weights and biases").inner_text()
         written = page.locator("#written-table tr", has_text=WRITTEN).inner_text()
         assert "0: 10, 2: 1" in written and "1: reference" in written, written
         page.screenshot(path=str(tmp_path / "class-report.png"), full_page=True)
