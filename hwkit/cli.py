@@ -82,7 +82,7 @@ def _require_submissions(course: Course, archive: str | None) -> None:
 
 def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | None = None) -> int:
     """grades-<assignment>.csv (with the roster's non-submitters and the late penalties), the Canvas import file, the
-    summaries, the figure, the console table and the regrade report of a finished run; the exit code:
+    summaries, the figure, the console table, the regrade report and the class report of a finished run; the exit code:
     0, or 1 when a student could not be graded."""
     from .regrade import report_regrade
     from .report import console_table, write_summaries, write_summary_figure
@@ -92,14 +92,14 @@ def report_run(course: Course, run: GradeRun, seconds: float, previous: dict | N
     grades_csv, canvas_csv = write_grade_files(course, run, course.grades_csv)
     write_summaries(run, course)
     figure = write_summary_figure(run, course.summary_figure)
-    from .class_report import write_report
-
-    class_page = write_report(course)
     print(console_table(run, course.assignment))
     for line in run.notes.get("(archive)", []):
         print(f"archive: {inert(line)}")
     for line in report_regrade(course, previous or {}, run):
         print(inert(line))
+    from .class_report import write_report
+
+    class_page = write_report(course)  # last: the grade files above never wait for it
     missing = run.not_graded()
     graded = len(run.students()) - len(missing) - len(run.absent)
     print(f"\n{graded} student(s) graded in {seconds:.0f} s "
