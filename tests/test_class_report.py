@@ -321,3 +321,30 @@ def test_report_mistakes_are_one_sentence(tmp_path: Path, args: tuple[str, ...],
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert says in done.stderr.strip().splitlines()[-1], done.stderr  # the sentence (argparse's usage before it)
     assert not (root / "reports").exists()
+
+
+@pytest.mark.slow  # the shared graded class
+def test_hw1_mutants_are_grouped_by_their_cause(graded_class) -> None:
+    """Homework 1's mutation corpus as the real judge graded it: every question a student lost has a structured
+    diagnosis, and each planted mistake's diagnosis (its hint) lands in a group of its question with its student."""
+    from hwkit.class_stats import ClassScores, compute_stats
+    from mutants_planar import NOTEBOOK as PLANAR, ROUTE_NOTEBOOKS, route_student
+
+    grades = {s: [g for g in gs if g.notebook == PLANAR] for s, gs in graded_class.run.by_student().items()}
+    grades = {s: gs for s, gs in grades.items() if gs and all(g.graded for g in gs)}
+    for student in (route_student(i) for i in range(len(ROUTE_NOTEBOOKS))):
+        (grade,) = grades[student]
+        lost = {q for q, points in grade.scores.items() if q not in grade.manual and points < grade.max_scores[q]}
+        assert lost and {d.question for d in grade.diagnoses} == lost, (student, grade.diagnoses, lost)
+    first = next(iter(grades.values()))[0]
+    scores = ClassScores(first.max_scores, {q: q not in first.manual for q in first.max_scores},
+                         {s: gs[0].scores for s, gs in grades.items()})
+    mistakes = compute_stats(scores, grades, {}).mistakes
+    checked = 0
+    for i, (mutants, _) in enumerate(ROUTE_NOTEBOOKS):
+        for mutant in mutants:
+            if mutant.hint:
+                groups = [g for g in mistakes if g.key[0] == mutant.question and mutant.hint in g.key[1]]
+                assert any(route_student(i) in g.students for g in groups), (mutant.name, groups)
+                checked += 1
+    assert checked >= 10
