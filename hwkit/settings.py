@@ -6,7 +6,9 @@ fingerprint (cache.py).
 Each value has its one default here; the resource limits' defaults are those of `walls.Limits`,
 which this object holds whole. A name means one unit everywhere: `cell_timeout` and
 `notebook_timeout` are seconds of wall time. The command-line options that set them (`hwkit grade`,
-`hwkit demo`) are registered here too, with their help, beside their defaults.
+`hwkit demo`) are registered here too, with their help, beside their defaults. The class report's similarity
+threshold has its one default here too (SIMILARITY_THRESHOLD, read by similarity.SimilaritySettings and by the
+option of `hwkit report`, which must not import the similarity code to show its help).
 """
 from __future__ import annotations
 
