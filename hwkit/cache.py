@@ -4,7 +4,8 @@ status, the run's notes, whether it ran sandboxed), keyed by a hash of the submi
 else that decides a grade (source/, grader_tests/, nbgrader_config.py, the grading code and templates, the
 grading settings). A killed run resumes where it stopped; grading twice regrades nothing; a change to a
 check regrades everyone. A student whose grading did not finish is recorded apart, with no key: shown NOT
-GRADED, never reused. The points themselves are read from the gradebook (gradebook_view.py).
+GRADED, never reused. The points themselves are read from the gradebook (gradebook_view.py). The class report
+reads the judge's diagnoses and times of the last grading from it (`cached_records`).
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def load_cached(course: Course, submission: Submission, key: str, in_gradebook: 
         return None
     if submission.notebooks and not (course.autograded / submission.student / course.assignment).is_dir():
         return None
-    return [NotebookGrade(**g) for g in record["grades"]]
+    return [NotebookGrade.from_dict(g) for g in record["grades"]]
 
 
 def store_cached(course: Course, student: str, key: str | None, grades: list[NotebookGrade], timings: dict,
@@ -102,8 +103,14 @@ def records(course: Course) -> dict[str, dict]:
     for path in [*sorted(cache_folder(course).glob("*.json")), *sorted(cache_folder(course).glob("not-graded/*.json"))]:
         try:
             record = json.loads(path.read_text())
-            record["grades"] = [NotebookGrade(**g) for g in record["grades"]]
+            record["grades"] = [NotebookGrade.from_dict(g) for g in record["grades"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue
         found[path.stem] = record
     return found
+
+
+def cached_records(course: Course) -> dict[str, tuple[list[NotebookGrade], dict[str, float]]]:
+    """student -> (grades, timings) of each student's last grading (the class report reads the judge's
+    diagnoses and times here)."""
+    return {student: (record["grades"], record.get("timings", {})) for student, record in records(course).items()}

@@ -200,7 +200,7 @@ class CellJudge:
         if over.timed_out and timeout_here < timeout:  # stopped by the notebook's limit, not the question's
             raise ObserverGone(clock.reason, timed_out=True)
         if failure:
-            return Verdict(question, 0.0, points, f"{question}: {failure}")
+            return Verdict.lost(question, points, failure)
         hidden = " and hidden" if cell.hidden_lines else ""
         return Verdict(question, points, points, f"{question}: the visible{hidden} tests passed.")
 

@@ -1,4 +1,5 @@
-"""Command line: `hwkit build`, `roster`, `grade`, `demo`, `otter-grade`, `lab`, `export`, `release-feedback`.
+"""Command line: `hwkit build`, `roster`, `grade`, `demo`, `otter-grade`, `lab`, `export`, `release-feedback`,
+`report`.
 
 Every command works on a course folder: the one `--course PATH` names (before or after the command),
 else the folder hwkit runs in or the nearest one above it (see course.py for what marks one), and on
@@ -28,6 +29,7 @@ from .progress import inert
 from .settings import (
     CELL_TIMEOUT,
     NOTEBOOK_TIMEOUT,
+    SIMILARITY_THRESHOLD,
     GradingSettings,
     add_grading_options,
     grading_settings,
@@ -82,8 +84,9 @@ def _require_submissions(course: Course, archive: str | None) -> None:
 def report_run(course: Course, run: GradeRun, seconds: float, baseline: dict | None = None) -> int:
     """Every report written from the gradebook (publish.py: grades-<assignment>.csv with the roster's
     non-submitters and the late penalties, the Canvas import file, the feedback pages and zips, the figure),
-    the console table, what this run changed and the regrade report; the exit code: 0, or 1 when a student
+    the console table, what this run changed, the regrade report and the class report; the exit code: 0, or 1 when a student
     could not be graded."""
+    from .class_report import write_report
     from .gradebook_view import read_view
     from .publish import publish
     from .regrade import finish_baseline, report_regrade
@@ -103,6 +106,7 @@ def report_run(course: Course, run: GradeRun, seconds: float, baseline: dict | N
     for line in report_regrade(course, baseline or {}, view):
         print(inert(line))
     finish_baseline(course)  # a complete run: the next regrade report compares with this one
+    class_page = write_report(course)  # last: the grade files above never wait for it
     missing = view.not_graded()
     graded = len(view.students()) - len(missing) - len(view.absent)
     print(f"\n{graded} student(s) graded ({len(run.students()) - len(run.cached)} in {seconds:.0f} s this run, "
@@ -110,7 +114,7 @@ def report_run(course: Course, run: GradeRun, seconds: float, baseline: dict | N
           + (f"; {len(view.absent)} on the roster handed in nothing (0 points)" if view.absent else "")
           + f"; scores in {published.grades_csv}, for Canvas's gradebook import {published.canvas_csv.name}, "
           f"summary figure {published.figure.name}, feedback in {course.feedback}/<student>/{course.assignment}/"
-          f"index.html, zipped in {course.root / 'feedback-release' / course.assignment}")
+          f"index.html, zipped in {course.root / 'feedback-release' / course.assignment}, class report {class_page}")
     if view.sandboxed is False:
         print("WARNING: student code ran WITHOUT a sandbox (--unsandboxed); the grades file records it")
     if missing:
@@ -236,6 +240,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export_grades(course_of(args), Path(args.out) if args.out else None)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    course = course_of(args)
+    if not course.gradebook.is_file():
+        raise CourseError(f"nothing graded yet: {course.gradebook} does not exist; run hwkit grade first.")
+    from dataclasses import replace
+
+    from .class_report import report_folder, write_report
+    from .class_stats import gradebook_scores
+    from .similarity import SimilaritySettings
+
+    if not gradebook_scores(course).scores:
+        raise CourseError(f"nothing graded yet for {course.assignment}: run hwkit grade --assignment "
+                          f"{course.assignment} first.")
+    page = write_report(course, replace(SimilaritySettings(), threshold=args.similarity_threshold))
+    print(f"class report {page} (open it in a browser); questions.csv, mistakes.csv, exceptions.csv, pairs.csv in "
+          f"{report_folder(course)}")
+    return 0
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 (excluded) and 1, e.g. 0.5")
+    return value
+
+
 # ---- registering them ------------------------------------------------------------------------
 
 def add_command(sub: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int],
@@ -336,8 +366,16 @@ def _add_export(sub) -> None:
     p.add_argument("--out", help="CSV file (default: grades-<assignment>.csv in the course)")
 
 
+def _add_report(sub) -> None:
+    p = add_command(sub, "report", cmd_report, "write the class report reports/<assignment>/index.html (per-question "
+                    "statistics, common mistakes, exceptions, written answers, similar code) and its CSVs")
+    p.add_argument("--similarity-threshold", type=share, default=SIMILARITY_THRESHOLD,
+                   help="share of a student's own code matching another's from which the pair is listed "
+                        "(default %(default)g)")
+
+
 COMMANDS = (_add_roster, _add_build, _add_grade, _add_demo, _add_otter_grade, _add_lab, _add_export,
-            _add_release_feedback)
+            _add_release_feedback, _add_report)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,6 +37,7 @@ from nbformat import NotebookNode
 
 from .assignment import checks_package, hidden_package
 from .judge_socket import Connection, ObserverGone, ObserverNotStarted, SandboxedObserver, SubprocessObserver
+from .results import CodeError
 from .settings import cell_timeout_reason
 
 
@@ -48,10 +49,17 @@ class Verdict:
     points: float
     max_points: float
     message: str  # why the points were lost, or which cases passed
+    case: str = ""  # the case that failed first (results.Diagnosis.case)
+    cause: str = ""  # why the points were lost, without the question and the case (results.Diagnosis.cause)
 
     @property
     def passed(self) -> bool:
         return self.points == self.max_points
+
+    @classmethod
+    def lost(cls, question: str, points: float, cause: str) -> Verdict:
+        """0 points, and why, not tied to one case: the message "<question>: <cause>", and the cause."""
+        return cls(question, 0.0, points, f"{question}: {cause}", "", cause)
 
 
 REPORT_GRACE = 10.0  # seconds past a limit the observer may take to say a cell or a question's child stopped
@@ -105,6 +113,7 @@ class CellRun:
     """What running the notebook's code cells in the observer gave (shown in the feedback when a question fails)."""
 
     errors: list[str]
+    raised: list[CodeError] = field(default_factory=list)  # the exceptions among `errors`, as data
 
 
 def judged_cells(submitted: NotebookNode, source: NotebookNode, run: Any = None) -> list[dict]:
@@ -181,7 +190,7 @@ def judge_notebook(reference: Reference, observer: Any, cells: list[dict], quest
         return [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
                 for q, p in questions], CellRun([])
     except ObserverGone:  # out of time
-        return [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions], CellRun([])
+        return [Verdict.lost(q, p, clock.reason) for q, p in questions], CellRun([])
     timings["judge_cells"] = timings.get("judge_cells", 0.0) + time.monotonic() - started
     verdicts: list[Verdict] = []
     for question, points in questions:
@@ -192,9 +201,9 @@ def judge_notebook(reference: Reference, observer: Any, cells: list[dict], quest
             verdicts.append(reference.judge_question(connection, question, points, cell_timeout, clock))
         except ObserverGone as exc:
             if clock.left() <= 0:  # time is up: every question left is lost
-                verdicts += [Verdict(q, 0.0, p, f"{q}: {clock.reason}") for q, p in questions[len(verdicts):]]
+                verdicts += [Verdict.lost(q, p, clock.reason) for q, p in questions[len(verdicts):]]
                 break
-            verdicts.append(Verdict(question, 0.0, points, f"{question}: {exc}"))
+            verdicts.append(Verdict.lost(question, points, str(exc)))
             connection = None
         except ObserverNotStarted as exc:
             verdicts += [Verdict(q, 0.0, p, f"not graded: running the notebook's code for the checks failed ({exc})")
@@ -214,7 +223,7 @@ def _run_cells(observer: Any, connection: Connection, cells: list[dict], cell_ti
     while True:
         failed = _send_cells(connection, cells, cell_timeout, clock)
         if isinstance(failed, CellRun):
-            return connection, CellRun(notes + failed.errors), cells
+            return connection, CellRun(notes + failed.errors, failed.raised), cells
         index, why = failed
         notes.append(f"cell {str(cells[index].get('id'))[:40]}: {why}; the checks ran without it")
         del cells[index]
@@ -243,14 +252,22 @@ def _send_cells(connection: Connection, cells: list[dict], cell_timeout: float,
             return current, "the process running the checks ended in this cell (it exited, crashed or hit a limit)"
         if "cells" in message:
             results = message["cells"] if isinstance(message["cells"], list) else []
-            return CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in results[:len(cells)]
-                            if isinstance(c, dict) and c.get("error")])
+            failed = [c for c in results[:len(cells)] if isinstance(c, dict) and c.get("error")]
+            return CellRun([f"cell {str(c.get('id'))[:40]}: {str(c.get('error'))[:300]}" for c in failed],
+                           [_code_error(c) for c in failed if isinstance(c.get("kind"), str)])
         index = message.get("cell")
         if type(index) is not int or not 0 <= index < len(cells):
             if current is None:
                 raise ObserverNotStarted("the checking process sent an unexpected message")
             return current, "the checked code sent an unexpected message"
         current = index
+
+
+def _code_error(cell: dict) -> CodeError:
+    """What the observer said a cell raised (the student's process says it: clipped, typed, never trusted)."""
+    line = cell.get("line")
+    return CodeError(str(cell.get("id"))[:40], str(cell["kind"])[:80], line if type(line) is int else 0,
+                     str(cell.get("error"))[:300])
 
 
 def _judge_question(reference: Reference, connection: Connection, question: str, points: float,
@@ -272,19 +289,22 @@ def _judge_question(reference: Reference, connection: Connection, question: str,
     except _ChildGone as gone:
         if gone.timed_out and timeout_here < timeout:
             raise ObserverGone(clock.reason, timed_out=True) from None
-        return Verdict(question, 0.0, points, f"{question}: {gone}{_too_long(timeout) if gone.timed_out else ''}")
+        cause = gone.cause + (_too_long(timeout) if gone.timed_out else "")
+        return Verdict(question, 0.0, points, f"{question}: {gone}{_too_long(timeout) if gone.timed_out else ''}",
+                       gone.case, cause)
     except ObserverGone:
         raise
     except Exception as exc:  # garbage from the student's process (WireError, a missing key, ...)
-        failure = f"the checked code sent an answer that cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+        failure = "", f"the checked code sent an answer that cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
     connection.send({"op": "end"})
     done = _drain(connection, deadline)
     if failure is None and done.get("timed_out"):
         if timeout_here < timeout:
             raise ObserverGone(clock.reason, timed_out=True)
-        failure = _too_long(timeout)
+        failure = "", _too_long(timeout)
     if failure:
-        return Verdict(question, 0.0, points, f"{question}, {failure}")
+        case, cause = failure
+        return Verdict(question, 0.0, points, f"{question}, {case + ': ' if case else ''}{cause}", case, cause)
     kinds = [c.kind for c in cases]
     return Verdict(question, points, points, f"{question}: all {len(cases)} cases passed "
                    f"({kinds.count('public')} public, {kinds.count('hidden')} hidden).")
@@ -296,14 +316,16 @@ def _too_long(timeout: float) -> str:
 
 class _ChildGone(Exception):
     """The forked child answering the question ended (crash, exit, timeout) before the verdict;
-    timed_out: it was stopped at the time limit (the message is then where it was, the limit follows)."""
+    timed_out: it was stopped at the time limit (the message is then where it was, the limit follows);
+    case: the case it was answering ("" before the first), cause: what happened."""
 
-    def __init__(self, message: str, timed_out: bool = False):
-        super().__init__(message)
-        self.timed_out = timed_out
+    def __init__(self, case: str, cause: str, timed_out: bool = False):
+        super().__init__(f"{case}: {cause}" if case else cause)
+        self.case, self.cause, self.timed_out = case, cause, timed_out
 
 
-def _run_cases(checks: ModuleType, connection: Connection, spec: Any, cases: list, deadline: float) -> str | None:
+def _run_cases(checks: ModuleType, connection: Connection, spec: Any, cases: list,
+               deadline: float) -> tuple[str, str] | None:
     """The first failing case's label and reason, or None when every case passed."""
     message = connection.receive(deadline)
     _raise_if_done(message, "")
@@ -312,16 +334,16 @@ def _run_cases(checks: ModuleType, connection: Connection, spec: Any, cases: lis
     for case in cases:
         failure = _judge_case(checks, connection, spec, case, data, deadline)
         if failure:
-            return f"{case.label}: {failure}"
+            return case.label, failure
     return None
 
 
-def _raise_if_done(message: dict, where: str) -> None:
+def _raise_if_done(message: dict, case: str) -> None:
     if "question_done" not in message:
         return
     if message.get("timed_out"):
-        raise _ChildGone(where, timed_out=True)
-    raise _ChildGone(f"{where}the checked code ended the process (exit status {message.get('status')}) "
+        raise _ChildGone(case, "", timed_out=True)
+    raise _ChildGone(case, f"the checked code ended the process (exit status {message.get('status')}) "
                      "before it could be judged")
 
 
@@ -373,7 +395,7 @@ def _judge_case(checks: ModuleType, connection: Connection, spec: Any, case: Any
             except checks.CheckFailure as failure:
                 return str(failure)
             return None
-        _raise_if_done(message, f"{case.label}: ")
+        _raise_if_done(message, case.label)
         raise ValueError(f"unexpected message {sorted(message)[:3]}")
 
 

@@ -30,6 +30,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from types import ModuleType
 
@@ -112,7 +113,7 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict, announce: Call
         filename = f"<cell {cell['id']}>"
         source = python_source(str(cell["source"]))
         linecache.cache[filename] = (len(source), None, [line + "\n" for line in source.splitlines()], filename)
-        error = None
+        error, kind, line = None, None, 0
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout, 0.5)  # and again, should the cell catch it
         try:
@@ -121,10 +122,12 @@ def run_cells(cells: list[dict], timeout: float, namespace: dict, announce: Call
             error = (f"CellTimeoutError: the cell ran longer than the {timeout:g} s limit (--timeout); raise it with "
                      f"hwkit grade --timeout {3 * timeout:g} if the answer is just slow")
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next cell still runs
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            error, kind = f"{type(exc).__name__}: {str(exc)[:300]}", type(exc).__name__
+            line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename == filename),
+                        0)  # the cell's line it was raised in (the class report groups by it)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        results.append({"id": cell["id"], "error": error})
+        results.append({"id": cell["id"], "error": error, "kind": kind, "line": line})
     return results
 
 

@@ -23,7 +23,7 @@ from .course import Course
 from .intake import Submission
 from .interrupts import deferred_interrupt
 from .progress import Progress
-from .results import NOT_GRADED, NotebookGrade, StudentResult
+from .results import NOT_GRADED, Diagnosis, NotebookGrade, StudentResult
 
 
 def harvest_gradebook(scratch: Path, assignment: str, submission: Submission,
@@ -81,6 +81,8 @@ def _fill_scores(gradebook: Gradebook, grade: NotebookGrade, course: Course, jud
         grade.mark_not_graded(unjudged[len(NOT_GRADED):].lstrip(": "))
         return
     grade.problems.extend(v.message for v in verdicts if not v.passed)
+    grade.diagnoses.extend(Diagnosis(v.question, v.case, v.cause) for v in verdicts if not v.passed)
+    grade.errors.extend(ran.raised)
     if any(not v.passed for v in verdicts):  # errors in the student's own cells explain failing questions
         grade.problems.extend(f"error in {e}" for e in ran.errors[:5])
         if len(ran.errors) > 5:

@@ -1,4 +1,4 @@
-"""What grading produces, per student and notebook: the types every report reads."""
+"""What grading produces, per student and notebook: the types every report reads (and the cache stores)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +10,27 @@ if TYPE_CHECKING:
 GRADED = "graded"
 NOT_GRADED = "not graded"  # prefix of the status of a notebook whose grading did not finish
 NO_SUBMISSION = "no submission"  # the status of a student on the roster who handed in nothing (0 points)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why one autograded question lost its points, as the judge decided it: the class report groups the
+    class's failures by (question, cause), never by reading them out of a message."""
+
+    question: str
+    case: str  # the case that failed first ("" when the failure is not one case's: a time limit, a crash)
+    cause: str  # the judge's reason, without the question and the case
+
+
+@dataclass(frozen=True)
+class CodeError:
+    """An exception a cell of the student's code raised when the judge ran the notebook's cells (reported by the
+    student's own process: data to show, escaped, never to trust)."""
+
+    cell: str  # the cell's grade id, or "#<index>" for an untracked cell
+    kind: str  # the exception's type name
+    line: int  # the line of the cell it was raised in (0: unknown)
+    message: str
 
 
 @dataclass
@@ -28,6 +49,17 @@ class NotebookGrade:
     status: str = GRADED
     manual: list[str] = field(default_factory=list)  # questions graded by hand (written answers)
     comments: dict[str, str] = field(default_factory=dict)  # question -> a TA's comment (formgrader)
+    diagnoses: list[Diagnosis] = field(default_factory=list)  # the autograded questions it failed, and why
+    errors: list[CodeError] = field(default_factory=list)  # what the student's cells raised in the judge's run
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NotebookGrade:
+        """A grade as `dataclasses.asdict` wrote it (cache.py); records written before diagnoses existed load
+        without them."""
+        data = dict(data)
+        data["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
+        data["errors"] = [CodeError(**e) for e in data.get("errors", [])]
+        return cls(**data)
 
     @property
     def graded(self) -> bool:

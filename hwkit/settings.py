@@ -6,7 +6,9 @@ fingerprint (cache.py).
 Each value has its one default here; the resource limits' defaults are those of `walls.Limits`,
 which this object holds whole. A name means one unit everywhere: `cell_timeout` and
 `notebook_timeout` are seconds of wall time. The command-line options that set them (`hwkit grade`,
-`hwkit demo`) are registered here too, with their help, beside their defaults.
+`hwkit demo`) are registered here too, with their help, beside their defaults. The class report's similarity
+threshold has its one default here too (SIMILARITY_THRESHOLD, read by similarity.SimilaritySettings and by the
+option of `hwkit report`, which must not import the similarity code to show its help).
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ CELL_TIMEOUT = 20  # seconds a cell (and the judge's checks of one question) may
 NOTEBOOK_TIMEOUT = 300  # seconds all cells of one notebook may run together (sandboxed runs)
 MAX_TIMEOUT = 24 * 3600  # the largest --timeout and --notebook-timeout: any value up to it works with any
                          # number of cells (the kernels' CPU rlimit is clamped, walls.Limits.cpu_seconds)
+# The class report's similarity threshold (similarity.SimilaritySettings, `hwkit report --similarity-threshold`): the
+# share of a student's own code matching another's from which the pair is listed (how it was chosen: its docstring).
+SIMILARITY_THRESHOLD = 0.5
 LIMIT_OPTIONS = ("memory_mb", "output_bytes")  # the fields of walls.Limits the command line can set
 
 

@@ -196,12 +196,13 @@ def judge_student(student: str, notebooks: list[str],
                                    settings.workers)
             verdicts, ran = judge_in_sandbox(server, reference, folder, cells, questions, cell_timeout, timings,
                                              settings.grading.notebook_timeout, run.seconds if run else 0.0)
-            ran = CellRun(ran.errors + [f"the checks ({wall.name}): {wall.reason}" for wall in server.last_walls])
+            ran = replace(ran, errors=ran.errors + [f"the checks ({wall.name}): {wall.reason}"
+                                                    for wall in server.last_walls])
         else:
             verdicts, ran = judge_unsandboxed(reference, folder, cells, questions, cell_timeout, settings.env,
                                               timings, settings.grading.notebook_timeout)
         if run is not None:  # what the notebook's own run had to stop comes first
-            ran = CellRun(run.notes + ran.errors)
+            ran = replace(ran, errors=run.notes + ran.errors)
         _annotate(executed, verdicts)
         nbformat.write(executed, path)
         _record(scratch, settings.assignment, student, Path(name).stem, verdicts)
