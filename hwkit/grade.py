@@ -15,6 +15,7 @@
   (cache.py), keyed by a hash of the submission, source/, grader_tests/ and the grading
   settings. A killed run resumes where it stopped; grading twice regrades nothing. Each worker
   hands back a StudentResult (results.py); the progress bar is progress.py's.
+* With GradingSettings.scheduler the workers are a Dask cluster's (cluster.py); the parent records as here.
 * Each worker process has GradingSettings.worker_memory_mb of address space (a soft limit, so the sandbox it
   starts can still set its own): a message from a student's process that makes the judge
   allocate too much fails there (MemoryError: that question lost), not the worker.
@@ -117,7 +118,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
     of submitted/ for the students it holds. progress: a stream for the progress bar (default
     stderr), False for none. on_result(student): called as each student is recorded.
     """
-    if settings.sandbox:
+    if settings.sandbox and not settings.scheduler:  # on a cluster, each node checks its own (cluster.py)
         require_sandbox()  # before anything is written
     started = time.monotonic()
     say = announcer(progress)
@@ -148,7 +149,11 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
         if todo:
             recorder = _Recorder(course, course_id, db_url, keys, results, bar, on_result)
             workers = _start(course, settings, run_dir, db_url, len(todo), say)
-            retried = _grade_all(todo, maxima, workers, recorder)
+            if settings.scheduler:
+                from .cluster import grade_on_cluster
+                retried = grade_on_cluster(course, workers, maxima, todo, recorder, say)
+            else:
+                retried = _grade_all(todo, maxima, workers, recorder)
     all_grades = [g for student in sorted(results) for g in results[student]]
     for s in ordered:
         if s.notes.get("*"):
@@ -181,14 +186,16 @@ def _start(course: Course, settings: GradingSettings, run_dir: Path, db_url: str
     env = course.env()
     if not settings.sandbox:
         print("hwkit grade: WARNING: student code runs WITHOUT a sandbox (--unsandboxed)", file=sys.stderr)
-    grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if settings.sandbox else None
+    local = settings.sandbox and not settings.scheduler  # a cluster's nodes prepare their own (cluster.py)
+    grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if local else None
     say(f"preparing: registering {course.assignment} in the gradebook and in a scratch course "
         "(nbgrader generate_assignment, about half a minute)")
     _template(course, run_dir / "template", db_url, env)
     course.autograded.mkdir(exist_ok=True)
     workers = min(max(1, settings.jobs or os.cpu_count() or 1), students)
-    say(f"starting {workers} grading worker(s)" + (", each with a sandbox whose kernels import numpy, "
-        "PyTorch and matplotlib once (the first results take a minute)" if settings.sandbox else ""))
+    if not settings.scheduler:
+            say(f"starting {workers} grading worker(s)" + (", each with a sandbox whose kernels import numpy, "
+            "PyTorch and matplotlib once (the first results take a minute)" if settings.sandbox else ""))
     return WorkerSettings(str(run_dir), str(run_dir / "template"), workers, grader_mount, env, course.assignment,
                           str(course.source), str(course.grader_tests), settings)
 
@@ -206,7 +213,7 @@ class _Recorder:
     bar: Progress | None
     on_result: Callable[[str], None] | None
 
-    def finished(self, submission: Submission, result: StudentResult) -> None:
+    def finished(self, submission: Submission, result: StudentResult, worker: str | None = None) -> None:
         grades = result.grades
         if result.log and grades:
             grades[0].problems.append("nbgrader could not grade the submission: " +
@@ -220,7 +227,7 @@ class _Recorder:
         if self.on_result:
             self.on_result(submission.student)
         if self.bar:
-            self.bar.update(submission.student, "" if graded else " (NOT GRADED)")
+            self.bar.update(submission.student, "" if graded else " (NOT GRADED)", worker)
 
     def not_graded(self, student: str, grades: list[NotebookGrade]) -> None:
         self.results[student] = grades  # nothing published, merged or cached
