@@ -46,6 +46,7 @@ STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
 
 def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
                       archive_regex: str | None = None) -> int:
+    from .cluster import ClusterError
     from .grade import SandboxUnavailable, grade
     from .regrade import previous_scores
 
@@ -53,7 +54,7 @@ def _grade_and_report(course: Course, settings: GradingSettings, archive: str | 
     previous = previous_scores(course)  # before grading overwrites them: the regrade report compares
     try:
         run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex)
-    except SandboxUnavailable as error:
+    except (SandboxUnavailable, ClusterError) as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
     if not run.students():  # nothing graded: no report files, not even empty ones
