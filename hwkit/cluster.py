@@ -88,7 +88,7 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
 
         client.subscribe_topic(STARTED_TOPIC, started)
         by_student = {s.student: s for s in todo}
-        futures = as_completed()
+        futures = as_completed(loop=client.loop)
         raised: dict[str, BaseException] = {}
         student_of: dict[str, str] = {}
 
