@@ -54,9 +54,10 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
                      recorder: _Recorder, say) -> list[str]:
     """Grade `todo` on the cluster at settings.grading.scheduler; every result goes to `recorder` as it comes.
     Returns who was retried (their grading died once or raised once)."""
-    from distributed import Variable, as_completed
+    from distributed import as_completed
 
     from .cluster_node import (
+        ATTEMPTS_KEY,
         PLUGIN,
         STARTED_TOPIC,
         Abandoned,
@@ -79,14 +80,8 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
         say(f"Dask scheduler {address}: {workers} worker(s) now; sending them the course's grading inputs")
         client.register_plugin(GradingNode(shipment(course, settings, maxima)), name=PLUGIN)
 
-        def started(event) -> None:
-            message = event[1]
-            if message["attempt"] > 1:
-                retried.add(message["student"])
-            if bar:
-                bar.start(message["student"], message["worker"], message["attempt"])
-
-        client.subscribe_topic(STARTED_TOPIC, started)
+        if bar:
+            client.subscribe_topic(STARTED_TOPIC, lambda event: bar.start(**event[1]))
         by_student = {s.student: s for s in todo}
         futures = as_completed(loop=client.loop)
         raised: dict[str, BaseException] = {}
@@ -125,6 +120,8 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
                           f"{', '.join(outcome.workers)}; a crash or the memory limit); run hwkit grade again")
                 recorder.not_graded(student, _not_graded(student, maxima, reason))
                 continue
+            if outcome.attempt > 1:
+                retried.add(student)
             folder = scratch / student
             shutil.rmtree(folder, ignore_errors=True)
             unpack(outcome.folders, folder)
@@ -132,9 +129,8 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
             recorder.finished(by_student[student], result, worker=outcome.worker)
             shutil.rmtree(folder, ignore_errors=True)
     finally:
-        for student in [s.student for s in todo]:
-            if client.status == "running":
-                Variable(f"hwkit-{run}-{student}", client=client).delete()
+        if client.status == "running":
+            client.set_metadata([ATTEMPTS_KEY, run], None)
         client.close()
     return sorted(retried)
 

@@ -9,7 +9,7 @@ data that travel between them.
   its gradebook are never shared between threads: scale with `dask worker --nworkers`, not `--nthreads`).
 * Walls on every node: without bubblewrap and writable cgroups (grade.require_sandbox), or with other grading
   code than the instructor's, every task answers `Refused` (address, host, why).
-* `grade_remote` counts its attempt in a Dask `Variable` (on the scheduler: a worker that died took its memory
+* `grade_remote` counts its attempt in the scheduler's metadata (there: a worker that died took its memory
   with it); the third attempt at a student gives up (`Abandoned`). A submission arrives as bytes (`Task`), the
   result leaves as data (`Graded`: the StudentResult and a tar of the autograded and feedback folders).
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from distributed import Variable, get_worker
+from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .cache import GRADING_CODE
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 PLUGIN = "hwkit-grading"
 STARTED_TOPIC = "hwkit-started"  # a student began on a worker: (student, worker, attempt), for the progress bar
 ATTEMPTS = 2  # a student whose grading died twice is NOT GRADED
+ATTEMPTS_KEY = "hwkit-attempts"  # scheduler metadata: run -> student -> the workers of each attempt
 
 
 @dataclass(frozen=True)
@@ -178,15 +179,11 @@ def _workers_on_host() -> int:
 
 
 def _count_attempt(task: Task, address: str) -> list[str]:
-    """The workers of every attempt at this student so far, this one last (kept on the scheduler: a worker that
-    died took its memory with it)."""
-    counter = Variable(f"hwkit-{task.run}-{task.student}")
-    try:
-        workers = list(counter.get(timeout=0.001))
-    except TimeoutError:
-        workers = []
-    workers.append(address)
-    counter.set(workers)
+    """The workers of every attempt at this student so far, this one last (kept in the scheduler's metadata: a
+    worker that died took its memory with it)."""
+    client, key = get_worker().client, [ATTEMPTS_KEY, task.run, task.student]
+    workers = [*client.get_metadata(key, default=[]), address]
+    client.set_metadata(key, workers)
     return workers
 
 

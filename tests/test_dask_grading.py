@@ -85,7 +85,8 @@ class Cluster:
     def grading_process(self, folder: Path) -> psutil.Process:
         """The worker process (the nanny's child) working in `folder`."""
         nanny = psutil.Process(self.workers[self.folders.index(folder)].pid)
-        return nanny.children()[0]
+        [worker] = [p for p in nanny.children() if "spawn_main" in " ".join(p.cmdline())]  # not the resource tracker
+        return worker
 
     def close(self) -> None:
         for proc in [*self.workers, self.scheduler]:
@@ -236,9 +237,9 @@ def test_a_killed_worker_costs_one_retry(tmp_path) -> None:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and not victim:
                 for folder in cluster.folders:
-                    marks = list(folder.glob("hwkit-*/started/*"))
+                    marks = list(folder.glob("**/hwkit-*/started/*"))
                     if marks:
-                        time.sleep(2)  # mid-student: its notebook is running
+                        time.sleep(1)  # mid-student: its notebook is running
                         victim["student"] = marks[0].name
                         cluster.grading_process(folder).kill()
                         return
