@@ -13,9 +13,10 @@ when a scheduler is named.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from concurrent.futures import CancelledError
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,7 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
     bar = recorder.bar
     retried: set[str] = set()
     scratch = Path(settings.run_dir) / "cluster"
+    stats, begun = _Stats(), time.monotonic()
     try:
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         say(f"Dask scheduler {address}: {workers} worker(s) now; sending them the course's grading inputs")
@@ -122,17 +124,51 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
                 continue
             if outcome.attempt > 1:
                 retried.add(student)
+            mark = time.monotonic()
             folder = scratch / student
             shutil.rmtree(folder, ignore_errors=True)
             unpack(outcome.folders, folder)
             result = replace(outcome.result, autograded=str(folder / "autograded"), feedback=str(folder / "feedback"))
+            stats.unpack += time.monotonic() - mark
+            mark = time.monotonic()
             recorder.finished(by_student[student], result, worker=outcome.worker)
+            stats.record += time.monotonic() - mark
+            stats.add(outcome)
             shutil.rmtree(folder, ignore_errors=True)
+        say(stats.line(time.monotonic() - begun))
     finally:
         if client.status == "running":
             client.set_metadata([ATTEMPTS_KEY, run], None)
         client.close()
     return sorted(retried)
+
+
+@dataclass
+class _Stats:
+    """Where a cluster run's time went: the workers' grading and setup, the results' size, and this process's
+    share (unpacking the results; recording them: publish, gradebook merge, cache)."""
+
+    students: int = 0
+    grading: float = 0.0
+    setup: float = 0.0
+    received: int = 0
+    unpack: float = 0.0
+    record: float = 0.0
+    workers: set = field(default_factory=set)
+
+    def add(self, graded) -> None:
+        self.students += 1
+        self.grading += graded.result.seconds
+        self.setup += graded.setup
+        self.received += len(graded.folders)
+        self.workers.add(graded.worker)
+
+    def line(self, seconds: float) -> str:
+        per = 1000 / max(1, self.students)
+        return (f"cluster: {self.students} student(s) on {len(self.workers)} worker(s) in {seconds:.1f} s; in the "
+                f"workers: grading {self.grading:.1f} s, setup {self.setup:.1f} s; results {self.received / 1e6:.1f} "
+                f"MB; here: unpacking {self.unpack:.2f} s, recording {self.record:.2f} s ({self.record * per:.0f} ms "
+                "per student: publish, gradebook merge, cache)")
 
 
 def _not_graded(student: str, maxima: dict, reason: str) -> list[NotebookGrade]:

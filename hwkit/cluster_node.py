@@ -21,6 +21,7 @@ import shutil
 import socket
 import tarfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,6 +79,7 @@ class Graded:
     folders: bytes  # tar.gz of autograded/ and feedback/ (the student's, as the worker wrote them)
     worker: str
     attempt: int
+    setup: float = 0.0  # seconds this task spent setting up the worker's grading worker (its first student)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,9 @@ def grade_remote(task: Task) -> Graded | Abandoned | Refused:
         return Abandoned(task.student, tuple(attempts[:-1]))
     worker.log_event(STARTED_TOPIC, {"student": task.student, "worker": worker.address, "attempt": len(attempts)})
     with node.lock:
+        started = time.monotonic()
         settings = node.grading_worker()
+        setup = time.monotonic() - started
         folder = Path(settings.run_dir) / "incoming" / task.student
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -212,7 +216,7 @@ def grade_remote(task: Task) -> Graded | Abandoned | Refused:
         result = grade_student(submission, node.shipment.maxima)
         folders = pack({"autograded": Path(result.autograded), "feedback": Path(result.feedback)})
         shutil.rmtree(folder, ignore_errors=True)
-    return Graded(replace(result, autograded="", feedback=""), folders, worker.address, len(attempts))
+    return Graded(replace(result, autograded="", feedback=""), folders, worker.address, len(attempts), setup)
 
 
 def shipment(course: Course, settings: WorkerSettings, maxima: dict) -> Shipment:
