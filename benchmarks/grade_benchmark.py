@@ -227,6 +227,7 @@ def start_cluster(workers: int, folder: Path) -> tuple[str, list[subprocess.Pope
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dask, address = str(Path(sys.executable).parent / "dask"), f"tcp://127.0.0.1:{port}"
+    folder.mkdir(parents=True)
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                               cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     for i in range(workers):

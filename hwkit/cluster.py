@@ -118,6 +118,7 @@ def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, tod
                 raise ClusterError(f"the Dask worker {outcome.worker} on {outcome.host} refuses to grade: "
                                    f"{outcome.reason}")
             if isinstance(outcome, Abandoned):
+                retried.add(student)
                 reason = (f"grading did not finish, twice (the Dask worker grading it died: "
                           f"{', '.join(outcome.workers)}; a crash or the memory limit); run hwkit grade again")
                 recorder.not_graded(student, _not_graded(student, maxima, reason))

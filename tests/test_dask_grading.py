@@ -24,6 +24,7 @@ from conftest import REPO, unless_available
 from hw0_corpus import ASSIGNMENT, CORPUS, NOTEBOOK, POINTS, build_hw0_class, release_with
 from hwkit.course import Course, copy_course_files
 from hwkit.walls import available
+from hwkit.worker import CRASH_FOR_ENV
 
 pytestmark = [pytest.mark.slow, unless_available(available())]
 CELL_TIMEOUT = 15
@@ -53,7 +54,8 @@ def _env() -> dict[str, str]:
 class Cluster:
     """A real `dask scheduler` and `dask worker` processes (one process, one thread each, own working folder)."""
 
-    def __init__(self, tmp: Path, workers: int = 2):
+    def __init__(self, tmp: Path, workers: int = 2, **worker_env: str):
+        self.worker_env = worker_env
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.tmp = tmp
@@ -74,7 +76,8 @@ class Cluster:
         self.workers.append(subprocess.Popen(
             [str(Path(sys.executable).parent / "dask"), "worker", self.address, "--nworkers", "1", "--nthreads", "1",
              "--local-directory", str(folder), "--no-dashboard", "--name", name],
-            cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=open(folder / "worker.log", "w")))
+            cwd=folder, env={**_env(), **self.worker_env}, stdout=subprocess.DEVNULL,
+            stderr=open(folder / "worker.log", "w")))
 
     def wait_for(self, n: int) -> None:
         from distributed import Client
@@ -98,11 +101,11 @@ class Cluster:
                 proc.kill()
 
 
-def _course(root: Path, port: int) -> Course:
+def _course(root: Path, port: int, students: tuple[str, ...] = STUDENTS) -> Course:
     copy_course_files(REPO, root)
     build_hw0_class(root)
     for student in CORPUS:
-        if student not in STUDENTS:
+        if student not in students:
             (root / "submitted" / student / ASSIGNMENT / NOTEBOOK).unlink()
             (root / "submitted" / student / ASSIGNMENT).rmdir()
             (root / "submitted" / student).rmdir()
@@ -270,3 +273,71 @@ def test_no_scheduler_is_one_sentence(tmp_path) -> None:
     assert done.returncode == 2, done.stderr[-2000:]
     assert "no Dask scheduler answers at" in done.stderr and "Traceback" not in done.stderr
     assert not course.grades_csv.exists()
+
+
+def test_a_student_that_kills_every_worker_is_not_graded(tmp_path) -> None:
+    """Every worker that starts on one student dies (as if OOM-killed): tried on two workers, then NOT GRADED (no
+    grade, not 0); the other student is graded."""
+    from hwkit.grade import grade
+    from hwkit.settings import GradingSettings
+
+    cluster = Cluster(tmp_path, **{CRASH_FOR_ENV: "wrong_answers"})
+    try:
+        course = _course(tmp_path / "course", cluster.port, ("reference", "wrong_answers"))
+        run = grade(course, GradingSettings(cell_timeout=CELL_TIMEOUT, scheduler=cluster.address), progress=False)
+    finally:
+        cluster.close()
+    assert set(run.not_graded()) == {"wrong_answers"}, run.not_graded()
+    assert "twice" in run.not_graded()["wrong_answers"] and "died" in run.not_graded()["wrong_answers"]
+    [crashed] = run.by_student()["wrong_answers"]
+    assert all(score is None for score in crashed.scores.values())
+    [reference] = run.by_student()["reference"]
+    assert reference.graded and reference.automatic == sum(POINTS.values())
+    assert "wrong_answers" in run.retried
+    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:  # nothing recorded for it
+        assert [s.student_id for s in gradebook.assignment_submissions(ASSIGNMENT)] == ["reference"]
+
+
+def test_a_node_without_the_walls_refuses(tmp_path) -> None:
+    """A worker without bubblewrap on its PATH refuses to grade, naming itself and why; nothing is graded."""
+    cluster = Cluster(tmp_path, workers=1, PATH=str(Path(sys.executable).parent))
+    try:
+        course = _course(tmp_path / "course", cluster.port, ("reference",))
+        done = _hwkit(course.root, "--scheduler", cluster.address)
+    finally:
+        cluster.close()
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "the Dask worker tcp://127.0.0.1:" in done.stderr and "refuses to grade" in done.stderr
+    assert "bubblewrap (bwrap) is not on PATH" in done.stderr and "Traceback" not in done.stderr
+    assert not course.grades_csv.exists() and not list((course.autograded / ".hwkit-cache").glob("*/*.json"))
+
+
+def test_a_lost_scheduler_keeps_what_was_graded(tmp_path) -> None:
+    """The scheduler killed after the first student is recorded: one sentence, exit 2; that student is kept, and the
+    next run (on a new cluster) grades only the rest."""
+    cluster = Cluster(tmp_path / "first")
+    course = _course(tmp_path / "course", cluster.port)
+    cache = course.autograded / ".hwkit-cache" / ASSIGNMENT
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "hwkit.cli", "--course", str(course.root), "grade",
+                                 "--assignment", ASSIGNMENT, "--timeout", str(CELL_TIMEOUT), "--scheduler",
+                                 cluster.address], cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and not list(cache.glob("*.json")) and proc.poll() is None:
+            time.sleep(0.2)
+        cluster.scheduler.kill()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        cluster.close()
+    kept = {p.stem for p in cache.glob("*.json")}
+    assert proc.returncode == 2, out[-2000:] + err[-2000:]
+    assert "went away mid-run" in err and "Traceback" not in err, err[-2000:]
+    assert 1 <= len(kept) < len(STUDENTS) + 1, kept
+    again = Cluster(tmp_path / "second")
+    try:
+        done = _hwkit(course.root, "--scheduler", again.address)
+    finally:
+        again.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{len(kept)} unchanged since the last run" in done.stdout
