@@ -18,19 +18,29 @@ import uuid
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .course import Course
 from .intake import Submission
-from .results import NotebookGrade
+from .results import NotebookGrade, StudentResult
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from .grade import _Recorder
+    from .progress import Progress
     from .worker import WorkerSettings
 
 CONNECT_SECONDS = 20
+
+
+class Recorder(Protocol):
+    """The instructor's side of every graded student (grade._Recorder): publish, merge, cache, count."""
+
+    bar: Progress | None
+
+    def finished(self, submission: Submission, result: StudentResult, worker: str | None = None) -> None: ...
+
+    def not_graded(self, student: str, grades: list[NotebookGrade]) -> None: ...
 
 
 class ClusterError(RuntimeError):
@@ -52,7 +62,7 @@ def connect(address: str) -> Client:
 
 
 def grade_on_cluster(course: Course, settings: WorkerSettings, maxima: dict, todo: list[Submission],
-                     recorder: _Recorder, say) -> list[str]:
+                     recorder: Recorder, say) -> list[str]:
     """Grade `todo` on the cluster at settings.grading.scheduler; every result goes to `recorder` as it comes.
     Returns who was retried (their grading died once or raised once)."""
     from distributed import as_completed

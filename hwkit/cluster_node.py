@@ -7,8 +7,8 @@ data that travel between them.
   unpacks them into the worker's own local directory; the first student sets up the scratch nbgrader course and
   the warm fork server, kept for every later one. A lock grades one student at a time per process (nbgrader and
   its gradebook are never shared between threads: scale with `dask worker --nworkers`, not `--nthreads`).
-* Walls on every node: without bubblewrap and writable cgroups (grade.require_sandbox), or with other grading
-  code than the instructor's, every task answers `Refused` (address, host, why).
+* Walls on every node: without bubblewrap and writable cgroups (walls.available, as grade.require_sandbox), or
+  with other grading code than the instructor's, every task answers `Refused` (address, host, why).
 * `grade_remote` counts its attempt in the scheduler's metadata (there: a worker that died took its memory
   with it); the third attempt at a student gives up (`Abandoned`). A submission arrives as bytes (`Task`), the
   result leaves as data (`Graded`: the StudentResult and a tar of the autograded and feedback folders).
@@ -131,21 +131,19 @@ class GradingNode(WorkerPlugin):
         self.shipment = shipment
 
     def setup(self, worker) -> None:
-        from .grade import SandboxUnavailable, require_sandbox
+        from .walls import available
 
         self.lock = threading.Lock()
         self.address, self.host = worker.address, socket.gethostname()
         self.refusal: str | None = None
         self.settings: WorkerSettings | None = None
         self.root = Path(worker.local_directory) / f"hwkit-{uuid.uuid4().hex[:8]}"
-        try:
-            if self.shipment.grading.sandbox:
-                require_sandbox()
-            if code_digest() != self.shipment.code:
-                raise SandboxUnavailable("this node runs other hwkit grading code than the instructor's: "
-                                         "install the same hwkit version on every node")
-        except SandboxUnavailable as why:
-            self.refusal = str(why)
+        why = available() if self.shipment.grading.sandbox else None
+        if why is not None:
+            self.refusal = f"student code cannot be sandboxed here: {why}"
+        elif code_digest() != self.shipment.code:
+            self.refusal = "this node runs other hwkit grading code than the instructor's: install the same everywhere"
+        if self.refusal:
             return
         unpack(self.shipment.inputs, self.root)
 
@@ -155,9 +153,8 @@ class GradingNode(WorkerPlugin):
     def grading_worker(self) -> WorkerSettings:
         """This process's grading worker, set up on first use (worker.init_worker, in the task's thread)."""
         if self.settings is None:
-            from .grade import _init_walled_worker
             from .walls import prepare_grader_mount
-            from .worker import WorkerSettings
+            from .worker import WorkerSettings, init_worker, limit_worker_memory
 
             course = Course(self.root / "template", self.shipment.assignment)
             grading = self.shipment.grading
@@ -165,7 +162,8 @@ class GradingNode(WorkerPlugin):
             mount = str(prepare_grader_mount(course.source, self.root / "grader")) if grading.sandbox else None
             self.settings = WorkerSettings(str(self.root), str(course.root), _workers_on_host(), mount, course.env(),
                                            course.assignment, str(course.source), str(course.grader_tests), grading)
-            _init_walled_worker(self.settings)
+            limit_worker_memory(grading.worker_memory_mb)
+            init_worker(self.settings)
         return self.settings
 
 

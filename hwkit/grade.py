@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -49,14 +48,7 @@ from .progress import Progress, announcer
 from .record import merge_into_gradebook
 from .results import GradeRun, NotebookGrade, StudentResult
 from .settings import GradingSettings
-from .worker import WorkerSettings, grade_student, init_worker
-
-
-def limit_worker_memory(megabytes: int = GradingSettings.worker_memory_mb) -> None:
-    """This process's address space down to `megabytes` (the soft limit only)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = megabytes * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+from .worker import WorkerSettings, grade_student, init_worker, limit_worker_memory
 
 
 def _init_walled_worker(settings: WorkerSettings) -> None:
