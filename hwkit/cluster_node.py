@@ -148,6 +148,13 @@ class GradingNode(WorkerPlugin):
         unpack(self.shipment.inputs, self.root)
 
     def teardown(self, worker) -> None:
+        """Replaced by the next run's plugin (or the worker closes): this run's fork server and folder go."""
+        from . import forkserver
+
+        for key, server in list(forkserver._SERVERS.items()):  # this run's (no public registry)
+            if key[0].startswith(str(getattr(self, "root", "-"))):
+                server.close()
+                del forkserver._SERVERS[key]
         shutil.rmtree(getattr(self, "root", ""), ignore_errors=True)
 
     def grading_worker(self) -> WorkerSettings:
