@@ -59,6 +59,7 @@ class Cluster:
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         dask = str(Path(sys.executable).parent / "dask")
         self.scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
                                            "--no-dashboard"], cwd=tmp, env=_env(), stdout=subprocess.DEVNULL,
@@ -295,7 +296,8 @@ def test_a_student_that_kills_every_worker_is_not_graded(tmp_path) -> None:
     assert reference.graded and reference.automatic == sum(POINTS.values())
     assert "wrong_answers" in run.retried
     with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:  # nothing recorded for it
-        assert [s.student_id for s in gradebook.assignment_submissions(ASSIGNMENT)] == ["reference"]
+        recorded = {s.student_id for s in gradebook.assignment_submissions(ASSIGNMENT)}
+    assert "reference" in recorded and "wrong_answers" not in recorded, recorded
 
 
 def test_a_node_without_the_walls_refuses(tmp_path) -> None:
