@@ -12,6 +12,7 @@ when a scheduler is named.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 import uuid
@@ -54,6 +55,8 @@ class SchedulerLost(ClusterError):
 def connect(address: str) -> Client:
     from distributed import Client
 
+    # The client's own logs (reconnect attempts, with tracebacks) would bury hwkit's one sentence per failure.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
         return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError) as error:
