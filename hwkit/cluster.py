@@ -7,8 +7,8 @@ only writer of gradebook.db, the cache and the reports (grade._Recorder gets eve
 Failures keep the local pool's rules: a student whose worker died is run again by the scheduler, the third
 attempt gives up (NOT GRADED, never 0); a task that raised is submitted once more; a node that cannot wall
 student code in stops the run, saying which and why; a lost scheduler ends the run (SchedulerLost) with every
-student graded so far kept (gradebook, cache), so the next run resumes. Dask is imported only here, only
-when a scheduler is named.
+student graded so far kept (gradebook, cache), so the next run resumes. A closing line says where the time
+went (_Stats). Dask is imported only here and in cluster_node.py, only when a scheduler is named.
 """
 from __future__ import annotations
 
