@@ -56,7 +56,8 @@ def connect(address: str) -> Client:
     from distributed import Client
 
     # The client's own logs (reconnect attempts, with tracebacks) would bury hwkit's one sentence per failure.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # dask's config sets some (distributed.client) itself
     try:
         return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError) as error:
