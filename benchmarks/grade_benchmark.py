@@ -1,6 +1,7 @@
 """Benchmark: `hwkit grade --jobs N` against plain serial `nbgrader autograde`, and against bare execution.
 
     .venv/bin/python benchmarks/grade_benchmark.py [--students 20] [--jobs 2] [--timeout 20]
+    .venv/bin/python benchmarks/grade_benchmark.py --scheduler [ADDRESS] [--students 12] [--jobs 2]
 
 Builds a scratch copy of the course, a synthetic class (a mix of correct and faulty
 submissions of every notebook in source/hw1), then in one run:
@@ -12,6 +13,11 @@ checks that 1 and 2 give identical scores, and prints the wall-time ratio and th
 overhead of hwkit grade over bare execution. Bare execution starts a fresh kernel per notebook (and
 imports PyTorch in it), as nbgrader does; hwkit grade forks pre-warmed kernels (forkserver.py), so
 its "overhead" can be negative. Not a test: it takes several minutes (~20 min for 20 students).
+
+With --scheduler: the local pool (`hwkit grade --jobs N`) against `hwkit grade --scheduler` on an identical copy
+(a Dask scheduler and N one-thread workers started here, or the cluster at ADDRESS): the engine's overhead, the
+scores compared, where the cluster run's time went (hwkit's closing line) and the gradebook merge per student.
+Over 300 lines: one script per benchmark run, each phase a function.
 """
 from __future__ import annotations
 
@@ -136,15 +142,19 @@ def serial_nbgrader(course: Course, timeout: int) -> tuple[float, dict, Path]:
     return seconds, scores, scratch
 
 
-def hwkit_grade(course: Course, jobs: int, timeout: int) -> tuple[float, dict]:
+def hwkit_grade(course: Course, jobs: int, timeout: int, *where: str) -> tuple[float, dict]:
+    """`hwkit grade` on `course` (`where`: e.g. --scheduler ADDRESS); its cluster line is printed."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "hwkit.cli", "--course", str(course.root), "grade",
-                           "--jobs", str(jobs), "--timeout", str(timeout)], cwd=REPO, env=env,
+                           "--jobs", str(jobs), "--timeout", str(timeout), *where], cwd=REPO, env=env,
                           stdout=subprocess.PIPE, text=True)
     seconds = time.monotonic() - started
     if done.returncode:
         raise SystemExit(f"hwkit grade failed:\n{done.stdout[-3000:]}")
+    for line in done.stdout.splitlines():
+        if line.startswith("hwkit grade: cluster:"):
+            print("    " + line)
     import csv
 
     scores = {}
@@ -206,6 +216,87 @@ def print_judge_time(root: Path, notebooks: int) -> None:
         print(f"    judge: {key:<28} {seconds:8.1f} s  {100 * seconds / max(judge, 1e-9):5.1f}% of the judge")
 
 
+def start_cluster(workers: int, folder: Path) -> tuple[str, list[subprocess.Popen]]:
+    """A `dask scheduler` and `workers` `dask worker` processes (one thread each, own working folder) on this
+    machine, as a test or a lab machine would run them."""
+    import socket
+
+    from distributed import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dask, address = str(Path(sys.executable).parent / "dask"), f"tcp://127.0.0.1:{port}"
+    folder.mkdir(parents=True)
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for i in range(workers):
+        (folder / f"worker{i}").mkdir(parents=True)
+        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                       "--local-directory", str(folder / f"worker{i}")], cwd=folder / f"worker{i}",
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def merge_seconds(course: Course, repeat: int = 20) -> float:
+    """Seconds to merge one student into the course gradebook (record.merge_into_gradebook, as the instructor's
+    process does per student), on a copy of the graded class's gradebook."""
+    from hwkit.course_config import course_settings
+    from hwkit.record import merge_into_gradebook
+    from hwkit.results import StudentResult
+
+    shutil.copy(course.gradebook, course.root / "merge-copy.db")
+    course_id, _ = course_settings(course)
+    db_url = f"sqlite:///{course.root / 'merge-copy.db'}"
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.assignment_submissions(course.assignment)[0]
+        records = {nb.name: {"late_submission_penalty": nb.late_submission_penalty,
+                             "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in nb.grades},
+                             "comments": {c.name: c.auto_comment for c in nb.comments}} for nb in submission.notebooks}
+        result = StudentResult(submission.student_id, [], records, None)
+    started = time.monotonic()
+    for _ in range(repeat):
+        merge_into_gradebook(db_url, course_id, course.assignment, result)
+    return (time.monotonic() - started) / repeat
+
+
+def cluster_benchmark(base: Course, args, tmp: Path, notebooks: int) -> int:
+    """The local pool against a Dask cluster on the same class: overhead, identical scores, where time goes."""
+    procs = []
+    if args.scheduler == "local":
+        address, procs = start_cluster(args.jobs, tmp / "cluster")
+    else:
+        address = args.scheduler
+    try:
+        print(f"1/2 hwkit grade --jobs {args.jobs} (the local pool) ...", flush=True)
+        local_s, local_scores = hwkit_grade(copy_course(base, tmp / "local"), args.jobs, args.timeout)
+        print(f"    {local_s:.1f} s (load average now {os.getloadavg()[0]:.2f})", flush=True)
+        print(f"2/2 hwkit grade --scheduler {address} ...", flush=True)
+        remote = copy_course(base, tmp / "dask")
+        dask_s, dask_scores = hwkit_grade(remote, args.jobs, args.timeout, "--scheduler", address)
+        print(f"    {dask_s:.1f} s (load average now {os.getloadavg()[0]:.2f})", flush=True)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+    merge = merge_seconds(remote)
+    differ = sorted(k for k in local_scores if local_scores[k] != dask_scores.get(k))
+    print("\n================ hwkit grade: local pool vs Dask ================")
+    print(f"class: {args.students} students x {notebooks} notebooks, cell timeout {args.timeout} s")
+    print(f"local pool, {args.jobs} workers:         {local_s:8.1f} s")
+    print(f"Dask, {'a local scheduler + ' + str(args.jobs) + ' workers' if procs else address}: {dask_s:8.1f} s")
+    print(f"engine overhead: {100 * (dask_s / local_s - 1):+.1f}%  (bar: <= +10%)")
+    print(f"gradebook merge: {1000 * merge:.0f} ms per student (caps the instructor's process at "
+          f"{1 / merge:.0f} students/s)")
+    print(f"scores identical: {'YES' if not differ else 'NO'} ({len(local_scores)} notebook results compared)")
+    for key in differ[:10]:
+        print(f"  differs: {key}: local {local_scores[key]} vs Dask {dask_scores.get(key)}")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20)
@@ -214,6 +305,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--course", type=Path, default=REPO,
                         help="take nbgrader_config.py, source/ and grader_tests/ from this course (default: this repo)")
+    parser.add_argument("--scheduler", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="compare the local pool with hwkit grade --scheduler instead (no nbgrader baseline): on "
+                             "the cluster at ADDRESS, or, without it, on a scheduler and --jobs workers started here")
     args = parser.parse_args()
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     tmp = Path(tempfile.mkdtemp(prefix="hwkit-bench-"))
@@ -224,6 +318,8 @@ def main() -> int:
         print(f"notebooks per student: {notebooks} ({', '.join(base.notebook_names())}); "
               f"cores: {os.cpu_count()}; load before start: {os.getloadavg()[0]:.2f}", flush=True)
 
+        if args.scheduler:
+            return cluster_benchmark(base, args, tmp, notebooks)
         print("1/3 serial nbgrader autograde ...", flush=True)
         serial_s, serial_scores, scratch = serial_nbgrader(copy_course(base, tmp / "serial" / "course"), args.timeout)
         print(f"    {serial_s:.1f} s (load average now {os.getloadavg()[0]:.2f})", flush=True)

@@ -48,6 +48,7 @@ STARTING = "hwkit grade: starting: loading nbgrader and the grading code"
 
 def _grade_and_report(course: Course, settings: GradingSettings, archive: str | None = None,
                       archive_regex: str | None = None, times: dict | None = None) -> int:
+    from .cluster import ClusterError
     from .grade import SandboxUnavailable, grade
     from .regrade import start_baseline
 
@@ -56,7 +57,7 @@ def _grade_and_report(course: Course, settings: GradingSettings, archive: str | 
     try:
         run = grade(course, settings, archive=Path(archive) if archive else None, archive_regex=archive_regex,
                     times=times)
-    except SandboxUnavailable as error:
+    except (SandboxUnavailable, ClusterError) as error:
         print(f"hwkit grade: {error}", file=sys.stderr)
         return 2
     if not run.students() and not run.kept:  # nothing graded: no report files, not even empty ones
@@ -84,8 +85,8 @@ def _require_submissions(course: Course, archive: str | None) -> None:
 def report_run(course: Course, run: GradeRun, seconds: float, baseline: dict | None = None) -> int:
     """Every report written from the gradebook (publish.py: grades-<assignment>.csv with the roster's
     non-submitters and the late penalties, the Canvas import file, the feedback pages and zips, the figure),
-    the console table, what this run changed, the regrade report and the class report; the exit code: 0, or 1 when a student
-    could not be graded."""
+    the console table, what this run changed, the regrade report and the class report; the exit code: 0, or 1
+    when a student could not be graded."""
     from .class_report import write_report
     from .gradebook_view import read_view
     from .publish import publish

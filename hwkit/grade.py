@@ -21,6 +21,7 @@
 * Ctrl-C stops the run within seconds (Interrupted, with how many were graded): the workers ignore it
   (the parent stops them: SIGTERM, which closes their sandboxes, then SIGKILL), a student is recorded whole
   or not at all, and the scratch folder is removed.
+* With GradingSettings.scheduler the workers are a Dask cluster's (cluster.py); the parent records as here.
 * Each worker process has GradingSettings.worker_memory_mb of address space (a soft limit, so the sandbox it
   starts can still set its own): a message from a student's process that makes the judge
   allocate too much fails there (MemoryError: that question lost), not the worker.
@@ -28,7 +29,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -56,14 +56,7 @@ from .record import NOT_IN_INTAKE, Recorder, gradebook_students, kept_copies, la
 from .results import GradeRun, NotebookGrade, StudentResult
 from .roster import roster_ids
 from .settings import GradingSettings
-from .worker import WorkerSettings, grade_student, init_worker
-
-
-def limit_worker_memory(megabytes: int = GradingSettings.worker_memory_mb) -> None:
-    """This process's address space down to `megabytes` (the soft limit only)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    soft = megabytes * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+from .worker import WorkerSettings, grade_student, init_worker, limit_worker_memory
 
 
 def _init_walled_worker(settings: WorkerSettings) -> None:
@@ -126,7 +119,7 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
     progress: a stream for the progress bar (default stderr), False for none. on_result(student): called as
     each student is recorded.
     """
-    if settings.sandbox:
+    if settings.sandbox and not settings.scheduler:  # on a cluster, each node checks its own (cluster.py)
         require_sandbox()  # before anything is written
     started = time.monotonic()
     say = announcer(progress)
@@ -162,7 +155,11 @@ def grade(course: Course, settings: GradingSettings, archive: Path | None = None
         if todo:
             recorder = Recorder(course, course_id, db_url, keys, results, bar, on_result, settings.sandbox)
             workers = _start(course, settings, run_dir, db_url, len(todo), say)
-            retried = _grade_all(todo, maxima, workers, recorder)
+            if settings.scheduler:
+                from .cluster import grade_on_cluster
+                retried = grade_on_cluster(course, workers, maxima, todo, recorder, say)
+            else:
+                retried = _grade_all(todo, maxima, workers, recorder)
     except KeyboardInterrupt:
         raise Interrupted(len(results) - len(cached)) from None
     finally:
@@ -204,14 +201,16 @@ def _start(course: Course, settings: GradingSettings, run_dir: Path, db_url: str
     env = course.env()
     if not settings.sandbox:
         print("hwkit grade: WARNING: student code runs WITHOUT a sandbox (--unsandboxed)", file=sys.stderr)
-    grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if settings.sandbox else None
+    local = settings.sandbox and not settings.scheduler  # a cluster's nodes prepare their own (cluster.py)
+    grader_mount = str(prepare_grader_mount(course.source, run_dir / "grader")) if local else None
     say(f"preparing: registering {course.assignment} in the gradebook and in a scratch course "
         "(nbgrader generate_assignment, about half a minute)")
     _template(course, run_dir / "template", db_url, env)
     course.autograded.mkdir(exist_ok=True)
     workers = min(max(1, settings.jobs or os.cpu_count() or 1), students)
-    say(f"starting {workers} grading worker(s)" + (", each with a sandbox whose kernels import numpy, "
-        "PyTorch and matplotlib once (the first results take a minute)" if settings.sandbox else ""))
+    if not settings.scheduler:
+            say(f"starting {workers} grading worker(s)" + (", each with a sandbox whose kernels import numpy, "
+            "PyTorch and matplotlib once (the first results take a minute)" if settings.sandbox else ""))
     return WorkerSettings(str(run_dir), str(run_dir / "template"), workers, grader_mount, env, course.assignment,
                           str(course.source), str(course.grader_tests), settings)
 

@@ -1,10 +1,13 @@
-"""What `hwkit grade` shows while it runs: what it is preparing, then a progress bar with an ETA; and
+"""What `hwkit grade` shows while it runs: what it is preparing, then a progress bar with an ETA (on a Dask
+cluster also students running, retried, and done per worker); and
 `inert`, how every console line of hwkit shows text a student controls (ids, file names, reasons
 that quote an exception message)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TextIO
 
@@ -22,28 +25,54 @@ def inert(text: object) -> str:
 
 
 class Progress:
-    """A one-line progress bar with counts and an ETA (plain text when not on a terminal)."""
+    """A one-line progress bar with counts and an ETA (plain text when not on a terminal); on a cluster also who
+    is running where, how many were retried, and each worker's count of students done."""
 
     def __init__(self, total: int, stream: TextIO | None = None, cached: int = 0):
         self.total, self.done, self.cached = total, 0, cached
         self.stream = stream if stream is not None else sys.stderr
         self.started = time.monotonic()
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.running: dict[str, str] = {}  # student -> worker (cluster runs report starts)
+        self.retried = 0
+        self.per_worker: Counter[str] = Counter()
+        self.lock = threading.Lock()  # starts arrive on the Dask client's thread
 
-    def update(self, student: str, note: str = "") -> None:
-        self.done += 1
+    def start(self, student: str, worker: str, attempt: int = 1) -> None:
+        with self.lock:
+            self.running[student] = worker
+            self.retried += attempt > 1
+
+    def update(self, student: str, note: str = "", worker: str | None = None) -> None:
+        with self.lock:
+            self.done += 1
+            self.running.pop(student, None)
+            if worker:
+                self.per_worker[worker] += 1
+            self._show(student + note)
+
+    def _show(self, last: str) -> None:
         elapsed = time.monotonic() - self.started
-        eta = elapsed / self.done * (self.total - self.done)
+        graded = self.done - self.cached  # the ETA from this run's pace, not the cache's
+        eta = elapsed / graded * (self.total - self.done) if graded > 0 else 0.0
         width = 30
         filled = int(width * self.done / max(1, self.total))
         line = (f"grading [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} students"
-                f" ({self.cached} unchanged, skipped)  elapsed {_clock(elapsed)}  ETA {_clock(eta)}"
-                f"  last: {inert(student + note)}")
+                f" ({self.cached} unchanged, skipped)  elapsed {_clock(elapsed)}  ETA {_clock(eta)}")
+        if self.per_worker or self.running:
+            workers = ", ".join(f"{_short(w)} {n}" for w, n in sorted(self.per_worker.items()))
+            line += f"  running {len(self.running)}, retried {self.retried}; done per worker: {workers}"
+        line += f"  last: {inert(last)}"
         if self.tty:
             self.stream.write("\r\x1b[K" + line + ("\n" if self.done == self.total else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _short(worker: str) -> str:
+    """tcp://10.0.0.5:40123 -> 10.0.0.5:40123"""
+    return worker.split("://", 1)[-1]
 
 
 def _clock(seconds: float) -> str:

@@ -192,7 +192,7 @@ class Recorder:
     on_result: Callable[[str], None] | None
     sandboxed: bool
 
-    def finished(self, submission: Submission, result: StudentResult) -> None:
+    def finished(self, submission: Submission, result: StudentResult, worker: str | None = None) -> None:
         grades = result.grades
         if result.log and grades:
             grades[0].problems.append("nbgrader could not grade the submission: " +
@@ -209,7 +209,7 @@ class Recorder:
         if self.on_result:
             self.on_result(submission.student)
         if self.bar:
-            self.bar.update(submission.student, "" if graded else " (NOT GRADED)")
+            self.bar.update(submission.student, "" if graded else " (NOT GRADED)", worker)
 
     def not_graded(self, submission: Submission, grades: list[NotebookGrade]) -> None:
         with deferred_interrupt():  # recorded without a key: shown NOT GRADED, never reused

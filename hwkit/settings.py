@@ -39,18 +39,22 @@ class GradingSettings:
     # Address space of a grading worker (nbgrader, the references, PyTorch: under 1 GB of it in use): a hostile
     # message that makes the judge allocate more fails there (that question lost), not the worker.
     worker_memory_mb: int = 4096
+    scheduler: str | None = None  # a Dask scheduler's address (cluster.py); None: the local pool of `jobs` workers
+
+    # Where and how many at once change no score.
+    PLACEMENT = ("jobs", "scheduler")
 
     def fingerprint(self) -> str:
-        """The settings that decide a grade, as text for the cache key (all but `jobs`: how many
-        students are graded at once changes no score)."""
-        decisive = {key: value for key, value in asdict(self).items() if key != "jobs"}
+        """The settings that decide a grade, as text for the cache key (all but PLACEMENT: how many students are
+        graded at once, and on which machines, changes no score)."""
+        decisive = {key: value for key, value in asdict(self).items() if key not in self.PLACEMENT}
         return repr(sorted(decisive.items()))
 
 
 def grading_settings(args: argparse.Namespace) -> GradingSettings:
     """The grading settings of a `grade` or `demo` command line (built once, read by every step)."""
     settings = GradingSettings(cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs,
-                               sandbox=not args.unsandboxed)
+                               sandbox=not args.unsandboxed, scheduler=args.scheduler)
     caps = {name: getattr(args, name) for name in LIMIT_OPTIONS if getattr(args, name) is not None}
     return replace(settings, limits=replace(settings.limits, **caps))
 
@@ -97,6 +101,9 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
                         f"{MAX_TIMEOUT}); past it the running cell is stopped and later cells are not run")
     p.add_argument("--jobs", "-j", type=positive_int, default=None,
                    help="students graded at once (default: number of cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on the Dask cluster of this scheduler (e.g. tcp://10.0.0.5:8786; see docs/cluster.md) "
+                        "instead of this machine's own workers (the default)")
     p.add_argument("--memory-mb", type=positive_int, default=None,
                    help="megabytes of memory a notebook's kernel may use; past it the kernel dies and the cells "
                         "from there on lose their points")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import shutil
 import time
 import warnings
@@ -59,6 +60,13 @@ class _Worker:
 
 
 _worker: _Worker | None = None
+
+
+def limit_worker_memory(megabytes: int = GradingSettings.worker_memory_mb) -> None:
+    """This process's address space down to `megabytes` (the soft limit only)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
 def init_worker(settings: WorkerSettings) -> None:
