@@ -61,7 +61,6 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
 SCREENSHOT = REPO / "docs" / "formgrader.png"
-FEEDBACK_SCREENSHOT = REPO / "docs" / "feedback.png"
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # True once formgrade.js has bound the views that save this cell's score and comment (see the docstring).
@@ -132,15 +131,6 @@ def _screenshot(page, panel, answer, path: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": int(bottom - top + header + 32)})
     page.evaluate(f"window.scrollTo(0, {top - header - 12})")
     page.screenshot(path=str(path))
-
-
-def _side_by_side(left: Path, right: Path, target: Path) -> None:
-    import matplotlib.image
-    import numpy as np
-
-    target.parent.mkdir(exist_ok=True)
-    images = [matplotlib.image.imread(path)[:, :, :3] for path in (left, right)]
-    matplotlib.image.imsave(target, np.hstack(images))
 
 
 def _wait_for_views(page, grade_id: str, errors: list[str]) -> None:
@@ -362,15 +352,6 @@ def test_feedback_typesets_maths_offline(graded_course: Course, tmp_path: Path) 
                 assert page.evaluate("() => [window.__pwned, document.title]") == [None, Path(NOTEBOOK).stem]
             answer = page.locator(".text_cell_render", has_text="The gradient is")
             assert answer.locator(".MathJax").count() >= 3, "mallory's LaTeX is typeset"
-            if os.environ.get("HWKIT_UPDATE_SCREENSHOT"):  # the top of alice's index.html and notebook page
-                page.set_viewport_size({"width": 1000, "height": 640})
-                page.goto((course.feedback / STUDENT / course.assignment / "index.html").as_uri())
-                page.screenshot(path=str(tmp_path / "index.png"))
-                page.goto((course.feedback / STUDENT / course.assignment / NOTEBOOK).with_suffix(".html").as_uri())
-                _wait_for_maths(page)
-                page.locator(".MathJax_Display").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(tmp_path / "page.png"))
-                _side_by_side(tmp_path / "index.png", tmp_path / "page.png", FEEDBACK_SCREENSHOT)
         finally:
             context.close()
     assert requests and all(url.startswith("file:") for url in requests), [u for u in requests if "file:" not in u]
