@@ -177,8 +177,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return USER_ERROR
     _require_submissions(course, args.archive)  # before the imports: they take seconds
     times = _submission_times(args.submission_times, args.archive)
-    print(due_date_line(course))
     print(STARTING, flush=True)
+    print(due_date_line(course))
     return _grade_and_report(course, grading_settings(args), args.archive, args.archive_regex, times)
 
 
