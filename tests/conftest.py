@@ -6,6 +6,7 @@ submissions is in one class (class_corpus.py), graded once, and each test checks
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,20 @@ def unless_available(missing: str | None) -> pytest.MarkDecorator:
     set), where they must run, and fail."""
     return pytest.mark.skipif(missing is not None and not os.environ.get("CI"),
                               reason=f"{missing} (fails when $CI is set)")
+
+
+def marked_notebook(marker: str) -> str:
+    """A one-cell notebook's JSON whose cell says `marker` (which file an intake picked)."""
+    import nbformat
+
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {marker}")]))
+
+
+def write_zip(path: Path, members: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return path
 
 
 def copy_course(target: Path) -> Course:

@@ -17,14 +17,13 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import REPO, copy_course
+from conftest import REPO, copy_course, marked_notebook, write_zip
 from hwkit.canvas_download import TimesError, read_canvas_name, read_submission_times
 from hwkit.cli import main
 from hwkit.course import Course
@@ -41,17 +40,6 @@ CANVAS_ZIP = {  # member -> what the notebook is
     "kingcarol_12003_5550020_Warmup-2.ipynb": "carol",
     f"doejohn_12999_5550030_{NOTEBOOK}": "john",
 }
-
-
-def _notebook(marker: str) -> str:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {marker}")]))
-
-
-def _zip(path: Path, members: dict[str, str]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, content in members.items():
-            zf.writestr(name, content)
-    return path
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -78,7 +66,8 @@ def course(tmp_path: Path) -> Course:
 
 
 def _collect(course: Course, tmp_path: Path, members: dict[str, str], times=None):
-    archive = _zip(tmp_path / "submissions.zip", {name: _notebook(marker) for name, marker in members.items()})
+    archive = write_zip(tmp_path / "submissions.zip",
+                        {name: marked_notebook(marker) for name, marker in members.items()})
     intake = collect_archive(course, archive, tmp_path / "scratch", None, times)
     return {s.student: s for s in intake.submissions}, intake.notes
 
@@ -159,7 +148,7 @@ def test_a_canvas_download_graded_end_to_end(course: Course, tmp_path: Path) -> 
     right = nbformat.writes(release_with(course.root, lambda grade_id, text: text))
     wrong = nbformat.writes(release_with(course.root, lambda grade_id, text: text, filled=False))
     members = {name: (wrong if "first upload" in marker else right) for name, marker in CANVAS_ZIP.items()}
-    archive = _zip(tmp_path / "submissions.zip", members)
+    archive = write_zip(tmp_path / "submissions.zip", members)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run([sys.executable, "-m", "hwkit.cli", "--course", str(course.root), "grade", "--assignment",
                            ASSIGNMENT, "--archive", str(archive), "--jobs", "2", "--timeout", "15"],
@@ -180,7 +169,7 @@ def test_a_canvas_download_graded_end_to_end(course: Course, tmp_path: Path) -> 
 
 
 def test_a_bad_submission_times_file_is_one_sentence_before_any_work(course: Course, tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "submissions.zip", {name: _notebook(m) for name, m in CANVAS_ZIP.items()})
+    archive = write_zip(tmp_path / "submissions.zip", {name: marked_notebook(m) for name, m in CANVAS_ZIP.items()})
     times = tmp_path / "times.csv"
     times.write_text("user_id,submitted_at\n12001,yesterday\n")
     for extra, words in ((["--archive", str(archive)], "entries 1 need a numeric user_id"),
@@ -199,8 +188,9 @@ def test_a_student_not_on_the_roster_is_named_in_a_warning(course: Course, tmp_p
 
     for student in ("alice", "dave"):
         (course.submitted / student / ASSIGNMENT).mkdir(parents=True)
-        (course.submitted / student / ASSIGNMENT / NOTEBOOK).write_text(_notebook(student))
-    archive = _zip(tmp_path / "blackboard.zip", {f"hw0_erin_attempt_2025-03-01-10-00-00_{NOTEBOOK}": _notebook("e")})
+        (course.submitted / student / ASSIGNMENT / NOTEBOOK).write_text(marked_notebook(student))
+    archive = write_zip(tmp_path / "blackboard.zip",
+                        {f"hw0_erin_attempt_2025-03-01-10-00-00_{NOTEBOOK}": marked_notebook("e")})
     notes: dict[str, list[str]] = {}
     found = _submissions(course, archive, None, tmp_path / "scratch", notes)
     assert [s.student for s in found] == ["alice", "dave", "erin"]

@@ -10,12 +10,12 @@ and the 2099 timestamp.
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from conftest import marked_notebook, write_zip
 from hwkit.course import Course
 from hwkit.lms_archive import ARCHIVE_FILENAME_REGEX, collect_archive
 
@@ -27,19 +27,8 @@ FORGED = f"hw1_bob_attempt_2099-01-01-00-00-00_{PLANAR}"  # uploaded by alice
 CAROL = f"hw1_carol_attempt_2024-03-01-09-00-00_{PLANAR}"
 
 
-def _notebook(marker: str) -> str:
-    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {marker}")]))
-
-
-def _zip(path: Path, members: dict[str, str]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, content in members.items():
-            zf.writestr(name, content)
-    return path
-
-
 def _collect(tmp_path: Path, members: dict[str, str], name: str = "downloads.zip", pattern=ARCHIVE_FILENAME_REGEX):
-    intake = collect_archive(Course.at(REPO), _zip(tmp_path / name, members), tmp_path / name.replace(".", "-"),
+    intake = collect_archive(Course.at(REPO), write_zip(tmp_path / name, members), tmp_path / name.replace(".", "-"),
                              pattern)
     return {s.student: s for s in intake.submissions}, intake.notes
 
@@ -62,7 +51,7 @@ ATTACKS = {  # alice's forged file inside her own folder, bob's real one in his
 
 @pytest.mark.parametrize("layout", ATTACKS)
 def test_a_file_in_alices_folder_never_replaces_bobs(layout: str, tmp_path: Path) -> None:
-    members = {name: _notebook(marker) for name, marker in ATTACKS[layout].items()}
+    members = {name: marked_notebook(marker) for name, marker in ATTACKS[layout].items()}
     forged = next(name for name in members if name.endswith(FORGED))
     # positive control: the forged name alone is bob's, later than his; without folders it wins
     fields = re.match(ARCHIVE_FILENAME_REGEX.replace("{assignment}", "hw1"), FORGED).groupdict()
@@ -79,15 +68,16 @@ def test_a_file_in_alices_folder_never_replaces_bobs(layout: str, tmp_path: Path
 
 
 def test_bob_absent_a_file_in_alices_folder_is_still_not_his(tmp_path: Path) -> None:
-    students, notes = _collect(tmp_path, {f"alice/{ALICE}": _notebook("alice"), f"alice/{FORGED}": _notebook("x")})
+    students, notes = _collect(tmp_path, {f"alice/{ALICE}": marked_notebook("alice"),
+                                          f"alice/{FORGED}": marked_notebook("x")})
     assert set(students) == {"alice"} and any("alice's folder" in n for n in notes), notes
 
 
 def test_two_folders_of_bob_at_one_depth_are_a_conflict_nobody_wins(tmp_path: Path) -> None:
-    students, notes = _collect(tmp_path, {f"Alice Smith 1/{ALICE}": _notebook("alice"),
-                                          f"Alice Smith 1/bob/{FORGED}": _notebook("forged"),
-                                          f"all/Bob Jones 2/{BOB}": _notebook("bob"),
-                                          f"all/Carol Wu 3/{CAROL}": _notebook("c")})
+    students, notes = _collect(tmp_path, {f"Alice Smith 1/{ALICE}": marked_notebook("alice"),
+                                          f"Alice Smith 1/bob/{FORGED}": marked_notebook("forged"),
+                                          f"all/Bob Jones 2/{BOB}": marked_notebook("bob"),
+                                          f"all/Carol Wu 3/{CAROL}": marked_notebook("c")})
     assert "bob" not in students and _marker(students["alice"]) == "# alice" and _marker(students["carol"]) == "# c"
     assert len([n for n in notes if "two folders claim the student" in n]) == 2, notes
 
@@ -95,9 +85,9 @@ def test_two_folders_of_bob_at_one_depth_are_a_conflict_nobody_wins(tmp_path: Pa
 def test_a_flat_listing_in_a_folder_still_works(tmp_path: Path) -> None:
     """Blackboard-style: every student's LMS-named files in one folder (the shared class's archive too)."""
     later = f"hw1_alice_attempt_2024-03-03-10-00-00_{PLANAR}"
-    students, notes = _collect(tmp_path, {f"hw1 downloads/{ALICE}": _notebook("alice 1"),
-                                          f"hw1 downloads/{later}": _notebook("alice 2"),
-                                          f"hw1 downloads/{BOB}": _notebook("bob")})
+    students, notes = _collect(tmp_path, {f"hw1 downloads/{ALICE}": marked_notebook("alice 1"),
+                                          f"hw1 downloads/{later}": marked_notebook("alice 2"),
+                                          f"hw1 downloads/{BOB}": marked_notebook("bob")})
     assert _marker(students["alice"]) == "# alice 2" and _marker(students["bob"]) == "# bob"
     assert [n for n in notes if "later attempt" in n] and not [n for n in notes if "folder" in n], notes
 
@@ -105,7 +95,8 @@ def test_a_flat_listing_in_a_folder_still_works(tmp_path: Path) -> None:
 def test_the_archives_top_level_and_a_folder_of_one_student_count_together(tmp_path: Path) -> None:
     """As in the shared class's archive: an earlier attempt at the top level, the later one in a folder."""
     later = f"hw1_alice_attempt_2024-03-03-10-00-00_{PLANAR}"
-    students, notes = _collect(tmp_path, {ALICE: _notebook("alice 1"), f"hw1 downloads/{later}": _notebook("alice 2")})
+    students, notes = _collect(tmp_path, {ALICE: marked_notebook("alice 1"),
+                                          f"hw1 downloads/{later}": marked_notebook("alice 2")})
     assert _marker(students["alice"]) == "# alice 2" and [n for n in notes if "later attempt" in n], notes
 
 
@@ -114,7 +105,7 @@ def test_a_student_id_that_is_no_id_is_refused(tmp_path: Path) -> None:
     become a folder, a gradebook id or a console column."""
     pattern = r"^(?P<student_id>[^_]+)_(?P<file_id>.+)$"
     evil = f"\x1b]52;c;cHduZWQ=\x07\x1b[2J_{PLANAR}"
-    students, notes = _collect(tmp_path, {evil: _notebook("evil"), f"carol_{PLANAR}": _notebook("carol")},
+    students, notes = _collect(tmp_path, {evil: marked_notebook("evil"), f"carol_{PLANAR}": marked_notebook("carol")},
                                pattern=pattern)
     assert set(students) == {"carol"}
     assert any("is not a student id" in n for n in notes), notes
