@@ -343,7 +343,11 @@ CORPUS: dict[str, tuple[Maker, object, str]] = {
     # graded first (sorted ids), so later notebooks of its worker would suffer if it survived; its own
     # questions are judged while its code runs again in the observer, killing whatever starts after it
     "background_saboteur": (planted("layer_sizes", saboteur), ANY, ""),
-    "memory_hogs": (planted("layer_sizes", MEMORY_HOGS), LAYER_SIZES_LOST, f"more than {Limits.memory_mb} MB"),
+    # Touching 6 GB at the notebook's one-core quota can outlast the 20 s cell limit on a busy machine (twice in
+    # CI): the question is lost either way; the reason names the memory wall (reached, or stalled at) or the
+    # clock. The memory wall's own reason is asserted exactly in test_forkserver and test_cgroups.
+    "memory_hogs": (planted("layer_sizes", MEMORY_HOGS), LAYER_SIZES_LOST,
+                    (f"more than {Limits.memory_mb} MB", "CellTimeoutError: the cell ran longer")),
     "fork_bomb": (planted("layer_sizes", FORK_BOMB_CELL), LAYER_SIZES_LOST, f"more than {Limits.pids} (threads"),
     "disk_filler": (planted("layer_sizes", DISK_FILLER), LAYER_SIZES_LOST, f"at most {Limits.home_mb} MB"),
     **{name: (untouched_with(code), ALL, "") for name, code in CHEATS.items()},
