@@ -2,7 +2,7 @@
 is the latest, and when it was handed in.
 
 Canvas names every file `<name>[_LATE]_<user id>_<attachment id>_<file>`, e.g.
-    smithjane_LATE_48213_1175532_Planar_MLP-1.ipynb
+    smithjane_LATE_48213_1175532_Lab-1.ipynb
 * `<name>`: the student's last and first name, lower case, without spaces or punctuation (`anon` when
   grading is anonymous). Two students may share it, so it is only ever shown, never trusted.
 * `<user id>`: Canvas's user id, matched to the roster's `lms_user_id` (`hwkit roster`). A user the roster
@@ -10,7 +10,7 @@ Canvas names every file `<name>[_LATE]_<user id>_<attachment id>_<file>`, e.g.
 * `<attachment id>`: grows with every upload, so of two files that are the same notebook the higher is
   the later upload (the zip holds each student's latest submission only, but it may hold several files).
 * `<file>`: the name the student uploaded. Canvas adds `-1`, `-2` ... before the extension when the student
-  had uploaded a file of that name before (a resubmission): `Planar_MLP-1.ipynb` is `Planar_MLP.ipynb`.
+  had uploaded a file of that name before (a resubmission): `Lab-1.ipynb` is `Lab.ipynb`.
 * `_LATE`: Canvas's own mark, handed in after the student's due date in Canvas (extensions included).
 
 When it was handed in (the zip holds no time), in this order (docs/lms.md):
@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 CANVAS_NAME = re.compile(r"^(?P<name>\w+?)(?P<late>_LATE)?_(?P<user>[0-9]+)_(?P<attachment>[0-9]+)_(?P<file>.+)$")
-RESUBMITTED = re.compile(r"^(?P<stem>.+)-[0-9]+(?P<ext>\.[^.]+)$")  # Planar_MLP-1.ipynb
+RESUBMITTED = re.compile(r"^(?P<stem>.+)-[0-9]+(?P<ext>\.[^.]+)$")  # Lab-1.ipynb
 
 
 class TimesError(ValueError):
