@@ -149,13 +149,11 @@ class GradingNode(WorkerPlugin):
 
     def teardown(self, worker) -> None:
         """Replaced by the next run's plugin (or the worker closes): this run's fork server and folder go."""
-        from . import forkserver
+        from .forkserver import close_servers_under
 
-        for key, server in list(forkserver._SERVERS.items()):  # this run's (no public registry)
-            if key[0].startswith(str(getattr(self, "root", "-"))):
-                server.close()
-                del forkserver._SERVERS[key]
-        shutil.rmtree(getattr(self, "root", ""), ignore_errors=True)
+        if hasattr(self, "root"):  # set up: this run's fork servers and folder go
+            close_servers_under(Path(self.root))
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def grading_worker(self) -> WorkerSettings:
         """This process's grading worker, set up on first use (worker.init_worker, in the task's thread)."""

@@ -427,3 +427,11 @@ def worker_server(grader: Path, assignment: str, limits: Limits, jobs: int) -> K
     if key not in _SERVERS:
         _SERVERS[key] = KernelForkServer(grader, assignment, limits, jobs)
     return _SERVERS[key]
+
+
+def close_servers_under(folder: Path) -> None:
+    """Close and forget this process's fork servers whose grader folder lies in `folder` (a finished run's)."""
+    for key, server in list(_SERVERS.items()):
+        if Path(key[0]).is_relative_to(folder):
+            server.close()
+            del _SERVERS[key]
